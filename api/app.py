@@ -1,0 +1,33 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import install_handlers
+from api.routes import approvals, audit, auth, cases, intake
+from api.security import BodyLimit, session_middleware
+from casework.settings import PROJECT_ROOT, get_settings
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="Casework", docs_url=None, redoc_url=None, openapi_url=None)
+    app.middleware("http")(session_middleware)
+    app.add_middleware(BodyLimit)
+    install_handlers(app)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "api" / "static"), name="static")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (auth, intake, cases, audit):
+        app.include_router(module.router)
+    if settings.dev_mode:
+        from api.routes import devmail
+
+        app.include_router(devmail.router)
+    app.include_router(approvals.router)  # last: its /{route}/{token} pattern is broad
+    return app

@@ -1,0 +1,27 @@
+"""Rendering pages with what the base layout needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from casework.settings import get_settings
+from casework.templating import render
+
+
+def render_page(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render `template` with the signed-in user, school name, dev flag and CSRF token."""
+    state = request.state
+    html = render(
+        template,
+        current_user=getattr(state, "user", None),
+        school_name=getattr(state, "school_name", "Casework"),
+        dev_mode=get_settings().dev_mode,
+        csrf_token=getattr(state, "csrf_token", ""),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)

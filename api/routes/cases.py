@@ -1,0 +1,209 @@
+"""Reading cases: the list, one case with its steps and timeline, and its evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import AppError
+from api.pages import render_page
+from api.security import require_user
+from casework.evidence_store import evidence_path
+from db.audit import case_events, record_event
+from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
+from db.models import (
+    Approval,
+    AuditEvent,
+    Case,
+    CaseStep,
+    Evidence,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    StepStatus,
+)
+from db.session import transaction
+from flows.procedures import procedure_for
+
+router = APIRouter()
+HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed"}
+
+
+@dataclass
+class CaseView:
+    case: Case
+    label: str
+    reporter: Person
+    lead: Person
+    steps: list[CaseStep]
+    owners: dict[int, str]
+    evidence: list[Evidence]
+    timeline: list[AuditEvent]
+    access_log: list[AuditEvent]
+    delivery: dict[str, int]
+    approvals: dict[str, Approval]
+
+
+def viewable_case(session: Session, user: Person, case_id: int) -> Case:
+    """The case if `user` may see it; the same 404 whether it is missing or hidden."""
+    try:
+        case = get_case(session, case_id)
+    except CaseNotFound:
+        case = None
+    if case is None or not can_view(user, case):
+        raise AppError(404, "There is no case with that number that you can see.")
+    return case
+
+
+def delivery_counts(session: Session, case_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.case_id == case_id)
+        .group_by(OutboxMessage.status)
+    ).all()
+    counts = {status.value: 0 for status in OutboxStatus}
+    counts.update({status.value: n for status, n in rows})
+    return counts
+
+
+def build_view(user: Person, case_id: int) -> CaseView:
+    with transaction() as session:
+        case = viewable_case(session, user, case_id)
+        record_event(
+            session, case_id=case.id, kind="case.viewed", actor=session.get(Person, user.id)
+        )
+        steps = steps_of(session, case.id)
+        owner_ids = {s.owner_id for s in steps if s.owner_id}
+        owners = (
+            {p.id: p.name for p in session.scalars(select(Person).where(Person.id.in_(owner_ids)))}
+            if owner_ids
+            else {}
+        )
+        events = case_events(session, case.id)
+        approvals = {
+            a.step_key: a
+            for a in session.scalars(select(Approval).where(Approval.case_id == case.id))
+        }
+        view = CaseView(
+            case=case,
+            label=procedure_for(case.incident_type).label,
+            reporter=session.get(Person, case.reporter_id),  # type: ignore[arg-type]
+            lead=session.get(Person, case.lead_id),  # type: ignore[arg-type]
+            steps=steps,
+            owners=owners,
+            evidence=evidence_of(session, case.id),
+            timeline=[e for e in events if e.kind not in HIDDEN_FROM_TIMELINE],
+            access_log=[e for e in events if e.kind in HIDDEN_FROM_TIMELINE],
+            delivery=delivery_counts(session, case.id),
+            approvals=approvals,
+        )
+        session.expunge_all()
+        return view
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    user = require_user(request)
+
+    def load() -> list[dict[str, Any]]:
+        with transaction() as session:
+            cases = visible_cases(session, user)
+            waiting = waiting_steps(session, [c.id for c in cases])
+            return [
+                {
+                    "case": c,
+                    "label": procedure_for(c.incident_type).label,
+                    "waiting": waiting.get(c.id, []),
+                }
+                for c in cases
+            ]
+
+    rows = await run_in_threadpool(load)
+    return render_page(request, "pages/home.html", rows=rows)
+
+
+def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
+    if not case_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    for step in session.scalars(
+        select(CaseStep).where(
+            CaseStep.case_id.in_(case_ids), CaseStep.status == StepStatus.WAITING
+        )
+    ):
+        found.setdefault(step.case_id, []).append(step.title)
+    return found
+
+
+@router.get("/cases/{case_id}")
+async def show_case(request: Request, case_id: int) -> Response:
+    user = require_user(request)
+    view = await run_in_threadpool(build_view, user, case_id)
+    return render_page(
+        request, "pages/case.html", view=view, just_opened=request.query_params.get("opened") == "1"
+    )
+
+
+@router.get("/api/cases/{case_id}")
+async def case_json(request: Request, case_id: int) -> Response:
+    user = require_user(request)
+    view = await run_in_threadpool(build_view, user, case_id)
+    return JSONResponse(
+        {
+            "id": view.case.id,
+            "reference": view.case.reference,
+            "incident_type": view.case.incident_type.value,
+            "status": view.case.status.value,
+            "outcome": view.case.outcome,
+            "steps": [
+                {"key": s.key, "title": s.title, "status": s.status.value, "outcome": s.outcome}
+                for s in view.steps
+            ],
+            "evidence": [
+                {"id": e.id, "filename": e.original_filename, "sha256": e.sha256, "size": e.size}
+                for e in view.evidence
+            ],
+            "delivery": view.delivery,
+        }
+    )
+
+
+def load_evidence(user: Person, case_id: int, evidence_id: int) -> Evidence:
+    with transaction() as session:
+        case = viewable_case(session, user, case_id)
+        item = session.get(Evidence, evidence_id)
+        if item is None or item.case_id != case.id:
+            raise AppError(404, "That evidence file is not part of this case.")
+        record_event(
+            session,
+            case_id=case.id,
+            kind="evidence.viewed",
+            actor=session.get(Person, user.id),
+            data={"evidence_id": item.id, "sha256": item.sha256},
+        )
+        session.expunge(item)
+        return item
+
+
+@router.get("/cases/{case_id}/evidence/{evidence_id}")
+async def download_evidence(request: Request, case_id: int, evidence_id: int) -> Response:
+    """The original bytes, as an attachment, to people who may see the case."""
+    user = require_user(request)
+    item = await run_in_threadpool(load_evidence, user, case_id, evidence_id)
+    data = await run_in_threadpool(evidence_path(item.stored_name).read_bytes)
+    safe_name = "".join(ch for ch in item.original_filename if ch.isalnum() or ch in "._- ")
+    return Response(
+        data,
+        media_type=item.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name or "evidence"}"',
+            "X-Evidence-SHA256": item.sha256,
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -1,0 +1,221 @@
+"""Reporting an incident: the form, its validation, and opening the case."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from api.errors import AppError, wants_json
+from api.pages import render_page
+from api.security import check_csrf, require_user
+from casework.evidence_store import discard, store_bytes
+from casework.reconciler import record_flow_run
+from casework.settings import get_settings
+from db.audit import record_event
+from db.cases import NewCase, open_case
+from db.models import Evidence, IncidentType, Person, Role
+from db.people import case_lead
+from db.session import transaction
+from flows.procedures import PROCEDURES, procedure_for
+from flows.steps.lifecycle import notify_headteacher_now
+from flows.trigger import start_case_flow
+from forms.common import (
+    PLATFORMS,
+    YEAR_GROUPS,
+    IncidentReport,
+    UploadedFile,
+    check_evidence,
+    validate,
+)
+from forms.pupil_contact import PupilContactForm
+
+log = logging.getLogger("casework.intake")
+router = APIRouter()
+
+FORMS: dict[IncidentType, type[PupilContactForm]] = {
+    IncidentType.PUPIL_CONTACT: PupilContactForm,
+}
+NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
+
+
+def incident(slug: str) -> IncidentType:
+    try:
+        return IncidentType(slug)
+    except ValueError:
+        raise AppError(404, "Casework has no form for that kind of incident.") from None
+
+
+def reporter_allowed(user: Person) -> Person:
+    if user.role in (Role.AUDITOR, Role.PARENT):
+        raise AppError(403, "Auditors can read cases but cannot report incidents.")
+    return user
+
+
+@router.get("/report")
+async def choose(request: Request) -> Response:
+    reporter_allowed(require_user(request))
+    return render_page(request, "pages/report_choose.html", procedures=list(PROCEDURES.values()))
+
+
+@router.get("/report/{slug}")
+async def show_form(request: Request, slug: str) -> Response:
+    reporter_allowed(require_user(request))
+    return form_page(request, incident(slug), values={}, errors={})
+
+
+def form_page(
+    request: Request,
+    kind: IncidentType,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    settings = get_settings()
+    return render_page(
+        request,
+        f"pages/report_{kind.value}.html",
+        status_code=status_code,
+        procedure=procedure_for(kind),
+        values=values,
+        errors=errors,
+        platforms=PLATFORMS,
+        year_groups=YEAR_GROUPS,
+        max_file_mb=settings.max_file_bytes // (1024 * 1024),
+        max_files=settings.max_files,
+    )
+
+
+async def read_uploads(form: FormData) -> list[UploadedFile]:
+    uploads: list[UploadedFile] = []
+    limit = get_settings().max_file_bytes
+    for item in form.getlist("evidence"):
+        if isinstance(item, UploadFile):
+            # Read one byte past the limit: enough to know it is too big, no more.
+            data = await item.read(limit + 1)
+            uploads.append(UploadedFile(item.filename or "", item.content_type or "", data))
+    return uploads
+
+
+@router.post("/report/{slug}")
+async def submit(request: Request, slug: str) -> Response:
+    user = reporter_allowed(require_user(request))
+    kind = incident(slug)
+    settings = get_settings()
+    try:
+        form = await request.form(max_files=settings.max_files + 1, max_fields=60)
+    except Exception as exc:  # multipart parse errors: bad input, not our failure
+        raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
+    check_csrf(request, form)
+    values = {k: str(v) for k, v in form.items() if k not in NOT_FIELDS and isinstance(v, str)}
+    model, errors = validate(FORMS[kind], values)
+    files, file_error = check_evidence(
+        await read_uploads(form),
+        max_bytes=settings.max_file_bytes,
+        max_files=settings.max_files,
+        required=True,
+    )
+    if file_error:
+        errors["evidence"] = file_error + " Files are never kept from a failed submission."
+    if model is None or errors:
+        return rejected(request, kind, values, errors)
+    assert isinstance(model, IncidentReport)
+    source = str(form.get("evidence_source") or "")[:500]
+    case_id = await run_in_threadpool(save_case, user, kind, model, files, source)
+    await run_in_threadpool(start_flow_safely, case_id, kind)
+    if wants_json(request):
+        return JSONResponse({"case_id": case_id, "url": f"/cases/{case_id}"}, status_code=201)
+    return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)
+
+
+def rejected(
+    request: Request, kind: IncidentType, values: dict[str, str], errors: dict[str, str]
+) -> Response:
+    if wants_json(request):
+        return JSONResponse(
+            {"error": {"status": 400, "message": "The report has problems.", "fields": errors}},
+            status_code=400,
+        )
+    return form_page(request, kind, values, errors, status_code=400)
+
+
+def save_case(
+    user: Person, kind: IncidentType, model: IncidentReport, files: list[UploadedFile], source: str
+) -> int:
+    """Write evidence files, then the case and everything it starts with, in one transaction."""
+    stored = [(f, *store_bytes(f.data)) for f in files]
+    try:
+        with transaction() as session:
+            reporter = session.get(Person, user.id)
+            assert reporter is not None
+            new = NewCase(
+                incident_type=kind,
+                platform=model.platform_label,
+                occurred_at=model.occurred_at,
+                description=model.description,
+                details=model.details(),
+            )
+            case = open_case(
+                session,
+                school_id=reporter.school_id,
+                reporter=reporter,
+                lead=case_lead(session, reporter.school_id),
+                new=new,
+            )
+            for upload, name, digest in stored:
+                add_evidence(session, case.id, reporter, upload, name, digest, source)
+            notify_headteacher_now(session, case, reporter)
+            return case.id
+    except Exception:
+        discard([name for _, name, _ in stored])
+        raise
+
+
+def add_evidence(
+    session: Any,
+    case_id: int,
+    reporter: Person,
+    upload: UploadedFile,
+    stored_name: str,
+    digest: str,
+    source: str,
+) -> None:
+    item = Evidence(
+        case_id=case_id,
+        stored_name=stored_name,
+        sha256=digest,
+        size=len(upload.data),
+        content_type=upload.content_type,
+        original_filename=upload.filename,
+        uploaded_by_id=reporter.id,
+        source=source,
+    )
+    session.add(item)
+    session.flush()
+    record_event(
+        session,
+        case_id=case_id,
+        kind="evidence.saved",
+        actor=reporter,
+        data={
+            "evidence_id": item.id,
+            "filename": upload.filename,
+            "sha256": digest,
+            "size": item.size,
+            "content_type": item.content_type,
+        },
+    )
+
+
+def start_flow_safely(case_id: int, kind: IncidentType) -> None:
+    """Start the flow now if Prefect answers; otherwise the reconciler starts it later."""
+    try:
+        run_id = start_case_flow(case_id, kind)
+    except Exception as exc:
+        log.warning("could not start the flow for case %s yet: %s", case_id, exc)
+        return
+    record_flow_run(case_id, run_id)

@@ -1,0 +1,86 @@
+"""Keeping Prefect in step with our database, which is the source of truth.
+
+Two repairs, both safe to repeat: start the flow of a case that has none (Prefect was
+down at intake), and resume a run whose decision is stored but was never delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from db.approvals import awaiting_resume
+from db.audit import record_event
+from db.models import Approval, Case, CaseStatus, utcnow
+from db.session import transaction
+from flows.trigger import FlowNotReady, resume_case_flow, start_case_flow
+
+log = logging.getLogger("casework.reconciler")
+
+
+def deliver_decision(approval_id: int) -> bool:
+    """Resume the run waiting on this decision; True once nothing more is needed."""
+    with transaction() as session:
+        approval = session.get(Approval, approval_id)
+        case = session.get(Case, approval.case_id) if approval else None
+        if approval is None or case is None or approval.resumed_at is not None:
+            return True
+        if not case.flow_run_id or approval.decision is None:
+            return False
+        flow_run_id, step_key = case.flow_run_id, approval.step_key
+        run_input = {"approval_id": approval.id, "decision": approval.decision.value}
+    # No transaction is held while Prefect is called: SQLite writers would queue behind it.
+    try:
+        resume_case_flow(flow_run_id, step_key, run_input)
+    except FlowNotReady as exc:
+        log.info("approval %s: flow not ready to resume (%s)", approval_id, exc)
+        return False
+    except Exception as exc:
+        log.warning("approval %s: Prefect unreachable (%s)", approval_id, exc)
+        return False
+    with transaction() as session:
+        approval = session.get(Approval, approval_id)
+        if approval is not None and approval.resumed_at is None:
+            approval.resumed_at = utcnow()
+    return True
+
+
+def start_missing_flows() -> int:
+    """Start flows for open cases that have no run yet; returns how many were started."""
+    with transaction() as session:
+        waiting = [
+            (c.id, c.incident_type)
+            for c in session.scalars(
+                select(Case).where(Case.flow_run_id.is_(None), Case.status == CaseStatus.OPEN)
+            )
+        ]
+    started = 0
+    for case_id, kind in waiting:
+        try:
+            run_id = start_case_flow(case_id, kind)
+        except Exception as exc:
+            log.warning("case %s: flow not started yet (%s)", case_id, exc)
+            continue
+        record_flow_run(case_id, run_id)
+        started += 1
+    return started
+
+
+def record_flow_run(case_id: int, run_id: str) -> None:
+    with transaction() as session:
+        case = session.get(Case, case_id)
+        if case is not None and case.flow_run_id is None:
+            case.flow_run_id = run_id
+            record_event(
+                session, case_id=case_id, kind="flow.started", data={"flow_run_id": run_id}
+            )
+
+
+def reconcile_once() -> tuple[int, int]:
+    """One pass of both repairs; returns (flows started, decisions delivered)."""
+    started = start_missing_flows()
+    with transaction() as session:
+        pending = [a.id for a in awaiting_resume(session)]
+    delivered = sum(deliver_decision(approval_id) for approval_id in pending)
+    return started, delivered

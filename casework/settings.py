@@ -1,0 +1,92 @@
+"""All configuration, read once from environment variables prefixed CASEWORK_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every tunable of Casework; the defaults are the embedded set-up `make run` uses."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    dev_mode: bool = True
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    base_url: str = "http://127.0.0.1:8000"
+
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    prefect_port: int = 4200
+    runner_poll_seconds: int = 1
+    # A suspended flow needs an explicit timeout (Prefect has none by default);
+    # overdue approvals are chased from our database, not by this timeout.
+    suspend_timeout_days: int = 90
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = 15.0
+    mail_from: str = "Casework <casework@school.example>"
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 5.0
+    outbox_backoff_cap_seconds: float = 900.0
+
+    devmail_host: str = "127.0.0.1"
+    devmail_port: int = 1025
+
+    approval_ttl_hours: int = 72
+    signin_ttl_minutes: int = 20
+    session_ttl_hours: int = 12
+
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_files: int = 10
+    max_request_bytes: int = 60 * 1024 * 1024
+
+    reconcile_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'casework.db'}"
+        if not self.dev_mode and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError(
+                "CASEWORK_SECRET_KEY must be set to a long random value outside dev mode"
+            )
+        self.base_url = self.base_url.rstrip("/")
+        return self
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.var_dir / "evidence"
+
+    @property
+    def devmail_dir(self) -> Path:
+        return self.var_dir / "devmail"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.var_dir / "prefect"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()

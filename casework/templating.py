@@ -1,0 +1,54 @@
+"""The one Jinja environment: autoescape on for every template, StrictUndefined."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from casework.settings import PROJECT_ROOT
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+LONDON = ZoneInfo("Europe/London")
+
+
+def local_time(value: datetime | None, fmt: str = "%-d %B %Y, %H:%M") -> str:
+    """UK local time for people to read; storage stays UTC."""
+    if value is None:
+        return ""
+    return value.astimezone(LONDON).strftime(fmt)
+
+
+def local_date(value: datetime) -> str:
+    return local_time(value, "%-d %B %Y")
+
+
+def _autoescape(name: str | None) -> bool:
+    """Escape everything except plain-text email parts.
+
+    A .txt part is sent as text/plain, where escaping would turn O'Brien into
+    O&#39;Brien; any other name, whatever its extension, is escaped.
+    """
+    return not (name or "").endswith((".txt.j2", ".txt"))
+
+
+@lru_cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=_autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["local_date"] = local_date
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)

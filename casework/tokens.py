@@ -1,0 +1,29 @@
+"""Random secrets handed to people, and the hashes we keep instead of them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from casework.settings import get_settings
+
+
+def new_token() -> str:
+    """A URL-safe secret with 256 bits of randomness."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps: a leaked table gives no working links."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign(value: str) -> str:
+    """An HMAC of `value` under the app's secret key (used for CSRF tokens)."""
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

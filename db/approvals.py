@@ -1,0 +1,92 @@
+"""Approvals and tasks: single-use emailed links, decided exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from casework.tokens import new_token, token_hash
+from db.models import Approval, ApprovalKind, Decision, Person, utcnow
+
+
+def open_request(
+    session: Session,
+    *,
+    case_id: int,
+    step_key: str,
+    kind: ApprovalKind,
+    approver: Person,
+    ttl: timedelta,
+) -> tuple[Approval, str | None]:
+    """The step's request, created once; the raw token is returned only when it is new."""
+    existing = for_step(session, case_id, step_key)
+    if existing is not None:
+        return existing, None
+    token = new_token()
+    approval = Approval(
+        case_id=case_id,
+        step_key=step_key,
+        kind=kind,
+        approver_id=approver.id,
+        token_hash=token_hash(token),
+        expires_at=utcnow() + ttl,
+    )
+    session.add(approval)
+    session.flush()
+    return approval, token
+
+
+def for_step(session: Session, case_id: int, step_key: str) -> Approval | None:
+    return session.scalars(
+        select(Approval).where(Approval.case_id == case_id, Approval.step_key == step_key)
+    ).first()
+
+
+def by_token(session: Session, token: str) -> Approval | None:
+    return session.scalars(select(Approval).where(Approval.token_hash == token_hash(token))).first()
+
+
+def claim_decision(
+    session: Session,
+    approval_id: int,
+    *,
+    decision: Decision,
+    reason: str,
+    response: dict[str, Any],
+    ip: str,
+    user_agent: str,
+    now: datetime | None = None,
+) -> bool:
+    """Store the decision if nobody has yet and the link is live; True for the one winner.
+
+    A single conditional UPDATE: concurrent callers cannot both see "undecided".
+    """
+    now = now or utcnow()
+    result = session.execute(
+        update(Approval)
+        .where(Approval.id == approval_id, Approval.decision.is_(None), Approval.expires_at > now)
+        .values(
+            decision=decision,
+            reason=reason,
+            response=response,
+            decided_at=now,
+            decided_ip=ip[:64],
+            decided_user_agent=user_agent[:400],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def awaiting_resume(session: Session) -> list[Approval]:
+    """Decisions stored whose flow has not been told yet (the reconciler's work list)."""
+    return list(
+        session.scalars(
+            select(Approval)
+            .where(Approval.decision.is_not(None), Approval.resumed_at.is_(None))
+            .order_by(Approval.decided_at)
+        )
+    )

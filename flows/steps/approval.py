@@ -1,0 +1,129 @@
+"""Steps that wait for a person: a task outcome or a headteacher's decision.
+
+The request (row + emailed link) is made once. The flow then suspends; the web app
+stores the decision and resumes it. Because a resumed run starts again from the top,
+the decision is always read back from our database, never only from Prefect's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from prefect import task
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from sqlalchemy.orm import Session
+
+from casework.settings import get_settings
+from db.approvals import for_step, open_request
+from db.audit import record_event
+from db.cases import get_case, mark_waiting
+from db.models import Approval, ApprovalKind, Case, Decision, Person, Role
+from db.outbox import queue_email, render_email
+from db.people import headteacher
+from db.session import transaction
+from flows.procedures import StepKind, procedure_for
+from flows.steps.context import STEP_OPTIONS, action_link, base_context
+from flows.trigger import pause_key
+
+
+class StepDecided(RunInput):
+    """What the web app hands the suspended run when it resumes it."""
+
+    approval_id: int
+    decision: str
+
+
+@dataclass(frozen=True)
+class PersonOutcome:
+    decision: Decision
+    reason: str = ""
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == Decision.APPROVED
+
+
+def outcome_of(approval: Approval) -> PersonOutcome | None:
+    if approval.decision is None:
+        return None
+    return PersonOutcome(approval.decision, approval.reason, dict(approval.response or {}))
+
+
+def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
+    """Approvals go to the headteacher; tasks to the case lead."""
+    if owner == Role.HEADTEACHER:
+        return headteacher(session, case.school_id)
+    return session.get(Person, case.lead_id)  # type: ignore[return-value]
+
+
+def ask(session: Session, case: Case, step_key: str) -> Approval:
+    """Create the request and queue its content-free email, unless it exists already."""
+    spec = procedure_for(case.incident_type).step(step_key)
+    kind = ApprovalKind.APPROVAL if spec.kind == StepKind.APPROVAL else ApprovalKind.TASK
+    person = responsible_for(session, case, spec.owner)
+    ttl = timedelta(hours=get_settings().approval_ttl_hours)
+    approval, token = open_request(
+        session, case_id=case.id, step_key=step_key, kind=kind, approver=person, ttl=ttl
+    )
+    if token is None:
+        return approval
+    mark_waiting(session, case.id, step_key, person, approval.expires_at)
+    record_event(
+        session,
+        case_id=case.id,
+        kind=f"{kind.value}.requested",
+        data={"step": step_key, "from": person.name, "expires_at": approval.expires_at.isoformat()},
+    )
+    route = "approvals" if kind == ApprovalKind.APPROVAL else "tasks"
+    email = render_email(
+        f"emails/{kind.value}_request",
+        **base_context(session, case),
+        person=person,
+        step_title=spec.title,
+        link=action_link(route, token),
+        expires_at=approval.expires_at,
+    )
+    queue_email(
+        session,
+        dedup_key=f"request:{approval.id}:{approval.token_hash[:16]}",
+        to=person,
+        email=email,
+        kind=f"{kind.value}_request",
+        case_id=case.id,
+    )
+    return approval
+
+
+@task(name="request_person", **STEP_OPTIONS)
+async def request_person(case_id: int, step_key: str) -> PersonOutcome | None:
+    """The recorded outcome if there is one; otherwise make sure someone has been asked."""
+    with transaction() as session:
+        existing = for_step(session, case_id, step_key)
+        if existing is not None:
+            return outcome_of(existing)
+        ask(session, get_case(session, case_id), step_key)
+        return None
+
+
+@task(name="read_outcome", **STEP_OPTIONS)
+async def read_outcome(case_id: int, step_key: str) -> PersonOutcome:
+    with transaction() as session:
+        approval = for_step(session, case_id, step_key)
+        outcome = outcome_of(approval) if approval else None
+    if outcome is None:
+        raise RuntimeError(f"case {case_id} resumed at {step_key} with no decision stored")
+    return outcome
+
+
+async def wait_for_person(case_id: int, step_key: str) -> PersonOutcome:
+    """Return the step's outcome, suspending the flow run until a person gives it."""
+    outcome = await request_person(case_id, step_key)
+    if outcome is not None:
+        return outcome
+    timeout = int(timedelta(days=get_settings().suspend_timeout_days).total_seconds())
+    await suspend_flow_run(wait_for_input=StepDecided, key=pause_key(step_key), timeout=timeout)
+    return await read_outcome(case_id, step_key)
