@@ -118,7 +118,7 @@ class StoredMail:
 
     def _header(self, name: str) -> str:
         value = self.message.get(name)
-        return "" if value is None else _printable(str(value))
+        return "" if value is None else _printable(str(value)).strip()
 
     @property
     def subject(self) -> str:

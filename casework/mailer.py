@@ -7,6 +7,7 @@ after a grace period and resent with the same Message-ID.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import ssl
 from dataclasses import dataclass
@@ -36,8 +37,13 @@ class Outcome:
     unreachable: bool = False  # no server answer at all: wait for it, however long
 
 
+# Long subjects are kept on one header line (up to RFC 5322's 998 characters): folding
+# right after "Subject:" leaves some clients showing a leading space.
+HEADER_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
 def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=HEADER_POLICY)
     msg["From"] = sender
     msg["To"] = row.to_addr
     msg["Subject"] = row.subject

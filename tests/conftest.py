@@ -1,0 +1,108 @@
+"""Fixtures: real databases (SQLite and PostgreSQL), a real SMTP server, and the full stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+# No test may fall back to an in-process Prefect: point the client at a closed port
+# unless a fixture points it at a real server.
+os.environ.setdefault("PREFECT_API_URL", "http://127.0.0.1:9/api")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+import pytest
+from fastapi.testclient import TestClient
+
+from casework.devmail import MailStore, free_port, start_catcher
+from casework.settings import Settings, get_settings
+from db.session import engine_for
+from tests.stack import Stack
+from tests.support import create_pg_database, drop_pg_database
+
+PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgres"] if PG_ADMIN_URL else ["sqlite"]
+
+
+@pytest.fixture(params=backends())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend under test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'casework.db'}"
+        return
+    url = create_pg_database(PG_ADMIN_URL)
+    try:
+        yield url
+    finally:
+        drop_pg_database(PG_ADMIN_URL, url)
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[tuple[MailStore, int]]:
+    """A real SMTP server on loopback that keeps every message."""
+    store = MailStore(tmp_path / "mail")
+    port = free_port()
+    controller = start_catcher(store, "127.0.0.1", port)
+    try:
+        yield store, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def configured(
+    db_url: str, tmp_path: Path, smtp: tuple[MailStore, int], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings for one test: its own database (migrated and seeded), files and mail server."""
+    from casework.demo import seed_demo
+    from db.migrate import upgrade
+    from db.session import transaction
+
+    env = {
+        "CASEWORK_DATABASE_URL": db_url,
+        "CASEWORK_VAR_DIR": str(tmp_path / "var"),
+        "CASEWORK_BASE_URL": "http://testserver",
+        "CASEWORK_SMTP_PORT": str(smtp[1]),
+        "CASEWORK_DEV_MODE": "true",
+        "CASEWORK_OUTBOX_BACKOFF_SECONDS": "0.2",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    upgrade(db_url)
+    with transaction(db_url) as session:
+        seed_demo(session)
+    yield get_settings()
+    engine_for(db_url).dispose()
+    engine_for.cache_clear()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(configured: Settings) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session", params=backends())
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The whole system as `make run` starts it, on each database backend."""
+    root = tmp_path_factory.mktemp(f"stack-{request.param}")
+    url = f"sqlite:///{root / 'casework.db'}"
+    if request.param == "postgres":
+        url = create_pg_database(PG_ADMIN_URL)
+    system = Stack(root, url)
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+        if request.param == "postgres":
+            drop_pg_database(PG_ADMIN_URL, url)

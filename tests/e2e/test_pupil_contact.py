@@ -1,0 +1,270 @@
+"""Procedure A end to end on the real parts: web app, Prefect server and runner, SMTP, database."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from casework.devmail import StoredMail
+from db.models import Approval, CaseStatus, Evidence
+from tests.stack import Stack
+from tests.support import (
+    PDF,
+    PNG,
+    audit_kinds,
+    case_row,
+    count,
+    csrf_of,
+    link_in,
+    mail_to,
+    signin,
+    submit_report,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+REPORTER = "amy.fletcher@oakfield.example"
+HEAD = "head@oakfield.example"
+DSL = "dsl@oakfield.example"
+UPLOADS = [
+    ("first-contact.png", PNG + b"first", "image/png"),
+    ("messages.pdf", PDF, "application/pdf"),
+]
+LETTER_SUBJECT = "Pupils and staff on social media"
+
+
+def open_case(stack: Stack) -> tuple[int, float]:
+    """Report an incident as the staff member; returns the case id and submit time."""
+    staff = stack.client()
+    signin(staff, REPORTER, stack.mail)
+    submitted = time.time()
+    answer = submit_report(staff, UPLOADS)
+    assert answer.status_code == 303, answer.text
+    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    page = staff.get(answer.headers["location"])
+    assert "Your report is saved" in page.text
+    return case_id, submitted
+
+
+def respond(link: str, answers: dict[str, str], expect: int = 200) -> httpx.Response:
+    """Open an emailed link with a fresh browser (no session), then send its form."""
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(link)
+        assert page.status_code == 200, page.text
+        answer = browser.post(link, data={**answers, "csrf_token": csrf_of(page.text)})
+    assert answer.status_code == expect, answer.text
+    return answer
+
+
+def do_tasks(stack: Stack, case_ref: str) -> None:
+    first = mail_to(stack.mail, DSL, f"{case_ref}: please record – Record whether")
+    assert "Jordan" not in first.raw, "task emails carry no pupil details"
+    respond(
+        link_in(first, "/tasks/"),
+        {
+            "pupil_persisted": "yes",
+            "reminder_given": "yes",
+            "notes": "Reminded at the end of the lesson.",
+        },
+    )
+    second = mail_to(stack.mail, DSL, f"{case_ref}: please record – Record the outcome")
+    respond(
+        link_in(second, "/tasks/"),
+        {"outcome": "mediation", "notes": "Restorative conversation with the pupil."},
+    )
+
+
+def approval_mail(stack: Stack, case_ref: str) -> StoredMail:
+    mail = mail_to(stack.mail, HEAD, f"{case_ref}: your decision")
+    assert "Jordan" not in mail.raw
+    return mail
+
+
+def letters(stack: Stack) -> list[StoredMail]:
+    return [m for m in stack.mail.all() if m.subject.startswith(LETTER_SUBJECT)]
+
+
+def step_trail(url: str, case_id: int) -> list[str]:
+    """The audit trail without deliveries and page views, which interleave by timing."""
+    return audit_kinds(url, case_id, skip=("email.", "case.viewed", "evidence.viewed"))
+
+
+def assert_no_duplicate_mail(stack: Stack, case_ref: str, since: int) -> None:
+    """No one got the same message twice since message number `since` arrived."""
+    seen = Counter(
+        (tuple(m.rcpt_tos), m.subject)
+        for m in stack.mail.all()[since:]
+        if case_ref in m.subject or m.subject.startswith(LETTER_SUBJECT)
+    )
+    assert seen and max(seen.values()) == 1, [k for k, n in seen.items() if n > 1]
+
+
+def wait_closed(stack: Stack, case_id: int, timeout: float = 90) -> None:
+    try:
+        wait_until(
+            lambda: case_row(stack.db_url, case_id).status == CaseStatus.CLOSED,
+            timeout,
+            0.5,
+            f"case {case_id} to close",
+        )
+    except TimeoutError:
+        print(stack.logs())
+        raise
+
+
+OPENING = [
+    "case.opened",
+    "evidence.saved",
+    "evidence.saved",
+    "step.completed",
+    "flow.started",
+    "evidence.sealed",
+    "step.completed",
+    "step.completed",
+    "task.requested",
+    "task.completed",
+    "step.completed",
+    "task.requested",
+    "task.completed",
+    "step.completed",
+    "approval.requested",
+    "approval.decided",
+    "step.completed",
+]
+
+
+def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None:
+    before, since = len(letters(stack)), len(stack.mail.ids())
+    case_id, submitted = open_case(stack)
+    case = case_row(stack.db_url, case_id)
+    first = mail_to(stack.mail, HEAD, f"New case {case.reference}")
+    print(f"submit -> first email: {first.received_at.timestamp() - submitted:.2f}s")
+    assert "Jordan" not in first.raw, "the headteacher's notification is content-free"
+    advice = mail_to(stack.mail, REPORTER, f"{case.reference}: what to do now")
+    assert "block" in advice.text and "privacy settings" in advice.text
+    do_tasks(stack, case.reference)
+
+    review = link_in(approval_mail(stack, case.reference), "/approvals/")
+    with httpx.Client(timeout=30) as head:
+        page = head.get(review)
+        assert "50 parents and carers" in page.text and LETTER_SUBJECT in page.text
+        head.post(
+            review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
+        ).raise_for_status()
+    wait_closed(stack, case_id)
+    sent = wait_until(
+        lambda: (lambda got: got if len(got) - before >= 50 else None)(letters(stack)),
+        60,
+        0.5,
+        "50 letters",
+    )[before:]
+
+    assert len(sent) == 50
+    assert all(len(m.rcpt_tos) == 1 and m.to == m.rcpt_tos[0] for m in sent)
+    assert len({m.rcpt_tos[0] for m in sent}) == 50
+    assert "Jordan" not in sent[0].raw and "Amy" not in sent[0].raw
+    assert stack.flow_run_state(case_row(stack.db_url, case_id).flow_run_id or "") == "COMPLETED"
+    assert step_trail(stack.db_url, case_id) == [
+        *OPENING,
+        "letter.sent",
+        "step.completed",
+        "case.closed",
+        "step.completed",
+    ]
+    assert_no_duplicate_mail(stack, case.reference, since)
+    stored = sorted((e.original_filename, e.sha256) for e in _evidence(stack.db_url, case_id))
+    assert stored == sorted((name, hashlib.sha256(body).hexdigest()) for name, body, _ in UPLOADS)
+
+
+def _evidence(url: str, case_id: int) -> list[Evidence]:
+    from sqlalchemy import select
+
+    from db.session import transaction
+
+    with transaction(url) as session:
+        rows = list(session.scalars(select(Evidence).where(Evidence.case_id == case_id)))
+        session.expunge_all()
+        return rows
+
+
+def test_rejected_letter_closes_the_case_with_the_reason(stack: Stack) -> None:
+    before = len(letters(stack))
+    case_id, _ = open_case(stack)
+    case = case_row(stack.db_url, case_id)
+    do_tasks(stack, case.reference)
+    review = link_in(approval_mail(stack, case.reference), "/approvals/")
+    with httpx.Client(timeout=30) as head:
+        page = head.get(review)
+        refused = head.post(
+            review, data={"decision": "rejected", "reason": "", "csrf_token": csrf_of(page.text)}
+        )
+        assert refused.status_code == 400 and "Give a reason" in refused.text
+        head.post(
+            review,
+            data={
+                "decision": "rejected",
+                "csrf_token": csrf_of(page.text),
+                "reason": "A letter went out about this last month.",
+            },
+        ).raise_for_status()
+    wait_closed(stack, case_id)
+
+    closed = case_row(stack.db_url, case_id)
+    assert "A letter went out about this last month." in closed.outcome
+    assert (
+        count(
+            stack.db_url,
+            Approval,
+            Approval.case_id == case_id,
+            Approval.reason == "A letter went out about this last month.",
+        )
+        == 1
+    )
+    assert step_trail(stack.db_url, case_id) == [
+        *OPENING,
+        "step.skipped",
+        "case.closed",
+        "step.completed",
+    ]
+    time.sleep(2)  # give a wrongly queued letter the chance to show up
+    assert len(letters(stack)) == before
+
+
+def test_runner_restart_while_waiting_for_approval(stack: Stack) -> None:
+    before, since = len(letters(stack)), len(stack.mail.ids())
+    case_id, _ = open_case(stack)
+    case = case_row(stack.db_url, case_id)
+    do_tasks(stack, case.reference)
+    review = link_in(approval_mail(stack, case.reference), "/approvals/")
+    run_id = wait_until(lambda: case_row(stack.db_url, case_id).flow_run_id, 30)
+    wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to suspend")
+
+    stack.stop_runner()
+    with httpx.Client(timeout=30) as head:
+        page = head.get(review)
+        head.post(
+            review,
+            data={
+                "decision": "approved",
+                "reason": "Timely reminder.",
+                "csrf_token": csrf_of(page.text),
+            },
+        ).raise_for_status()
+    time.sleep(3)
+    assert case_row(stack.db_url, case_id).status == CaseStatus.OPEN, (
+        "nothing runs without a runner"
+    )
+    stack.start_runner()
+    wait_closed(stack, case_id)
+
+    trail = step_trail(stack.db_url, case_id)
+    assert trail == [*OPENING, "letter.sent", "step.completed", "case.closed", "step.completed"]
+    wait_until(lambda: len(letters(stack)) - before >= 50, 60, 0.5, "50 letters")
+    time.sleep(1)
+    assert len(letters(stack)) - before == 50
+    assert_no_duplicate_mail(stack, case.reference, since)

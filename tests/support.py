@@ -1,0 +1,214 @@
+"""Plain helpers that build test data and act as a person would (GET a page, POST its form)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import create_engine, select, text
+
+from casework.devmail import MailStore, StoredMail
+from db.approvals import open_request
+from db.cases import NewCase, open_case
+from db.models import (
+    ApprovalKind,
+    AuditEvent,
+    Case,
+    IncidentType,
+    Person,
+    Role,
+    utcnow,
+)
+from db.session import transaction
+
+T = TypeVar("T")
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    timeout: float = 60.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def mail_to(
+    store: MailStore, address: str, subject_part: str, timeout: float = 60.0, since: int = 0
+) -> StoredMail:
+    """The newest message to `address` whose subject has `subject_part`, after the first `since`."""
+
+    def find() -> StoredMail | None:
+        for mail in reversed(store.all()[since:]):
+            if address in mail.rcpt_tos and subject_part in mail.subject:
+                return mail
+        return None
+
+    return wait_until(find, timeout, what=f"mail to {address} about {subject_part!r}")
+
+
+def link_in(mail: StoredMail, path_part: str) -> str:
+    for link in mail.links:
+        if path_part in link:
+            return link
+    raise AssertionError(f"no {path_part} link in {mail.subject!r}: {mail.links}")
+
+
+def signin(client: httpx.Client, email: str, store: MailStore) -> None:
+    """Sign in the way staff do: ask for a link, open it from the email, press the button."""
+    page = client.get("/signin")
+    since = len(store.ids())
+    sent = client.post(
+        "/signin", data={"email": email, "next": "/", "csrf_token": csrf_of(page.text)}
+    )
+    assert sent.status_code == 200, sent.text
+    link = link_in(mail_to(store, email, "sign in", since=since), "/signin/")
+    confirm = client.get(link)
+    assert confirm.status_code == 200, confirm.text
+    done = client.post(link.split("?")[0], data={"csrf_token": csrf_of(confirm.text), "next": "/"})
+    assert done.status_code == 303, done.text
+
+
+def report_fields(**overrides: str) -> dict[str, str]:
+    fields = {
+        "platform": "instagram",
+        "occurred_at": "2026-11-20T18:30",
+        "description": "A pupil sent me a follow request and two direct messages.",
+        "pupil_name": "Jordan Miles",
+        "pupil_year_group": "Year 6",
+        "pupil_reference": "A1234",
+        "contact_continued": "yes",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def submit_report(
+    client: httpx.Client, files: list[tuple[str, bytes, str]], **overrides: str
+) -> httpx.Response:
+    form = client.get("/report/pupil_contact")
+    assert form.status_code == 200, form.text
+    data = {**report_fields(**overrides), "csrf_token": csrf_of(form.text)}
+    uploads = [("evidence", (name, body, ctype)) for name, body, ctype in files]
+    return client.post("/report/pupil_contact", data=data, files=uploads or None)
+
+
+def person(url: str, role: Role) -> Person:
+    with transaction(url) as session:
+        found = session.scalars(
+            select(Person).where(Person.role == role).order_by(Person.id)
+        ).first()
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def make_case(url: str) -> int:
+    """A pupil-contact case straight in the database (for tests of what follows intake)."""
+    reporter = person(url, Role.STAFF)
+    with transaction(url) as session:
+        reporter = session.get(Person, reporter.id)
+        lead = session.scalars(select(Person).where(Person.role == Role.DSL)).one()
+        case = open_case(
+            session,
+            school_id=reporter.school_id,
+            reporter=reporter,
+            lead=lead,
+            new=NewCase(
+                IncidentType.PUPIL_CONTACT,
+                "Instagram",
+                utcnow(),
+                "A test incident for the approval link.",
+                {"pupil_name": "Jordan Miles"},
+            ),
+        )
+        return case.id
+
+
+def make_approval(
+    url: str,
+    case_id: int,
+    *,
+    ttl: timedelta = timedelta(hours=72),
+    step_key: str = "approve_parent_letter",
+) -> str:
+    """An approval request for the headteacher; returns the raw token of its link."""
+    head = person(url, Role.HEADTEACHER)
+    kind = ApprovalKind.APPROVAL if step_key.startswith("approve") else ApprovalKind.TASK
+    with transaction(url) as session:
+        _, token = open_request(
+            session,
+            case_id=case_id,
+            step_key=step_key,
+            kind=kind,
+            approver=session.get(Person, head.id),
+            ttl=ttl,
+        )
+    assert token is not None
+    return token
+
+
+def audit_kinds(url: str, case_id: int, skip: tuple[str, ...] = ()) -> list[str]:
+    with transaction(url) as session:
+        kinds = session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+        )
+        return [k for k in kinds if not k.startswith(skip)] if skip else list(kinds)
+
+
+def count(url: str, model: Any, *where: Any) -> int:
+    with transaction(url) as session:
+        return len(list(session.scalars(select(model).where(*where))))
+
+
+def case_row(url: str, case_id: int) -> Case:
+    with transaction(url) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        session.expunge(case)
+        return case
+
+
+def create_pg_database(admin_url: str) -> str:
+    """A fresh, empty PostgreSQL database for one test; returns its URL."""
+    name = f"cw_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    from db.session import engine_for
+
+    engine_for(url).dispose()
+    name = url.rsplit("/", 1)[1]
+    engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _psycopg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
