@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # No test may fall back to an in-process Prefect: point the client at a closed port
@@ -14,11 +16,12 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 import pytest
 from fastapi.testclient import TestClient
 
+from casework.cli import wait_http
 from casework.devmail import MailStore, free_port, start_catcher
 from casework.settings import Settings, get_settings
 from db.session import engine_for
 from tests.stack import Stack
-from tests.support import create_pg_database, drop_pg_database
+from tests.support import create_pg_database, drop_pg_database, signin
 
 PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
 
@@ -87,6 +90,48 @@ def client(configured: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(), base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def deliver(configured: Settings) -> Callable[[], int]:
+    """Run the real outbox sender once against the test's SMTP server."""
+    from casework.mailer import deliver_due
+
+    return lambda: asyncio.run(deliver_due(get_settings()))
+
+
+@pytest.fixture
+def signed_in(
+    client: TestClient, smtp: tuple[MailStore, int], deliver: Callable[[], int]
+) -> Callable[[str], TestClient]:
+    """Sign the test client in as the staff member with that email address."""
+
+    def as_person(email: str) -> TestClient:
+        signin(client, email, smtp[0], deliver)
+        return client
+
+    return as_person
+
+
+@pytest.fixture
+def live_server(configured: Settings) -> Iterator[str]:
+    """The app served by uvicorn on loopback, for tests that need real concurrency."""
+    import uvicorn
+
+    from api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(), host="127.0.0.1", port=port, log_level="warning", limit_concurrency=200
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_http(f"http://127.0.0.1:{port}/healthz", 30)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 @pytest.fixture(scope="session", params=backends())

@@ -74,18 +74,29 @@ def link_in(mail: StoredMail, path_part: str) -> str:
     raise AssertionError(f"no {path_part} link in {mail.subject!r}: {mail.links}")
 
 
-def signin(client: httpx.Client, email: str, store: MailStore) -> None:
-    """Sign in the way staff do: ask for a link, open it from the email, press the button."""
+def signin(
+    client: Any, email: str, store: MailStore, deliver: Callable[[], object] | None = None
+) -> None:
+    """Sign in the way staff do: ask for a link, open it from the email, press the button.
+
+    `deliver` sends the outbox when no worker process is running (in-process tests).
+    """
     page = client.get("/signin")
     since = len(store.ids())
     sent = client.post(
         "/signin", data={"email": email, "next": "/", "csrf_token": csrf_of(page.text)}
     )
     assert sent.status_code == 200, sent.text
+    if deliver is not None:
+        deliver()
     link = link_in(mail_to(store, email, "sign in", since=since), "/signin/")
     confirm = client.get(link)
     assert confirm.status_code == 200, confirm.text
-    done = client.post(link.split("?")[0], data={"csrf_token": csrf_of(confirm.text), "next": "/"})
+    done = client.post(
+        link.split("?")[0],
+        data={"csrf_token": csrf_of(confirm.text), "next": "/"},
+        follow_redirects=False,
+    )
     assert done.status_code == 303, done.text
 
 
@@ -110,7 +121,9 @@ def submit_report(
     assert form.status_code == 200, form.text
     data = {**report_fields(**overrides), "csrf_token": csrf_of(form.text)}
     uploads = [("evidence", (name, body, ctype)) for name, body, ctype in files]
-    return client.post("/report/pupil_contact", data=data, files=uploads or None)
+    return client.post(
+        "/report/pupil_contact", data=data, files=uploads or None, follow_redirects=False
+    )
 
 
 def person(url: str, role: Role) -> Person:

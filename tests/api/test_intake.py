@@ -1,0 +1,170 @@
+"""Reporting an incident: bad input is explained and saves nothing; good input opens a case."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from casework.settings import Settings, get_settings
+from db.models import AuditEvent, Case, Evidence, OutboxMessage
+from tests.support import PDF, PNG, audit_kinds, count, csrf_of, report_fields, submit_report
+
+STAFF = "amy.fletcher@oakfield.example"
+
+
+def nothing_saved(settings: Settings) -> None:
+    url = settings.database_url
+    assert count(url, Case) == 0
+    assert count(url, Evidence) == 0
+    assert count(url, OutboxMessage, OutboxMessage.kind == "case_opened") == 0
+    assert count(url, AuditEvent, AuditEvent.case_id.is_not(None)) == 0
+    stored = list(settings.evidence_dir.glob("*")) if settings.evidence_dir.exists() else []
+    assert stored == [], "no evidence file may outlive a failed submission"
+
+
+def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(client: TestClient) -> None:
+    answer = client.get("/report/pupil_contact", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin?next=/report/pupil_contact"
+
+
+def test_missing_answers_are_listed_and_nothing_is_saved(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    page = client.get("/report/pupil_contact")
+    answer = client.post(
+        "/report/pupil_contact",
+        data={"csrf_token": csrf_of(page.text), "description": "Kept: the text I typed."},
+    )
+    assert answer.status_code == 400
+    assert "There is a problem" in answer.text
+    assert "Choose the platform the pupil used." in answer.text
+    assert "Attach at least one screenshot or document as evidence." in answer.text
+    assert "Kept: the text I typed." in answer.text, "what was typed is not lost"
+    nothing_saved(configured)
+
+
+def test_a_file_that_is_not_a_screenshot_or_pdf_is_refused(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    answer = submit_report(client, [("notes.png", b"MZ\x90\x00 a program", "image/png")])
+    assert answer.status_code == 400
+    assert "notes.png is not a file type we accept" in answer.text
+    assert 'value="Jordan Miles"' in answer.text
+    nothing_saved(configured)
+
+
+def test_an_oversized_file_is_refused_with_its_name(
+    signed_in: Callable[[str], TestClient], configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = signed_in(STAFF)
+    monkeypatch.setenv("CASEWORK_MAX_FILE_BYTES", str(1024 * 1024))
+    get_settings.cache_clear()
+    answer = submit_report(client, [("huge.png", PNG + b"0" * (1024 * 1024), "image/png")])
+    assert answer.status_code == 400
+    assert "huge.png is larger than 1 MB" in answer.text
+    nothing_saved(get_settings())
+
+
+def test_an_oversized_upload_is_stopped_with_413_before_it_is_read(
+    signed_in: Callable[[str], TestClient], configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = signed_in(STAFF)
+    monkeypatch.setenv("CASEWORK_MAX_REQUEST_BYTES", str(200_000))
+    get_settings.cache_clear()
+    answer = submit_report(client, [("big.pdf", PDF + b"0" * 300_000, "application/pdf")])
+    assert answer.status_code == 413
+    assert "The upload is too large" in answer.text and "Nothing was saved" in answer.text
+    nothing_saved(get_settings())
+
+
+def test_a_form_without_its_csrf_token_is_refused(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    answer = client.post(
+        "/report/pupil_contact",
+        data=report_fields(),
+        files=[("evidence", ("a.png", PNG, "image/png"))],
+    )
+    assert answer.status_code == 403
+    assert "This form has expired or came from another site" in answer.text
+    nothing_saved(configured)
+
+
+def test_api_clients_get_json_errors(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    page = client.get("/report/pupil_contact")
+    answer = client.post(
+        "/report/pupil_contact",
+        headers={"accept": "application/json"},
+        data={"csrf_token": csrf_of(page.text), "platform": "myspace"},
+    )
+    assert answer.status_code == 400
+    body = answer.json()["error"]
+    assert body["status"] == 400 and body["fields"]["platform"] == (
+        "Choose the platform the pupil used."
+    )
+    missing = client.get("/api/cases/999")
+    assert missing.status_code == 404 and "message" in missing.json()["error"]
+
+
+def test_auditors_read_but_do_not_report(signed_in: Callable[[str], TestClient]) -> None:
+    client = signed_in("auditor@oakfield.example")
+    answer = client.get("/report/pupil_contact")
+    assert answer.status_code == 403 and "cannot report incidents" in answer.text
+
+
+def test_a_good_report_opens_the_case_in_one_transaction(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    answer = submit_report(
+        client, [("one.png", PNG, "image/png"), ("two.pdf", PDF, "application/pdf")]
+    )
+    assert answer.status_code == 303
+    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    url = configured.database_url
+    kinds = audit_kinds(url, case_id)
+    assert kinds == [
+        "case.opened",
+        "evidence.saved",
+        "evidence.saved",
+        "email.queued",
+        "step.completed",
+    ]
+    head_mail = count(
+        url,
+        OutboxMessage,
+        OutboxMessage.kind == "case_opened",
+        OutboxMessage.to_addr == "head@oakfield.example",
+    )
+    assert head_mail == 1, "the headteacher's email is queued by intake itself"
+    stored = {p.read_bytes() for p in Path(configured.evidence_dir).iterdir()}
+    assert stored == {PNG, PDF}, "originals are kept byte for byte"
+    page = client.get(f"/cases/{case_id}")
+    assert hashlib.sha256(PNG).hexdigest() in page.text
+    download = client.get(f"/cases/{case_id}/evidence/1")
+    assert download.content in (PNG, PDF)
+    assert download.headers["content-disposition"].startswith("attachment")
+
+
+def test_staff_cannot_see_someone_elses_case(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    answer = submit_report(client, [("one.png", PNG, "image/png")])
+    case_path = answer.headers["location"].split("?")[0]
+    client.cookies.clear()
+    other = signed_in("tom.byrne@oakfield.example")
+    hidden = other.get(case_path)
+    assert hidden.status_code == 404
+    assert other.get(case_path + "/evidence/1").status_code == 404

@@ -1,0 +1,62 @@
+"""Signing in with a one-time emailed link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from casework.devmail import MailStore
+from casework.settings import Settings
+from db.models import OutboxMessage
+from tests.support import count, csrf_of, link_in, mail_to
+
+
+def ask_for_link(client: TestClient, email: str) -> str:
+    page = client.get("/signin")
+    answer = client.post(
+        "/signin", data={"email": email, "next": "/cases/1", "csrf_token": csrf_of(page.text)}
+    )
+    assert answer.status_code == 200
+    return answer.text
+
+
+def test_the_emailed_link_signs_in_once(
+    client: TestClient, smtp: tuple[MailStore, int], deliver: Callable[[], int]
+) -> None:
+    assert "Check your email" in ask_for_link(client, "Head@Oakfield.example")
+    deliver()
+    link = link_in(mail_to(smtp[0], "head@oakfield.example", "sign in"), "/signin/")
+    confirm = client.get(link)
+    assert confirm.status_code == 200 and "Sign in to Casework" in confirm.text
+    assert client.get("/", follow_redirects=False).status_code == 303, "GET did not sign in"
+    done = client.post(
+        link.split("?")[0],
+        data={"csrf_token": csrf_of(confirm.text), "next": "/cases/1"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/cases/1"
+    assert "Helen Okafor" in client.get("/").text
+    reused = client.get(link)
+    assert reused.status_code == 410 and "has expired or has been used" in reused.text
+
+
+def test_unknown_addresses_get_the_same_answer_and_no_email(
+    client: TestClient, configured: Settings
+) -> None:
+    assert "Check your email" in ask_for_link(client, "stranger@elsewhere.example")
+    assert "Check your email" in ask_for_link(client, "parent01@families.example")
+    assert count(configured.database_url, OutboxMessage) == 0
+
+
+def test_signing_out_ends_the_session(signed_in: Callable[[str], TestClient]) -> None:
+    client = signed_in("dsl@oakfield.example")
+    home = client.get("/")
+    assert "Daniel Price" in home.text
+    client.post("/signout", data={"csrf_token": csrf_of(home.text)})
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_redirects_after_sign_in_stay_on_this_site(client: TestClient) -> None:
+    page = client.get("/signin?next=//evil.example/steal")
+    assert 'name="next" value="/"' in page.text
