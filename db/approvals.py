@@ -39,6 +39,16 @@ def open_request(
     return approval, token
 
 
+def renew_token(session: Session, approval: Approval, ttl: timedelta) -> str:
+    """Give an undecided request a new link and expiry; returns the new raw token."""
+    token = new_token()
+    approval.token_hash = token_hash(token)
+    approval.requested_at = utcnow()
+    approval.expires_at = approval.requested_at + ttl
+    session.flush()
+    return token
+
+
 def for_step(session: Session, case_id: int, step_key: str) -> Approval | None:
     return session.scalars(
         select(Approval).where(Approval.case_id == case_id, Approval.step_key == step_key)

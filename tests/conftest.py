@@ -46,7 +46,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[tuple[MailStore, int]]:
     """A real SMTP server on loopback that keeps every message."""
-    store = MailStore(tmp_path / "mail")
+    # Where `make run` keeps caught mail (var/devmail), so /dev/mail shows it too.
+    store = MailStore(tmp_path / "var" / "devmail")
     port = free_port()
     controller = start_catcher(store, "127.0.0.1", port)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select, text
 
 from casework.devmail import MailStore, StoredMail
 from db.approvals import open_request
-from db.cases import NewCase, open_case
+from db.cases import NewCase, mark_waiting, open_case
 from db.models import (
     ApprovalKind,
     AuditEvent,
@@ -152,7 +152,13 @@ def make_case(url: str) -> int:
                 "Instagram",
                 utcnow(),
                 "A test incident for the approval link.",
-                {"pupil_name": "Jordan Miles"},
+                {
+                    "pupil_name": "Jordan Miles",
+                    "pupil_year_group": "Year 6",
+                    "pupil_reference": "",
+                    "pupil_account": "",
+                    "contact_continued": False,
+                },
             ),
         )
         return case.id
@@ -165,18 +171,16 @@ def make_approval(
     ttl: timedelta = timedelta(hours=72),
     step_key: str = "approve_parent_letter",
 ) -> str:
-    """An approval request for the headteacher; returns the raw token of its link."""
+    """A request waiting on the headteacher, as the flow leaves it; returns the raw token."""
     head = person(url, Role.HEADTEACHER)
     kind = ApprovalKind.APPROVAL if step_key.startswith("approve") else ApprovalKind.TASK
     with transaction(url) as session:
-        _, token = open_request(
-            session,
-            case_id=case_id,
-            step_key=step_key,
-            kind=kind,
-            approver=session.get(Person, head.id),
-            ttl=ttl,
+        approver = session.get(Person, head.id)
+        assert approver is not None
+        approval, token = open_request(
+            session, case_id=case_id, step_key=step_key, kind=kind, approver=approver, ttl=ttl
         )
+        mark_waiting(session, case_id, step_key, approver, approval.expires_at)
     assert token is not None
     return token
 

@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import AppError
 from api.pages import render_page
-from api.security import require_user
+from api.security import check_csrf, require_user
 from casework.evidence_store import evidence_path
+from db.approvals import for_step
 from db.audit import case_events, record_event
 from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
 from db.models import (
@@ -26,13 +27,16 @@ from db.models import (
     OutboxMessage,
     OutboxStatus,
     Person,
+    Role,
     StepStatus,
 )
 from db.session import transaction
 from flows.procedures import procedure_for
+from flows.steps.approval import reissue
 
 router = APIRouter()
 HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed"}
+CASE_MANAGERS = (Role.HEADTEACHER, Role.DSL)
 
 
 @dataclass
@@ -146,7 +150,11 @@ async def show_case(request: Request, case_id: int) -> Response:
     user = require_user(request)
     view = await run_in_threadpool(build_view, user, case_id)
     return render_page(
-        request, "pages/case.html", view=view, just_opened=request.query_params.get("opened") == "1"
+        request,
+        "pages/case.html",
+        view=view,
+        just_opened=request.query_params.get("opened") == "1",
+        request_reissued=bool(request.query_params.get("reissued")),
     )
 
 
@@ -207,3 +215,28 @@ async def download_evidence(request: Request, case_id: int, evidence_id: int) ->
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+def reissue_link(user: Person, case_id: int, step_key: str) -> None:
+    with transaction() as session:
+        case = viewable_case(session, user, case_id)
+        approval = for_step(session, case.id, step_key)
+        if approval is None or approval.decision is not None:
+            raise AppError(
+                409, "That step is not waiting for anyone, so there is no link to send again."
+            )
+        reissue(session, case, approval, session.get(Person, user.id))  # type: ignore[arg-type]
+
+
+@router.post("/cases/{case_id}/steps/{step_key}/reissue")
+async def reissue_step_link(request: Request, case_id: int, step_key: str) -> Response:
+    """Send a fresh link for a waiting step (the email was lost, or the link expired)."""
+    form = await request.form()
+    check_csrf(request, form)
+    user = require_user(request)
+    if user.role not in CASE_MANAGERS:
+        raise AppError(
+            403, "Only the headteacher or the designated safeguarding lead can send a new link."
+        )
+    await run_in_threadpool(reissue_link, user, case_id, step_key)
+    return RedirectResponse(f"/cases/{case_id}?reissued={step_key}", status_code=303)

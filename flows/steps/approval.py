@@ -17,7 +17,7 @@ from prefect.input import RunInput
 from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
-from db.approvals import for_step, open_request
+from db.approvals import for_step, open_request, renew_token
 from db.audit import record_event
 from db.cases import get_case, mark_waiting
 from db.models import Approval, ApprovalKind, Case, Decision, Person, Role
@@ -65,9 +65,8 @@ def ask(session: Session, case: Case, step_key: str) -> Approval:
     spec = procedure_for(case.incident_type).step(step_key)
     kind = ApprovalKind.APPROVAL if spec.kind == StepKind.APPROVAL else ApprovalKind.TASK
     person = responsible_for(session, case, spec.owner)
-    ttl = timedelta(hours=get_settings().approval_ttl_hours)
     approval, token = open_request(
-        session, case_id=case.id, step_key=step_key, kind=kind, approver=person, ttl=ttl
+        session, case_id=case.id, step_key=step_key, kind=kind, approver=person, ttl=link_ttl()
     )
     if token is None:
         return approval
@@ -78,12 +77,25 @@ def ask(session: Session, case: Case, step_key: str) -> Approval:
         kind=f"{kind.value}.requested",
         data={"step": step_key, "from": person.name, "expires_at": approval.expires_at.isoformat()},
     )
-    route = "approvals" if kind == ApprovalKind.APPROVAL else "tasks"
+    email_request(session, case, approval, person, token)
+    return approval
+
+
+def link_ttl() -> timedelta:
+    return timedelta(hours=get_settings().approval_ttl_hours)
+
+
+def email_request(
+    session: Session, case: Case, approval: Approval, person: Person, token: str
+) -> None:
+    """Queue the emailed link for `token`: one email per token, never a second."""
+    title = procedure_for(case.incident_type).step(approval.step_key).title
+    route = "approvals" if approval.kind == ApprovalKind.APPROVAL else "tasks"
     email = render_email(
-        f"emails/{kind.value}_request",
+        f"emails/{approval.kind.value}_request",
         **base_context(session, case),
         person=person,
-        step_title=spec.title,
+        step_title=title,
         link=action_link(route, token),
         expires_at=approval.expires_at,
     )
@@ -92,10 +104,29 @@ def ask(session: Session, case: Case, step_key: str) -> Approval:
         dedup_key=f"request:{approval.id}:{approval.token_hash[:16]}",
         to=person,
         email=email,
-        kind=f"{kind.value}_request",
+        kind=f"{approval.kind.value}_request",
         case_id=case.id,
     )
-    return approval
+
+
+def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> None:
+    """Replace the link of an undecided request (lost or expired email); the old one dies."""
+    person = session.get(Person, approval.approver_id)
+    assert person is not None
+    token = renew_token(session, approval, link_ttl())
+    mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
+    record_event(
+        session,
+        case_id=case.id,
+        kind=f"{approval.kind.value}.reissued",
+        actor=actor,
+        data={
+            "step": approval.step_key,
+            "to": person.name,
+            "expires_at": approval.expires_at.isoformat(),
+        },
+    )
+    email_request(session, case, approval, person, token)
 
 
 @task(name="request_person", **STEP_OPTIONS)

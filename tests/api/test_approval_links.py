@@ -10,10 +10,11 @@ from datetime import timedelta
 import httpx
 from fastapi.testclient import TestClient
 
+from casework.devmail import MailStore
 from casework.settings import Settings
 from db.models import Approval, AuditEvent, CaseStep, StepStatus
 from db.session import transaction
-from tests.support import csrf_of, make_approval, make_case
+from tests.support import audit_kinds, csrf_of, link_in, mail_to, make_approval, make_case
 
 
 def approval_state(url: str, case_id: int) -> tuple[str | None, int]:
@@ -134,3 +135,45 @@ def test_twenty_concurrent_decisions_record_exactly_one(
             session.query(AuditEvent).filter_by(case_id=case_id, kind="approval.decided").count()
         )
     assert decided == 1
+
+
+def test_the_dsl_can_send_a_new_link_when_one_expired(
+    signed_in: Callable[[str], TestClient],
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    old = make_approval(url, case_id, ttl=timedelta(seconds=-1))
+    client = signed_in("dsl@oakfield.example")
+    page = client.get(f"/cases/{case_id}")
+    assert "Send a new link" in page.text
+    sent = client.post(
+        f"/cases/{case_id}/steps/approve_parent_letter/reissue",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert sent.status_code == 200 and "A new link is on its way" in sent.text
+    deliver()
+    mail = mail_to(smtp[0], "head@oakfield.example", "your decision")
+    assert "Jordan" not in mail.raw
+    new_link = link_in(mail, "/approvals/")
+    client.cookies.clear()  # the headteacher opens it in their own browser
+    assert client.get(f"/approvals/{old}").status_code == 404, "the old link dies"
+    assert client.get(new_link).status_code == 200
+    assert "approval.reissued" in audit_kinds(url, case_id)
+
+
+def test_staff_cannot_reissue_links(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    make_approval(url, case_id)
+    client = signed_in("amy.fletcher@oakfield.example")
+    home = client.get("/")
+    refused = client.post(
+        f"/cases/{case_id}/steps/approve_parent_letter/reissue",
+        data={"csrf_token": csrf_of(home.text)},
+    )
+    assert refused.status_code == 403
