@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_handlers
-from api.routes import approvals, audit, auth, cases, intake
+from api.routes import admin, approvals, audit, auth, cases, documents, intake, school
 from api.security import BodyLimit, session_middleware
 from casework.settings import PROJECT_ROOT, get_settings
 
@@ -23,8 +23,9 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, intake, cases, audit):
+    for module in (auth, intake, cases, documents, audit, school):
         app.include_router(module.router)
+    app.include_router(admin.router)
     if settings.dev_mode:
         from api.routes import devmail
 

@@ -112,6 +112,30 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_import_parents(args: argparse.Namespace) -> int:
+    """Import parents from a CSV file; line errors go to stderr and nothing is saved."""
+    from pathlib import Path
+
+    from casework.parents_import import FileProblem, TextProgress, import_parents_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"There is no file at {path}.", file=sys.stderr)
+        return 2
+    try:
+        result = import_parents_file(path, progress=TextProgress(sys.stderr))
+    except FileProblem as problem:
+        print(problem, file=sys.stderr)
+        return 1
+    if not result.ok:
+        for error in result.errors:
+            print(error, file=sys.stderr)
+        print(result.summary(), file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
 def wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Poll `url` until it answers 200; fail early if `proc` exits."""
     deadline = time.monotonic() + seconds
@@ -229,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("devmail", cmd_devmail, "run the local mail catcher"),
     ):
         sub.add_parser(name, help=help_text).set_defaults(func=func)
+    parents = sub.add_parser("import-parents", help="import parents and carers from a CSV file")
+    parents.add_argument("file", help="the CSV file exported from the school's MIS")
+    parents.set_defaults(func=cmd_import_parents)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="re-hash the whole chain").set_defaults(

@@ -16,6 +16,7 @@ STAFF: tuple[tuple[str, str, Role, str], ...] = (
     ("Amy Fletcher", "amy.fletcher@oakfield.example", Role.STAFF, "Year 6 teacher"),
     ("Tom Byrne", "tom.byrne@oakfield.example", Role.STAFF, "PE teacher"),
     ("Sara Novak", "sara.novak@oakfield.example", Role.STAFF, "Teaching assistant"),
+    ("Margaret Ellis", "chair@oakfield.example", Role.CHAIR, "Chair of governors"),
 )
 FIRST = ("Alex", "Sam", "Jo", "Chris", "Pat", "Robin", "Kim", "Lee", "Jamie", "Morgan")
 LAST = ("Hughes", "Patel", "Evans", "Khan", "Wright", "Murphy", "Clarke", "Ali", "Jones", "Walsh")

@@ -1,22 +1,47 @@
 """The outbox sender: the only code that talks SMTP.
 
-It claims due rows, sends each as its own message to its one recipient over a reused
-connection, and records the answer. A row left in `sending` by a crash is claimed again
-after a grace period and resent with the same Message-ID.
+A pass claims due rows in batches and feeds them to `smtp_connections` workers, each holding
+one reused SMTP connection. Every row goes as its own message to its one recipient with the
+Message-ID stored on the row, so a retry is recognisably the same message. Answers are
+written in small batches, and a row is only marked sent once the server has accepted it.
+
+What can go wrong, and what happens:
+
+- no answer at all (refused, timed out, dropped, 421): the row waits, with backoff, however
+  long the outage lasts;
+- a temporary answer (4xx): retried with capped exponential backoff, failed after
+  `outbox_max_attempts`;
+- a permanent answer (5xx): failed at once, with the server's words;
+- the process dies: its rows stay `sending` and are claimed again once their lease
+  (`outbox_stale_sending_seconds`, renewed while a pass runs) has run out, then resent with
+  the same Message-ID. Only messages accepted but not yet recorded can reach the server
+  twice: at most 2 x `outbox_record_batch` + `smtp_connections` of them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.policy
+import io
 import logging
+import math
+import re
 import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any, Protocol
 
 import aiosmtplib
-from sqlalchemy import or_, select
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from casework.settings import Settings, get_settings
 from db.audit import record_event
@@ -24,7 +49,26 @@ from db.models import OutboxMessage, OutboxStatus, utcnow
 from db.session import transaction
 
 log = logging.getLogger("casework.mailer")
-STALE_SENDING = timedelta(minutes=5)
+
+# The letter to all parents gets one audit event when it is queued, not one per parent.
+LETTER_KIND = "parent_letter"
+
+# Long subjects are kept on one header line (up to RFC 5322's 998 characters): folding
+# right after "Subject:" leaves some clients showing a leading space.
+HEADER_POLICY = email.policy.SMTP.clone(max_line_length=998)
+SEVEN_BIT_POLICY = HEADER_POLICY.clone(cte_type="7bit")
+AUTO_SUBMITTED = b"Auto-Submitted: auto-generated\r\n"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_DOMAIN}")
+PLAIN_MESSAGE_ID = re.compile(rf"<{_ATOM}(?:\.{_ATOM})*@{_DOMAIN}>")
+PLAIN_MAX = 900  # well inside one 998-character header line
+
+# Errors after which the connection cannot be trusted with another message.
+CONNECTION_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+RECORD_TRIES = 5
+RECORD_LINGER_SECONDS = 0.05
+NOTICE_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,12 +81,43 @@ class Outcome:
     unreachable: bool = False  # no server answer at all: wait for it, however long
 
 
-# Long subjects are kept on one header line (up to RFC 5322's 998 characters): folding
-# right after "Subject:" leaves some clients showing a leading space.
-HEADER_POLICY = email.policy.SMTP.clone(max_line_length=998)
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox row taken for sending, detached from the database."""
+
+    id: int
+    kind: str
+    case_id: int | None
+    to_addr: str
+    subject: str
+    text_body: str
+    html_body: str
+    message_id: str
+    created_at: datetime
+    attempts: int
 
 
-def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
+class MessageRow(Protocol):
+    """What a message is built from: an outbox row, claimed or not."""
+
+    @property
+    def to_addr(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text_body(self) -> str: ...
+    @property
+    def html_body(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+# --- building messages ---------------------------------------------------------------
+
+
+def build_message(row: MessageRow, sender: str) -> EmailMessage:
     msg = EmailMessage(policy=HEADER_POLICY)
     msg["From"] = sender
     msg["To"] = row.to_addr
@@ -55,31 +130,73 @@ def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
     return msg
 
 
-def claim_due(settings: Settings, limit: int) -> list[int]:
-    """Mark up to `limit` due rows as sending and return their ids."""
-    now = utcnow()
-    with transaction() as session:
-        rows = list(
-            session.scalars(
-                select(OutboxMessage)
-                .where(
-                    or_(
-                        (OutboxMessage.status == OutboxStatus.PENDING)
-                        & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == OutboxStatus.SENDING)
-                        & (OutboxMessage.next_attempt_at <= now - STALE_SENDING),
-                    )
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+def flatten(msg: EmailMessage, eight_bit: bool) -> bytes:
+    """The message as it goes on the wire (8bit bodies only when the server takes them)."""
+    out = io.BytesIO()
+    BytesGenerator(out, policy=HEADER_POLICY if eight_bit else SEVEN_BIT_POLICY).flatten(msg)
+    return out.getvalue()
+
+
+def header_line(name: str, value: str) -> bytes:
+    """One header exactly as the email package writes it: encoded words, no CR/LF injection."""
+    name, parsed = HEADER_POLICY.header_store_parse(name, value)
+    return HEADER_POLICY.fold_binary(name, parsed)
+
+
+def plain_or_folded(name: str, value: str, plain: re.Pattern[str]) -> bytes:
+    # Parsing an address header costs far more than sending the message: skip it for the
+    # plain values that make up nearly all our mail, where its output would be the same.
+    if len(value) < PLAIN_MAX and plain.fullmatch(value):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return header_line(name, value)
+
+
+def mime_body(text: str, html: str, eight_bit: bool) -> bytes:
+    """MIME-Version, Content-Type and the multipart/alternative body."""
+    msg = EmailMessage(policy=HEADER_POLICY)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return flatten(msg, eight_bit)
+
+
+class MessageBytes:
+    """Renders rows as wire bytes, building each distinct body (a letter's) only once."""
+
+    def __init__(self, mail_from: str, keep: int = 32) -> None:
+        self.mail_from = mail_from
+        self._from = header_line("From", mail_from)
+        self._keep = keep
+        self._parts: dict[tuple[str, str, str, bool], tuple[bytes, bytes]] = {}
+
+    def render(self, row: MessageRow, eight_bit: bool) -> bytes:
+        subject, body = self._shared_parts(row, eight_bit)
+        return b"".join(
+            (
+                self._from,
+                plain_or_folded("To", row.to_addr, PLAIN_ADDRESS),
+                subject,
+                f"Date: {format_datetime(row.created_at)}\r\n".encode("ascii"),
+                plain_or_folded("Message-ID", row.message_id, PLAIN_MESSAGE_ID),
+                AUTO_SUBMITTED,
+                body,
             )
         )
-        for row in rows:
-            row.status = OutboxStatus.SENDING
-            row.attempts += 1
-            row.next_attempt_at = now
-        return [row.id for row in rows]
+
+    def _shared_parts(self, row: MessageRow, eight_bit: bool) -> tuple[bytes, bytes]:
+        key = (row.subject, row.text_body, row.html_body, eight_bit)
+        parts = self._parts.get(key)
+        if parts is None:
+            if len(self._parts) >= self._keep:
+                self._parts.clear()
+            parts = (
+                header_line("Subject", row.subject),
+                mime_body(row.text_body, row.html_body, eight_bit),
+            )
+            self._parts[key] = parts
+        return parts
+
+
+# --- talking to the server ------------------------------------------------------------
 
 
 def smtp_client(settings: Settings) -> aiosmtplib.SMTP:
@@ -96,19 +213,63 @@ def smtp_client(settings: Settings) -> aiosmtplib.SMTP:
     )
 
 
-async def send_one(smtp: aiosmtplib.SMTP, msg: EmailMessage, to: str, sender: str) -> Outcome:
-    """Send over an open connection; connection-level failures propagate to the caller."""
+async def open_connection(settings: Settings) -> aiosmtplib.SMTP:
+    """Connect (TLS and login as configured) and greet, so the server's extensions are known."""
+    smtp = smtp_client(settings)
+    await smtp.connect()
     try:
-        refused, answer = await smtp.send_message(msg, sender=sender, recipients=[to])
+        if smtp.is_ehlo_or_helo_needed:
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+async def close_quietly(smtp: aiosmtplib.SMTP) -> None:
+    if smtp.is_connected:
+        with contextlib.suppress(Exception):
+            await smtp.quit(timeout=2)
+    smtp.close()
+
+
+def answer_of(code: int, text: str) -> Outcome:
+    if code == 421:  # the server is closing the connection: an outage, not an answer
+        return Outcome(False, answer=f"{code} {text}", unreachable=True)
+    return Outcome(False, permanent=code >= 500, answer=f"{code} {text}")
+
+
+async def send_one(
+    smtp: aiosmtplib.SMTP, row: MessageRow, messages: MessageBytes, sender: str
+) -> Outcome:
+    """Send over an open connection; errors that leave no server answer propagate."""
+    try:
+        if row.to_addr.isascii() and sender.isascii():
+            eight_bit = smtp.supports_extension("8bitmime")
+            refused, answer = await smtp.sendmail(
+                sender,
+                [row.to_addr],
+                messages.render(row, eight_bit),
+                mail_options=["BODY=8BITMIME"] if eight_bit else [],
+            )
+        else:  # an internationalised address: let aiosmtplib negotiate SMTPUTF8
+            refused, answer = await smtp.send_message(
+                build_message(row, messages.mail_from), sender=sender, recipients=[row.to_addr]
+            )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         first = exc.recipients[0] if exc.recipients else None
-        code = first.code if first else 550
-        return Outcome(False, permanent=code >= 500, answer=str(first or exc))
+        return answer_of(first.code, first.message) if first else answer_of(550, str(exc))
     except aiosmtplib.SMTPResponseException as exc:
-        return Outcome(False, permanent=exc.code >= 500, answer=f"{exc.code} {exc.message}")
+        return answer_of(exc.code, exc.message)
+    except (aiosmtplib.SMTPNotSupported, ValueError) as exc:
+        # A header or address this server can never take: retrying cannot help.
+        return Outcome(False, permanent=True, answer=f"not sendable: {exc}")
     if refused:
         code, text = next(iter(refused.values()))
-        return Outcome(False, permanent=code >= 500, answer=f"{code} {text}")
+        return answer_of(code, text)
     return Outcome(True, answer=answer)
 
 
@@ -118,75 +279,402 @@ def sender_address(settings: Settings) -> str:
     return value[value.find("<") + 1 : value.rfind(">")] if "<" in value else value
 
 
+class RateLimiter:
+    """Spaces message starts evenly, so no more than `per_minute` begin in any minute."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next = -math.inf
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+_limiters: dict[int, RateLimiter] = {}
+
+
+def shared_limiter(per_minute: int) -> RateLimiter:
+    """One limiter per process: the provider counts the whole process's mail, not one pass."""
+    if per_minute not in _limiters:
+        _limiters[per_minute] = RateLimiter(per_minute)
+    return _limiters[per_minute]
+
+
+# --- the database side ----------------------------------------------------------------
+
+
 def backoff(settings: Settings, attempts: int) -> timedelta:
     seconds = settings.outbox_backoff_seconds * (2 ** max(attempts - 1, 0))
     return timedelta(seconds=min(seconds, settings.outbox_backoff_cap_seconds))
 
 
-def record_outcome(settings: Settings, row_id: int, outcome: Outcome) -> None:
+def claim_size(settings: Settings) -> int:
+    """Rows per claim; under a rate limit about a minute's worth, so new mail is not stuck."""
+    size = max(1, settings.outbox_claim_batch)
+    rate = settings.smtp_rate_per_minute
+    return min(size, max(rate, settings.smtp_connections)) if rate > 0 else size
+
+
+CLAIM_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.kind,
+    OutboxMessage.case_id,
+    OutboxMessage.to_addr,
+    OutboxMessage.subject,
+    OutboxMessage.text_body,
+    OutboxMessage.html_body,
+    OutboxMessage.message_id,
+    OutboxMessage.created_at,
+    OutboxMessage.attempts,
+)
+
+
+def claim_due(settings: Settings, limit: int, notices_first: bool = True) -> list[Claimed]:
+    """Mark up to `limit` due rows (and rows whose sender's lease ran out) as sending.
+
+    With `notices_first`, sign-in links and notices go before any letter, so they never
+    wait behind a 2,000-parent letter queued ahead of them.
+    """
+    now = utcnow()
+    lease_ended = now - timedelta(seconds=settings.outbox_stale_sending_seconds)
+    due = (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now)
+    is_letter = OutboxMessage.kind == LETTER_KIND
+    # Simple queries rather than one with OR and a computed ORDER BY: each walks the status
+    # index in id order and stops at `limit`, where one query sorted every due row.
+    wanted = [
+        (OutboxMessage.status == OutboxStatus.SENDING)
+        & (OutboxMessage.next_attempt_at <= lease_ended),
+        *([due & ~is_letter, due & is_letter] if notices_first else [due]),
+    ]
     with transaction() as session:
-        row = session.get(OutboxMessage, row_id)
-        if row is None:
-            return
-        if outcome.sent:
-            row.status, row.sent_at, row.last_error = OutboxStatus.SENT, utcnow(), ""
-            if row.case_id is not None and row.kind != "parent_letter":
+        found: list[Row[Any]] = []
+        for condition in wanted:
+            if len(found) < limit:
+                found += session.execute(
+                    select(*CLAIM_COLUMNS)
+                    .where(condition)
+                    .order_by(OutboxMessage.id)
+                    .limit(limit - len(found))
+                    .with_for_update(skip_locked=True)
+                ).all()
+        if found:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([r.id for r in found]))
+                .values(
+                    status=OutboxStatus.SENDING,
+                    attempts=OutboxMessage.attempts + 1,
+                    next_attempt_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    return [claimed(r) for r in found]
+
+
+def claimed(r: Row[Any]) -> Claimed:
+    return Claimed(
+        id=r.id,
+        kind=r.kind,
+        case_id=r.case_id,
+        to_addr=r.to_addr,
+        subject=r.subject,
+        text_body=r.text_body,
+        html_body=r.html_body,
+        message_id=r.message_id,
+        created_at=r.created_at,
+        attempts=r.attempts + 1,
+    )
+
+
+def update_sending(session: Session, ids: Sequence[int], **values: object) -> int:
+    """Update the rows still marked sending; returns how many there were."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def renew_leases(ids: Sequence[int]) -> None:
+    """Tell other senders these rows are still being worked on."""
+    with transaction() as session:
+        update_sending(session, ids, next_attempt_at=utcnow())
+
+
+def release(ids: Sequence[int]) -> None:
+    """Give back rows claimed but never tried (shutdown): due now, the attempt not counted."""
+    with transaction() as session:
+        update_sending(
+            session,
+            ids,
+            status=OutboxStatus.PENDING,
+            next_attempt_at=utcnow(),
+            attempts=OutboxMessage.attempts - 1,
+        )
+
+
+def record_outcomes(settings: Settings, results: Sequence[tuple[Claimed, Outcome]]) -> None:
+    """Write what the server said about each row, in one transaction."""
+    now = utcnow()
+    with transaction() as session:
+        sent = [row for row, outcome in results if outcome.sent]
+        if sent:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in sent]))
+                .values(status=OutboxStatus.SENT, sent_at=now, last_error="")
+                .execution_options(synchronize_session=False)
+            )
+        for row in sent:
+            if row.case_id is not None and row.kind != LETTER_KIND:
                 record_event(
                     session,
                     case_id=row.case_id,
                     kind="email.sent",
                     data={"outbox_id": row.id, "kind": row.kind},
                 )
-            return
-        row.last_error = outcome.answer[:2000]
-        gave_up = row.attempts >= settings.outbox_max_attempts and not outcome.unreachable
-        if outcome.permanent or gave_up:
-            row.status = OutboxStatus.FAILED
-            if row.case_id is not None:
-                record_event(
-                    session,
-                    case_id=row.case_id,
-                    kind="email.failed",
-                    data={"outbox_id": row.id, "kind": row.kind, "answer": row.last_error},
-                )
-        else:
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = utcnow() + backoff(settings, row.attempts)
+        for row, outcome in results:
+            if not outcome.sent:
+                record_failure(session, settings, row, outcome, now)
 
 
-def load_rows(ids: list[int]) -> list[OutboxMessage]:
-    with transaction() as session:
-        rows = list(
-            session.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-            )
+def record_failure(
+    session: Session, settings: Settings, row: Claimed, outcome: Outcome, now: datetime
+) -> None:
+    answer = outcome.answer[:2000]
+    gave_up = row.attempts >= settings.outbox_max_attempts and not outcome.unreachable
+    if not (outcome.permanent or gave_up):
+        retry_at = now + backoff(settings, row.attempts)
+        update_sending(
+            session,
+            [row.id],
+            status=OutboxStatus.PENDING,
+            next_attempt_at=retry_at,
+            last_error=answer,
         )
-        session.expunge_all()
-        return rows
+        return
+    failed = update_sending(session, [row.id], status=OutboxStatus.FAILED, last_error=answer)
+    if failed and row.case_id is not None:
+        record_event(
+            session,
+            case_id=row.case_id,
+            kind="email.failed",
+            data={"outbox_id": row.id, "kind": row.kind, "answer": answer},
+        )
 
 
-async def deliver_due(settings: Settings | None = None, limit: int = 200) -> int:
-    """Send what is due; returns how many messages were handed over successfully."""
-    settings = settings or get_settings()
-    ids = claim_due(settings, limit)
-    if not ids:
-        return 0
-    rows = load_rows(ids)
-    sender = sender_address(settings)
-    delivered = 0
-    pending = list(rows)
-    try:
-        async with smtp_client(settings) as smtp:
-            while pending:
-                row = pending[0]
-                outcome = await send_one(
-                    smtp, build_message(row, settings.mail_from), row.to_addr, sender
+def record_patiently(settings: Settings, results: Sequence[tuple[Claimed, Outcome]]) -> None:
+    """Record, riding out a short database hiccup: an unrecorded send is a resend later."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            record_outcomes(settings, results)
+            return
+        except OperationalError:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            log.warning("recording %d outcome(s) failed; retrying", len(results), exc_info=True)
+            time.sleep(0.2 * 2**attempt)
+
+
+# --- one pass -------------------------------------------------------------------------
+
+
+class Delivery:
+    """One pass: claim, send over N reused connections, record, until nothing is due."""
+
+    def __init__(self, settings: Settings, stop: asyncio.Event | None, limit: int | None):
+        self.settings = settings
+        self.stop = stop
+        self.remaining: float = math.inf if limit is None else limit
+        self.sender = sender_address(settings)
+        self.messages = MessageBytes(settings.mail_from)
+        self.limiter = shared_limiter(settings.smtp_rate_per_minute)
+        self.batch = claim_size(settings)
+        self.record_batch = max(1, settings.outbox_record_batch)
+        self.rows: deque[Claimed] = deque()
+        self.unrecorded: set[int] = set()
+        self.outcomes: asyncio.Queue[tuple[Claimed, Outcome] | None] = asyncio.Queue(
+            maxsize=self.record_batch
+        )
+        self.claiming: asyncio.Task[None] | None = None
+        self.exhausted = False
+        self.next_notice_check = -math.inf
+        self.connection_error = ""
+        self.finished = asyncio.Event()
+        self.sent = 0
+
+    async def run(self) -> int:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._record_loop())
+            tasks.create_task(self._renew_loop())
+            async with asyncio.TaskGroup() as senders:
+                for _ in range(max(1, self.settings.smtp_connections)):
+                    senders.create_task(self._connection_loop())
+            await self._settle_leftovers()
+            await self.outcomes.put(None)
+            self.finished.set()
+        return self.sent
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def _next_row(self) -> Claimed | None:
+        while not self._stopping():
+            if len(self.rows) <= self.batch // 2:
+                self._start_claim()  # claim the next batch while this one is sent
+            if self.rows:
+                return self.rows.popleft()
+            if self.claiming is None:
+                return None
+            await asyncio.wait({self.claiming})
+        return None
+
+    def _start_claim(self) -> None:
+        if self.claiming is None and not self.exhausted and self.remaining > 0:
+            self.claiming = asyncio.create_task(self._claim())
+
+    async def _claim(self) -> None:
+        size = int(min(self.batch, self.remaining))
+        # Looking for notices means reading every waiting letter row: once a second will do.
+        now = time.monotonic()
+        notices_first = now >= self.next_notice_check
+        if notices_first:
+            self.next_notice_check = now + NOTICE_CHECK_SECONDS
+        try:
+            rows = await asyncio.to_thread(claim_due, self.settings, size, notices_first)
+        except Exception:
+            log.exception("claiming due mail failed; the next pass will try again")
+            rows = []
+        self.unrecorded.update(row.id for row in rows)
+        self.rows.extend(rows)
+        self.remaining -= len(rows)
+        self.exhausted = len(rows) < size
+        self.claiming = None
+
+    async def _connection_loop(self) -> None:
+        smtp: aiosmtplib.SMTP | None = None
+        try:
+            while (row := await self._next_row()) is not None:
+                if smtp is None:
+                    try:
+                        smtp = await open_connection(self.settings)
+                    except Exception as exc:  # refused, timed out, TLS or login: slot lost
+                        self.rows.appendleft(row)
+                        self.connection_error = describe(exc)
+                        return
+                if not await self._my_turn():
+                    self.rows.appendleft(row)
+                    return
+                outcome = await self._send(smtp, row)
+                if outcome.unreachable or not smtp.is_connected:
+                    await close_quietly(smtp)
+                    smtp = None
+                await self.outcomes.put((row, outcome))
+        finally:
+            if smtp is not None:
+                await close_quietly(smtp)
+
+    async def _my_turn(self) -> bool:
+        """Wait for the rate limit; False when told to stop meanwhile (a slow limit is long)."""
+        if self.stop is None:
+            await self.limiter.wait()
+            return True
+        turn = asyncio.ensure_future(self.limiter.wait())
+        stopped = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({turn, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        turn.cancel()
+        stopped.cancel()
+        return not self._stopping()
+
+    async def _send(self, smtp: aiosmtplib.SMTP, row: Claimed) -> Outcome:
+        try:
+            return await send_one(smtp, row, self.messages, self.sender)
+        except CONNECTION_ERRORS as exc:
+            return Outcome(False, answer=describe(exc), unreachable=True)
+        except Exception as exc:  # a bug or a very odd server: count it against the row
+            log.exception("sending outbox row %s failed", row.id)
+            return Outcome(False, answer=describe(exc))
+
+    async def _settle_leftovers(self) -> None:
+        """Rows claimed but not tried: every connection was lost, or we are stopping."""
+        if self.claiming is not None:
+            await asyncio.wait({self.claiming})
+        leftovers = list(self.rows)
+        self.rows.clear()
+        if not leftovers:
+            return
+        if self.connection_error and not self._stopping():
+            log.warning(
+                "SMTP unavailable (%s); %d message(s) will be retried",
+                self.connection_error,
+                len(leftovers),
+            )
+            for row in leftovers:
+                await self.outcomes.put(
+                    (row, Outcome(False, answer=self.connection_error, unreachable=True))
                 )
-                record_outcome(settings, row.id, outcome)
-                pending.pop(0)
-                delivered += outcome.sent
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        log.warning("SMTP unavailable (%s); %d message(s) will be retried", exc, len(pending))
-        for row in pending:
-            record_outcome(settings, row.id, Outcome(False, answer=str(exc), unreachable=True))
-    return delivered
+            return
+        ids = [row.id for row in leftovers]
+        await asyncio.to_thread(release, ids)
+        self.unrecorded.difference_update(ids)
+
+    async def _record_loop(self) -> None:
+        done = False
+        while not done:
+            batch, done = await self._collect_outcomes()
+            if batch:
+                await asyncio.to_thread(record_patiently, self.settings, batch)
+                self.unrecorded.difference_update(row.id for row, _ in batch)
+                self.sent += sum(outcome.sent for _, outcome in batch)
+
+    async def _collect_outcomes(self) -> tuple[list[tuple[Claimed, Outcome]], bool]:
+        """Up to `record_batch` outcomes, lingering briefly for more; True once all are in."""
+        first = await self.outcomes.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        # A transaction per message would cost more than the message: wait a moment for
+        # company. The queue stays bounded, so few accepted messages are ever unrecorded.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECORD_LINGER_SECONDS):
+                while len(batch) < self.record_batch:
+                    item = await self.outcomes.get()
+                    if item is None:
+                        return batch, True
+                    batch.append(item)
+        return batch, False
+
+    async def _renew_loop(self) -> None:
+        every = max(self.settings.outbox_stale_sending_seconds / 3, 0.05)
+        while not self.finished.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.finished.wait(), timeout=every)
+                return
+            if self.unrecorded:
+                await asyncio.to_thread(renew_leases, list(self.unrecorded))
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+async def deliver_due(
+    settings: Settings | None = None, limit: int | None = None, stop: asyncio.Event | None = None
+) -> int:
+    """Send what is due until nothing is (or `limit` rows, or `stop`); returns how many went."""
+    return await Delivery(settings or get_settings(), stop, limit).run()

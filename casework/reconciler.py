@@ -1,7 +1,8 @@
 """Keeping Prefect in step with our database, which is the source of truth.
 
-Two repairs, both safe to repeat: start the flow of a case that has none (Prefect was
-down at intake), and resume a run whose decision is stored but was never delivered.
+Repairs, all safe to repeat: start the flow of a case that has none (Prefect was down at
+intake); resume a run whose decision is stored but was never delivered; and record that a
+platform missed its deadline to answer, which the procedure treats as a decision.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import logging
 
 from sqlalchemy import select
 
-from db.approvals import awaiting_resume
+from db.approvals import awaiting_resume, claim_decision, overdue
 from db.audit import record_event
-from db.models import Approval, Case, CaseStatus, utcnow
+from db.cases import finish_step
+from db.models import Approval, Case, CaseStatus, Decision, utcnow
 from db.session import transaction
 from flows.trigger import FlowNotReady, resume_case_flow, start_case_flow
 
@@ -77,8 +79,27 @@ def record_flow_run(case_id: int, run_id: str) -> None:
             )
 
 
+def record_missed_platform_deadlines() -> int:
+    """A platform that has not answered by the deadline: record that, so the flow moves on."""
+    now = utcnow()
+    with transaction() as session:
+        late = overdue(session, "platform_response", now)
+        for approval in late:
+            reason = "No response from the platform was recorded by the deadline."
+            if not claim_decision(session, approval.id, decision=Decision.NO_RESPONSE,
+                                  reason=reason, response={"response": "none"}, ip="",
+                                  user_agent="casework", now=now, live_only=False):
+                continue
+            record_event(session, case_id=approval.case_id, kind="deadline.passed",
+                         data={"step": approval.step_key,
+                               "deadline": approval.expires_at.isoformat()})
+            finish_step(session, approval.case_id, approval.step_key, outcome=reason)
+        return len(late)
+
+
 def reconcile_once() -> tuple[int, int]:
-    """One pass of both repairs; returns (flows started, decisions delivered)."""
+    """One pass of the repairs; returns (flows started, decisions delivered)."""
+    record_missed_platform_deadlines()
     started = start_missing_flows()
     with transaction() as session:
         pending = [a.id for a in awaiting_resume(session)]

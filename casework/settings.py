@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     devmail_port: int = 1025
 
     approval_ttl_hours: int = 72
+    # How long the platform has to answer a report before the case lead is asked about
+    # escalating to the Professionals Online Safety Helpline.
+    platform_wait_hours: int = 48
     signin_ttl_minutes: int = 20
     session_ttl_hours: int = 12
 
@@ -57,6 +60,15 @@ class Settings(BaseSettings):
     max_request_bytes: int = 60 * 1024 * 1024
 
     reconcile_seconds: float = 10.0
+
+    # The outbox sender (casework/mailer.py).
+    smtp_connections: int = 4  # concurrent SMTP connections, each reused for many messages
+    smtp_rate_per_minute: int = 0  # messages per minute across the process; 0 = no limit
+    # A row left `sending` this long by a sender that died is claimed again and resent
+    # with the same Message-ID; a live sender renews its claim well before then.
+    outbox_stale_sending_seconds: float = 300.0
+    outbox_claim_batch: int = 200  # rows claimed per transaction
+    outbox_record_batch: int = 50  # most outcomes written per transaction
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

@@ -1,11 +1,10 @@
-"""The worker process: the outbox sender plus the periodic reconciler."""
+"""The worker process: the outbox sender plus the periodic reconciler, side by side."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 
 from casework.mailer import deliver_due
 from casework.reconciler import reconcile_once
@@ -14,19 +13,36 @@ from casework.settings import get_settings
 log = logging.getLogger("casework.worker")
 
 
-async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Deliver mail continuously and reconcile every `reconcile_seconds`, until `stop`."""
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, waking early when `stop` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+    """Deliver mail until `stop`; a pass ends when nothing is due."""
     settings = get_settings()
-    next_reconcile = 0.0
     while not stop.is_set():
         sent = 0
         try:
-            sent = await deliver_due(settings)
-            if time.monotonic() >= next_reconcile:
-                await asyncio.to_thread(reconcile_once)
-                next_reconcile = time.monotonic() + settings.reconcile_seconds
+            sent = await deliver_due(settings, stop=stop)
         except Exception:  # a bad pass must not stop the mail: log it and go round again
-            log.exception("worker pass failed")
+            log.exception("sender pass failed")
         if not sent:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+            await pause(stop, idle_seconds)
+
+
+async def run_reconciler(stop: asyncio.Event) -> None:
+    """Reconcile with Prefect every `reconcile_seconds` until `stop`."""
+    settings = get_settings()
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(reconcile_once)
+        except Exception:
+            log.exception("reconciler pass failed")
+        await pause(stop, settings.reconcile_seconds)
+
+
+async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+    """Send mail and reconcile, each in its own task so a long letter never delays the other."""
+    await asyncio.gather(run_sender(stop, idle_seconds), run_reconciler(stop))

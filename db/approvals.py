@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from casework.tokens import new_token, token_hash
@@ -69,15 +69,18 @@ def claim_decision(
     ip: str,
     user_agent: str,
     now: datetime | None = None,
+    live_only: bool = True,
 ) -> bool:
     """Store the decision if nobody has yet and the link is live; True for the one winner.
 
     A single conditional UPDATE: concurrent callers cannot both see "undecided".
+    `live_only=False` is for Casework itself recording that a deadline passed.
     """
     now = now or utcnow()
+    live = Approval.expires_at > now if live_only else true()
     result = session.execute(
         update(Approval)
-        .where(Approval.id == approval_id, Approval.decision.is_(None), Approval.expires_at > now)
+        .where(Approval.id == approval_id, Approval.decision.is_(None), live)
         .values(
             decision=decision,
             reason=reason,
@@ -89,6 +92,19 @@ def claim_decision(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def overdue(session: Session, step_key: str, now: datetime) -> list[Approval]:
+    """Undecided requests for `step_key` whose deadline has passed."""
+    return list(
+        session.scalars(
+            select(Approval).where(
+                Approval.step_key == step_key,
+                Approval.decision.is_(None),
+                Approval.expires_at <= now,
+            )
+        )
+    )
 
 
 def awaiting_resume(session: Session) -> list[Approval]:

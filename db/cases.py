@@ -21,6 +21,7 @@ from db.models import (
     StepStatus,
     utcnow,
 )
+from db.people import headteacher, holder_of
 from flows.procedures import procedure_for
 
 
@@ -37,6 +38,8 @@ class NewCase:
     occurred_at: datetime
     description: str
     details: dict[str, Any]
+    subject_id: int | None = None
+    safeguarding: bool = False
 
 
 def open_case(
@@ -56,6 +59,8 @@ def open_case(
         description=new.description,
         details=new.details,
         procedure_version=procedure.version,
+        subject_id=new.subject_id,
+        safeguarding=new.safeguarding,
     )
     session.add(case)
     session.flush()
@@ -158,15 +163,49 @@ def evidence_of(session: Session, case_id: int) -> list[Evidence]:
 CASE_RUNNERS = (Role.HEADTEACHER, Role.DSL, Role.AUDITOR)
 
 
-def can_view(person: Person, case: Case) -> bool:
-    """Headteacher, DSL and auditors see every case of their school; staff see their own."""
+def is_headteacher(session: Session, person_id: int | None) -> bool:
+    subject = session.get(Person, person_id) if person_id else None
+    return subject is not None and subject.role == Role.HEADTEACHER
+
+
+def subject_is_headteacher(session: Session, case: Case) -> bool:
+    return is_headteacher(session, case.subject_id)
+
+
+def acting_head_for(session: Session, school_id: int, subject_id: int | None) -> Person:
+    """Who does the headteacher's part: the chair of governors when the head is the subject."""
+    if is_headteacher(session, subject_id):
+        chair = holder_of(session, school_id, Role.CHAIR)
+        if chair is None:
+            raise LookupError(
+                "The headteacher is the subject of this case and the school has "
+                "no chair of governors in Casework to act instead."
+            )
+        return chair
+    return headteacher(session, school_id)
+
+
+def acting_head(session: Session, case: Case) -> Person:
+    return acting_head_for(session, case.school_id, case.subject_id)
+
+
+def can_view(session: Session, person: Person, case: Case) -> bool:
+    """Who may see a case: never its subject; HR once escalated; the chair when acting."""
     if person.school_id != case.school_id or person.role == Role.PARENT:
         return False
-    return person.role in CASE_RUNNERS or person.id in (case.reporter_id, case.lead_id)
+    if person.id == case.subject_id:
+        return False
+    if person.role in CASE_RUNNERS or person.id in (case.reporter_id, case.lead_id):
+        return True
+    if person.role == Role.HR:
+        return case.hr_escalated_at is not None
+    if person.role == Role.CHAIR:
+        return subject_is_headteacher(session, case)
+    return False
 
 
 def visible_cases(session: Session, person: Person) -> list[Case]:
-    query = select(Case).where(Case.school_id == person.school_id)
-    if person.role not in CASE_RUNNERS:
-        query = query.where((Case.reporter_id == person.id) | (Case.lead_id == person.id))
-    return list(session.scalars(query.order_by(Case.opened_at.desc())))
+    cases = session.scalars(
+        select(Case).where(Case.school_id == person.school_id).order_by(Case.opened_at.desc())
+    )
+    return [c for c in cases if can_view(session, person, c)]

@@ -84,6 +84,9 @@ class Role(enum.StrEnum):
 
 class IncidentType(enum.StrEnum):
     PUPIL_CONTACT = "pupil_contact"
+    PARENT_CONTACT = "parent_contact"
+    ONLINE_ABUSE = "online_abuse"
+    STAFF_CONDUCT = "staff_conduct"
 
 
 class CaseStatus(enum.StrEnum):
@@ -104,9 +107,20 @@ class ApprovalKind(enum.StrEnum):
 
 
 class Decision(enum.StrEnum):
+    """What a person decided at a step: a task's `completed`, or the option they chose."""
+
     APPROVED = "approved"
     REJECTED = "rejected"
     COMPLETED = "completed"
+    REFER = "refer"
+    NOT_REFER = "not_refer"
+    POLICE = "police"
+    LEGAL_ADVICE = "legal_advice"
+    NO_FURTHER_ACTION = "no_further_action"
+    NO_ACTION = "no_action"
+    ADVICE = "advice"
+    FORMAL_PROCESS = "formal_process"
+    NO_RESPONSE = "no_response"  # nobody answered in time; recorded by Casework itself
 
 
 class OutboxStatus(enum.StrEnum):
@@ -114,6 +128,13 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class ContactBy(enum.StrEnum):
+    """How a parent or carer wants letters from the school."""
+
+    EMAIL = "email"
+    POST = "post"
 
 
 class School(Base):
@@ -124,6 +145,9 @@ class School(Base):
     address: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str] = mapped_column(String(320), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
+    # The reply staff may send a parent who asks to connect on social media; the school
+    # edits it on the admin page, and an empty value means Casework's own wording.
+    stock_response: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -140,6 +164,10 @@ class Person(Base):
     job_title: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Parents and carers only, from the school's management information system export.
+    year_groups: Mapped[str] = mapped_column(String(200), default="")
+    contact_by: Mapped[ContactBy] = mapped_column(str_enum(ContactBy), default=ContactBy.EMAIL)
+    postal_address: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (UniqueConstraint("school_id", "email", "role", name="uq_people_email"),)
 
@@ -158,6 +186,12 @@ class Case(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The member of staff the case is about (reported, or thought responsible): they may
+    # not see it, and if they are the headteacher the chair of governors stands in.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Sexual images of a child were reported: no files, DSL alerted, police/CEOP first.
+    safeguarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    hr_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     procedure_version: Mapped[str] = mapped_column(String(40))
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(Text, default="")
@@ -250,6 +284,39 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrintFile(Base):
+    """One print-ready PDF of postal letters for a case, kept under the var dir."""
+
+    __tablename__ = "print_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    letters: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    printed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+class PostalLetter(Base):
+    """One parent's page in a print file: who gets a letter by post, and where it is."""
+
+    __tablename__ = "postal_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    print_file_id: Mapped[int] = mapped_column(ForeignKey("print_files.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    page: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("print_file_id", "person_id", name="uq_postal_letters_file_person"),
+    )
 
 
 class AuditEvent(Base):

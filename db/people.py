@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Person, Role, School
+from db.models import ContactBy, Person, Role, School
 
 
 def first_school(session: Session) -> School | None:
@@ -62,3 +64,63 @@ def parents_with_email(session: Session, school_id: int) -> list[Person]:
             .order_by(Person.id)
         )
     )
+
+
+def active_parents(session: Session, school_id: int) -> list[Person]:
+    """Every active parent or carer of the school, in name order."""
+    return list(
+        session.scalars(
+            select(Person)
+            .where(
+                Person.school_id == school_id,
+                Person.role == Role.PARENT,
+                Person.active.is_(True),
+            )
+            .order_by(Person.name, Person.id)
+        )
+    )
+
+
+def parent_count(session: Session, school_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Person)
+            .where(
+                Person.school_id == school_id,
+                Person.role == Role.PARENT,
+                Person.active.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class LetterRecipients:
+    """The school's parents split by how a letter reaches them."""
+
+    by_email: list[Person]
+    by_post: list[Person]
+    unreachable: list[Person]
+
+
+def reached_by_email(parent: Person) -> bool:
+    """Email when they asked for it, and also when email is the only way we have."""
+    if not parent.email:
+        return False
+    return parent.contact_by == ContactBy.EMAIL or not parent.postal_address.strip()
+
+
+def letter_recipients(session: Session, school_id: int) -> LetterRecipients:
+    by_email: list[Person] = []
+    by_post: list[Person] = []
+    unreachable: list[Person] = []
+    for parent in active_parents(session, school_id):
+        if reached_by_email(parent):
+            by_email.append(parent)
+        elif parent.postal_address.strip():
+            by_post.append(parent)
+        else:
+            unreachable.append(parent)
+    return LetterRecipients(by_email, by_post, unreachable)

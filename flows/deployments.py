@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from prefect import Flow, serve
 
+from flows.online_abuse import online_abuse
+from flows.parent_contact import parent_contact
 from flows.pupil_contact import pupil_contact
+from flows.staff_conduct import staff_conduct
 
-FLOWS: dict[str, Flow] = {"pupil_contact": pupil_contact}
+FLOWS: dict[str, Flow] = {
+    "pupil_contact": pupil_contact,
+    "parent_contact": parent_contact,
+    "online_abuse": online_abuse,
+    "staff_conduct": staff_conduct,
+}
 
 
 def serve_all(limit: int = 8) -> None:

@@ -1,12 +1,15 @@
-"""Forms for steps a person completes: task outcomes and approval decisions."""
+"""Forms for steps a person completes: task outcomes and decisions."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from forms.common import CaseForm
+
+YesNo = Literal["yes", "no"]
 
 
 class StepForm(CaseForm):
@@ -17,10 +20,10 @@ class StepForm(CaseForm):
 
 
 class PersistenceForm(StepForm):
-    """Procedure A, step 2: did the pupil persist, and were they reminded of the policy?"""
+    """Procedure A: did the pupil persist, and were they reminded of the policy?"""
 
-    pupil_persisted: Literal["yes", "no"]
-    reminder_given: Literal["yes", "no"] = Field(default="no", validate_default=True)
+    pupil_persisted: YesNo
+    reminder_given: YesNo = Field(default="no", validate_default=True)
     notes: str = Field(default="", max_length=2000)
 
     messages: ClassVar[dict[str, str]] = {
@@ -33,21 +36,15 @@ class PersistenceForm(StepForm):
     @classmethod
     def _reminded_if_persisted(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("pupil_persisted") == "yes" and value != "yes":
-            raise ValueError(
-                "The pupil persisted, so remind them of the school's social media "
-                "policy before you record this step."
-            )
+            raise ValueError("The pupil persisted, so remind them of the school's social media "
+                             "policy before you record this step.")
         return value
 
     def summary(self) -> str:
-        persisted = (
-            "The pupil persisted" if self.pupil_persisted == "yes" else "The pupil did not persist"
-        )
-        reminded = (
-            "and was reminded of the policy"
-            if self.reminder_given == "yes"
-            else "; no policy reminder was needed"
-        )
+        persisted = "The pupil persisted" if self.pupil_persisted == "yes" else \
+            "The pupil did not persist"
+        reminded = "and was reminded of the policy" if self.reminder_given == "yes" else \
+            "; no policy reminder was needed"
         return f"{persisted} {reminded}." + (f" Notes: {self.notes}" if self.notes else "")
 
 
@@ -60,7 +57,7 @@ DISCIPLINE_OUTCOMES = {
 
 
 class DisciplineForm(StepForm):
-    """Procedure A, step 3: the outcome of the school's usual mediation or discipline."""
+    """The outcome of the school's usual mediation or discipline with a pupil."""
 
     outcome: Literal["no_action", "mediation", "sanction", "other"]
     notes: str = Field(min_length=5, max_length=2000)
@@ -74,28 +71,257 @@ class DisciplineForm(StepForm):
         return f"{DISCIPLINE_OUTCOMES[self.outcome]}. {self.notes}"
 
 
-class ApprovalForm(StepForm):
-    decision: Literal["approved", "rejected"]
-    reason: str = Field(default="", max_length=2000, validate_default=True)
+class ReferralForm(StepForm):
+    """Sexual images of a child: who it was referred to and their reference."""
+
+    referred_to: Literal["police", "ceop", "both"]
+    reference: str = Field(min_length=2, max_length=100)
+    notes: str = Field(default="", max_length=2000)
 
     messages: ClassVar[dict[str, str]] = {
-        "decision": "Choose whether to approve or reject.",
-        "reason": "Keep the reason to 2,000 characters.",
+        "referred_to": "Say who the case was referred to.",
+        "reference": "Enter the reference you were given (2 to 100 characters).",
+        "notes": "Keep the notes to 2,000 characters.",
     }
 
-    @field_validator("reason")
-    @classmethod
-    def _reason_to_reject(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("decision") == "rejected" and len(value) < 3:
-            raise ValueError("Give a reason for rejecting, so the case records why.")
-        return value
+    def summary(self) -> str:
+        where = {"police": "the police", "ceop": "CEOP", "both": "the police and CEOP"}
+        return f"Referred to {where[self.referred_to]}, reference {self.reference}."
+
+
+class PlatformReportForm(StepForm):
+    platform_reference: str = Field(min_length=1, max_length=200)
+    notes: str = Field(default="", max_length=2000)
+
+    messages: ClassVar[dict[str, str]] = {
+        "platform_reference": "Enter the reference the platform gave, or 'none given'.",
+        "notes": "Keep the notes to 2,000 characters.",
+    }
 
     def summary(self) -> str:
-        verb = "Approved" if self.decision == "approved" else "Rejected"
-        return f"{verb}." + (f" Reason: {self.reason}" if self.reason else "")
+        return f"Reported to the platform; its reference: {self.platform_reference}."
+
+
+PLATFORM_RESPONSES = {
+    "removed": "The platform removed the material",
+    "refused": "The platform refused to remove it",
+    "other": "Another answer (described in the notes)",
+}
+
+
+class PlatformResponseForm(StepForm):
+    response: Literal["removed", "refused", "other"]
+    notes: str = Field(default="", max_length=2000)
+
+    messages: ClassVar[dict[str, str]] = {"response": "Choose the platform's response."}
+
+    def summary(self) -> str:
+        return f"{PLATFORM_RESPONSES[self.response]}." + (f" {self.notes}" if self.notes else "")
+
+
+class HelplineForm(StepForm):
+    escalate: YesNo
+    notes: str = Field(min_length=5, max_length=2000)
+
+    messages: ClassVar[dict[str, str]] = {
+        "escalate": "Say whether you are escalating to the helpline.",
+        "notes": "Say why, in 5 to 2,000 characters.",
+    }
+
+    def summary(self) -> str:
+        verb = "Escalated to" if self.escalate == "yes" else "Decided not to escalate to"
+        return f"{verb} the Professionals Online Safety Helpline: {self.notes}"
+
+
+class HrAdviceForm(StepForm):
+    advice: str = Field(min_length=10, max_length=4000)
+    adviser: str = Field(default="", max_length=200)
+
+    messages: ClassVar[dict[str, str]] = {
+        "advice": "Record HR's advice in 10 to 4,000 characters.",
+        "adviser": "Keep the adviser's name to 200 characters.",
+    }
+
+    def summary(self) -> str:
+        who = f" ({self.adviser})" if self.adviser else ""
+        return f"HR's advice{who}: {self.advice}"
+
+
+class MeetingForm(StepForm):
+    held: YesNo
+    concerns_heard: YesNo = "no"
+    asked_to_remove: YesNo = "no"
+    agreed: YesNo
+    notes: str = Field(min_length=5, max_length=4000)
+
+    messages: ClassVar[dict[str, str]] = {
+        "held": "Say whether the meeting took place.",
+        "agreed": "Say whether they agreed to remove the material.",
+        "notes": "Describe the meeting (or why it did not happen) in 5 to 4,000 characters.",
+    }
+
+    @property
+    def successful(self) -> bool:
+        return self.held == "yes" and self.agreed == "yes"
+
+    def summary(self) -> str:
+        if self.held == "no":
+            return f"The meeting did not take place. {self.notes}"
+        agreed = "agreed to remove the material" if self.agreed == "yes" else \
+            "did not agree to remove the material"
+        return f"Meeting held; they {agreed}. {self.notes}"
+
+
+class PoliceReferenceForm(StepForm):
+    police_reference: str = Field(min_length=2, max_length=100)
+    notes: str = Field(default="", max_length=2000)
+
+    messages: ClassVar[dict[str, str]] = {
+        "police_reference": "Enter the police reference (crime or incident number)."}
+
+    def summary(self) -> str:
+        return f"Referral pack sent to the police; their reference: {self.police_reference}."
+
+
+RESOLUTIONS = {
+    "resolved": "Resolved",
+    "partly_resolved": "Partly resolved",
+    "unresolved": "Not resolved",
+}
+
+
+class ResolutionForm(StepForm):
+    resolution: Literal["resolved", "partly_resolved", "unresolved"]
+    reason: str = Field(min_length=5, max_length=2000)
+
+    messages: ClassVar[dict[str, str]] = {
+        "resolution": "Choose how the case ended.",
+        "reason": "Give the reason in 5 to 2,000 characters.",
+    }
+
+    def summary(self) -> str:
+        return f"{RESOLUTIONS[self.resolution]}: {self.reason}"
+
+
+class InvestigationForm(StepForm):
+    findings: str = Field(min_length=10, max_length=8000)
+    breach_found: Literal["yes", "no", "unclear"]
+    child_may_be_at_risk: YesNo
+
+    messages: ClassVar[dict[str, str]] = {
+        "findings": "Record the findings in 10 to 8,000 characters.",
+        "breach_found": "Say whether the policy was breached.",
+        "child_may_be_at_risk": "Say whether any child may be at risk.",
+    }
+
+    def summary(self) -> str:
+        found = {"yes": "Breach found", "no": "No breach found", "unclear": "Unclear"}
+        return f"{found[self.breach_found]}. {self.findings}"
+
+
+class SafeguardingReviewForm(StepForm):
+    actions: str = Field(min_length=10, max_length=4000)
+    referred_externally: YesNo
+
+    messages: ClassVar[dict[str, str]] = {
+        "actions": "Record what was done to protect children, in 10 to 4,000 characters.",
+        "referred_externally": "Say whether the case was referred outside the school.",
+    }
+
+    def summary(self) -> str:
+        outside = " Referred outside the school." if self.referred_externally == "yes" else ""
+        return f"{self.actions}{outside}"
 
 
 TASK_FORMS: dict[str, type[StepForm]] = {
     "record_persistence": PersistenceForm,
     "record_discipline": DisciplineForm,
+    "police_ceop_referral": ReferralForm,
+    "report_to_platform": PlatformReportForm,
+    "platform_response": PlatformResponseForm,
+    "helpline_escalation": HelplineForm,
+    "record_hr_advice": HrAdviceForm,
+    "record_meeting": MeetingForm,
+    "police_referral": PoliceReferenceForm,
+    "record_resolution": ResolutionForm,
+    "investigate": InvestigationForm,
+    "safeguarding_review": SafeguardingReviewForm,
 }
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """The options of a decision step, and which of them need a written reason."""
+
+    options: tuple[tuple[str, str], ...]
+    reason_required: frozenset[str]
+
+    def label(self, value: str) -> str:
+        return dict(self.options).get(value, value)
+
+
+EVERY = frozenset({"approved", "rejected", "refer", "not_refer", "police", "legal_advice",
+                   "no_further_action", "no_action", "advice", "formal_process"})
+DECISIONS: dict[str, DecisionSpec] = {
+    "approve_parent_letter": DecisionSpec(
+        (("approved", "Approve: send this letter to every parent"),
+         ("rejected", "Reject: do not send it")), frozenset({"rejected"})),
+    "police_decision": DecisionSpec(
+        (("refer", "Refer to the police"), ("not_refer", "Do not refer to the police")), EVERY),
+    "next_action": DecisionSpec(
+        (("police", "Refer to the police"), ("legal_advice", "Take legal advice"),
+         ("no_further_action", "No further action")), EVERY),
+    "staff_outcome": DecisionSpec(
+        (("no_action", "No action"), ("advice", "Advice or guidance to the member of staff"),
+         ("formal_process", "Start the formal disciplinary process")), EVERY),
+}
+
+
+class DecisionForm(StepForm):
+    """A choice among a step's options, with the reason the step requires."""
+
+    decision: str
+    reason: str = Field(default="", max_length=2000, validate_default=True)
+
+    spec: ClassVar[DecisionSpec] = DECISIONS["approve_parent_letter"]
+    messages: ClassVar[dict[str, str]] = {
+        "decision": "Choose one of the options.",
+        "reason": "Keep the reason to 2,000 characters.",
+    }
+
+    @field_validator("decision")
+    @classmethod
+    def _an_option(cls, value: str) -> str:
+        if value not in dict(cls.spec.options):
+            raise ValueError("Choose one of the options.")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_given(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("decision") in cls.spec.reason_required and len(value) < 3:
+            raise ValueError("Give a reason: it is recorded on the case with your decision.")
+        return value
+
+    def summary(self) -> str:
+        label = self.spec.label(self.decision)
+        return f"{label}." + (f" Reason: {self.reason}" if self.reason else "")
+
+
+def _decision_form(key: str, spec: DecisionSpec) -> type[DecisionForm]:
+    namespace: dict[str, Any] = {"spec": spec, "__annotations__": {"spec": ClassVar[DecisionSpec]},
+                                 "__module__": __name__}
+    return type(f"DecisionForm_{key}", (DecisionForm,), namespace)
+
+
+DECISION_FORMS: dict[str, type[DecisionForm]] = {
+    key: _decision_form(key, spec) for key, spec in DECISIONS.items()
+}
+ApprovalForm = DECISION_FORMS["approve_parent_letter"]
+
+
+def form_for_step(step_key: str) -> type[StepForm]:
+    """The form a person fills in for this step."""
+    if step_key in DECISION_FORMS:
+        return DECISION_FORMS[step_key]
+    return TASK_FORMS[step_key]

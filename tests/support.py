@@ -109,9 +109,30 @@ def report_fields(**overrides: str) -> dict[str, str]:
         "pupil_year_group": "Year 6",
         "pupil_reference": "A1234",
         "contact_continued": "yes",
+        "sexual_images": "no",
     }
     fields.update(overrides)
     return fields
+
+
+def send_report(
+    client: Any,
+    slug: str,
+    fields: dict[str, Any],
+    files: list[tuple[str, bytes, str]],
+    **headers: str,
+) -> Any:
+    """Open the report form for `slug` and send it with these answers and files."""
+    form = client.get(f"/report/{slug}")
+    assert form.status_code == 200, form.text
+    uploads = [("evidence", (name, body, ctype)) for name, body, ctype in files]
+    return client.post(
+        f"/report/{slug}",
+        data={**fields, "csrf_token": csrf_of(form.text)},
+        files=uploads or None,
+        headers=headers or None,
+        follow_redirects=False,
+    )
 
 
 def submit_report(

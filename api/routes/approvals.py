@@ -20,13 +20,14 @@ from casework.reconciler import deliver_decision
 from casework.templating import local_time
 from db.approvals import by_token, claim_decision
 from db.audit import record_event
-from db.cases import finish_step
-from db.models import Approval, ApprovalKind, Case, Decision, Person, utcnow
+from db.cases import finish_step, steps_of
+from db.models import Approval, ApprovalKind, Case, CaseStep, Decision, Person, School, utcnow
 from db.session import transaction
 from flows.procedures import procedure_for
-from flows.steps.letters import render_parent_letter
+from flows.steps.letters import letter_preview
+from flows.steps.platform import platform_report
 from forms.common import validate
-from forms.tasks import TASK_FORMS, ApprovalForm, StepForm
+from forms.tasks import DECISIONS, DecisionForm, StepForm, form_for_step
 
 router = APIRouter()
 ROUTE_KIND = {"approvals": ApprovalKind.APPROVAL, "tasks": ApprovalKind.TASK}
@@ -40,6 +41,8 @@ class LinkView:
     case: Case
     approver: Person
     step_title: str
+    label: str
+    steps: list[CaseStep]
     preview: dict[str, Any]
 
 
@@ -74,26 +77,22 @@ def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
                 f"This link expired on {local_time(approval.expires_at)}. Ask "
                 "the designated safeguarding lead to send a new one from the case page.",
             )
-        title = procedure_for(case.incident_type).step(approval.step_key).title
+        procedure = procedure_for(case.incident_type)
+        title = procedure.step(approval.step_key).title
         preview = previews(session, case, approval)
+        steps = steps_of(session, case.id)
         session.expunge_all()
-        return LinkView(approval, case, approver, title, preview)
+        return LinkView(approval, case, approver, title, procedure.label, steps, preview)
 
 
 def previews(session: Any, case: Case, approval: Approval) -> dict[str, Any]:
     """What the decision is about, shown exactly as it will go out."""
+    if approval.step_key == "report_to_platform":
+        school = session.get(School, case.school_id)
+        return platform_report(case, school.name if school else "our school")
     if approval.step_key == "approve_parent_letter":
-        from db.people import parents_with_email
-
-        letter = render_parent_letter(session, case)
-        return {"letter": letter, "recipients": len(parents_with_email(session, case.school_id))}
+        return letter_preview(session, case)
     return {}
-
-
-def form_for(view: LinkView) -> type[StepForm]:
-    if view.approval.kind == ApprovalKind.APPROVAL:
-        return ApprovalForm
-    return TASK_FORMS[view.approval.step_key]
 
 
 def page(
@@ -107,6 +106,8 @@ def page(
     return render_page(
         request,
         f"pages/{route}_link.html",
+        options=DECISIONS[view.approval.step_key].options
+        if view.approval.step_key in DECISIONS else (),
         status_code=status_code,
         view=view,
         values=values,
@@ -134,7 +135,7 @@ async def decide(request: Request, route: str, raw: str) -> Response:
     kind = route_kind(route)
     view = await run_in_threadpool(load_link, raw, kind, current_user(request))
     values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-    model, errors = validate(form_for(view), values)
+    model, errors = validate(form_for_step(view.approval.step_key), values)
     if model is None:
         return page(request, view, route, values, errors, status_code=400)
     ip, agent = client_ip(request), request.headers.get("user-agent", "")
@@ -144,7 +145,7 @@ async def decide(request: Request, route: str, raw: str) -> Response:
 
 
 def decision_of(model: StepForm) -> Decision:
-    if isinstance(model, ApprovalForm):
+    if isinstance(model, DecisionForm):
         return Decision(model.decision)
     return Decision.COMPLETED
 

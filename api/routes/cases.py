@@ -33,9 +33,11 @@ from db.models import (
 from db.session import transaction
 from flows.procedures import procedure_for
 from flows.steps.approval import reissue
+from flows.steps.letters import LetterReport, letter_report
+from flows.steps.packs import Document, documents_of
 
 router = APIRouter()
-HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed"}
+HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed", "pack.viewed"}
 CASE_MANAGERS = (Role.HEADTEACHER, Role.DSL)
 
 
@@ -52,6 +54,8 @@ class CaseView:
     access_log: list[AuditEvent]
     delivery: dict[str, int]
     approvals: dict[str, Approval]
+    documents: list[Document]
+    letters: LetterReport | None = None
 
 
 def viewable_case(session: Session, user: Person, case_id: int) -> Case:
@@ -60,7 +64,7 @@ def viewable_case(session: Session, user: Person, case_id: int) -> Case:
         case = get_case(session, case_id)
     except CaseNotFound:
         case = None
-    if case is None or not can_view(user, case):
+    if case is None or not can_view(session, user, case):
         raise AppError(404, "There is no case with that number that you can see.")
     return case
 
@@ -106,6 +110,8 @@ def build_view(user: Person, case_id: int) -> CaseView:
             access_log=[e for e in events if e.kind in HIDDEN_FROM_TIMELINE],
             delivery=delivery_counts(session, case.id),
             approvals=approvals,
+            documents=documents_of(session, case),
+            letters=letter_report(session, case.id),
         )
         session.expunge_all()
         return view

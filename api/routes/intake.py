@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -17,30 +19,37 @@ from casework.evidence_store import discard, store_bytes
 from casework.reconciler import record_flow_run
 from casework.settings import get_settings
 from db.audit import record_event
-from db.cases import NewCase, open_case
+from db.cases import NewCase, acting_head_for, open_case
 from db.models import Evidence, IncidentType, Person, Role
 from db.people import case_lead
 from db.session import transaction
 from flows.procedures import PROCEDURES, procedure_for
 from flows.steps.lifecycle import notify_headteacher_now
+from flows.steps.safeguarding import settle_at_intake
 from flows.trigger import start_case_flow
-from forms.common import (
-    PLATFORMS,
-    YEAR_GROUPS,
-    IncidentReport,
-    UploadedFile,
-    check_evidence,
-    validate,
-)
+from forms.common import PLATFORMS, YEAR_GROUPS, UploadedFile, check_evidence, validate
+from forms.incident import IncidentForm
+from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS, OnlineAbuseForm
+from forms.parent_contact import CONTACT_KINDS, ParentContactForm
 from forms.pupil_contact import PupilContactForm
+from forms.staff_conduct import CONCERN_KINDS, StaffConductForm
 
 log = logging.getLogger("casework.intake")
 router = APIRouter()
 
-FORMS: dict[IncidentType, type[PupilContactForm]] = {
+FORMS: dict[IncidentType, type[IncidentForm]] = {
     IncidentType.PUPIL_CONTACT: PupilContactForm,
+    IncidentType.PARENT_CONTACT: ParentContactForm,
+    IncidentType.ONLINE_ABUSE: OnlineAbuseForm,
+    IncidentType.STAFF_CONDUCT: StaffConductForm,
 }
+# Screenshots are the heart of these two reports; for the others they are optional.
+EVIDENCE_REQUIRED = {IncidentType.PUPIL_CONTACT, IncidentType.ONLINE_ABUSE}
 NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
+STAFF_ROLES = (Role.HEADTEACHER, Role.DSL, Role.HR, Role.STAFF)
+NO_FILES = ("Do not attach any file when the material includes sexual images of a child: "
+            "describe it in words instead. Nothing has been saved; send the report again "
+            "without the files.")
 
 
 def incident(slug: str) -> IncidentType:
@@ -64,29 +73,32 @@ async def choose(request: Request) -> Response:
 
 @router.get("/report/{slug}")
 async def show_form(request: Request, slug: str) -> Response:
-    reporter_allowed(require_user(request))
-    return form_page(request, incident(slug), values={}, errors={})
+    user = reporter_allowed(require_user(request))
+    kind = incident(slug)
+    staff = await run_in_threadpool(staff_list, user.school_id)
+    return form_page(request, kind, values={}, errors={}, staff=staff)
 
 
-def form_page(
-    request: Request,
-    kind: IncidentType,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
+def staff_list(school_id: int) -> list[dict[str, Any]]:
+    """Staff a report can be about, for the form's list."""
+    with transaction() as session:
+        people = session.scalars(select(Person).where(
+            Person.school_id == school_id, Person.role.in_(STAFF_ROLES),
+            Person.active.is_(True)).order_by(Person.name))
+        return [{"id": p.id, "name": p.name, "job_title": p.job_title} for p in people]
+
+
+def form_page(request: Request, kind: IncidentType, values: dict[str, Any],
+              errors: dict[str, str], staff: list[dict[str, Any]],
+              status_code: int = 200) -> Response:
     settings = get_settings()
     return render_page(
-        request,
-        f"pages/report_{kind.value}.html",
-        status_code=status_code,
-        procedure=procedure_for(kind),
-        values=values,
-        errors=errors,
-        platforms=PLATFORMS,
-        year_groups=YEAR_GROUPS,
-        max_file_mb=settings.max_file_bytes // (1024 * 1024),
-        max_files=settings.max_files,
+        request, f"pages/report_{kind.value}.html", status_code=status_code,
+        procedure=procedure_for(kind), values=values, errors=errors, platforms=PLATFORMS,
+        year_groups=YEAR_GROUPS, max_file_mb=settings.max_file_bytes // (1024 * 1024),
+        max_files=settings.max_files, staff=staff, evidence_required=kind in EVIDENCE_REQUIRED,
+        contact_kinds=CONTACT_KINDS, targets=TARGETS, content_kinds=CONTENT_KINDS,
+        responsible=RESPONSIBLE, concern_kinds=CONCERN_KINDS,
     )
 
 
@@ -101,29 +113,34 @@ async def read_uploads(form: FormData) -> list[UploadedFile]:
     return uploads
 
 
+def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:
+    """The typed answers: text fields as strings, ticked boxes as lists."""
+    values: dict[str, Any] = {}
+    for key in {k for k, _ in form.multi_items()} - NOT_FIELDS:
+        texts = [v for v in form.getlist(key) if isinstance(v, str)]
+        values[key] = texts if key in model.list_fields else (texts[-1] if texts else "")
+    return values
+
+
 @router.post("/report/{slug}")
 async def submit(request: Request, slug: str) -> Response:
     user = reporter_allowed(require_user(request))
     kind = incident(slug)
     settings = get_settings()
     try:
-        form = await request.form(max_files=settings.max_files + 1, max_fields=60)
+        form = await request.form(max_files=settings.max_files + 1, max_fields=80)
     except Exception as exc:  # multipart parse errors: bad input, not our failure
         raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
     check_csrf(request, form)
-    values = {k: str(v) for k, v in form.items() if k not in NOT_FIELDS and isinstance(v, str)}
+    values = form_values(form, FORMS[kind])
     model, errors = validate(FORMS[kind], values)
-    files, file_error = check_evidence(
-        await read_uploads(form),
-        max_bytes=settings.max_file_bytes,
-        max_files=settings.max_files,
-        required=True,
-    )
-    if file_error:
-        errors["evidence"] = file_error + " Files are never kept from a failed submission."
+    uploads = await read_uploads(form)
+    files = check_files(kind, values, uploads, errors)
+    staff = await run_in_threadpool(staff_list, user.school_id)
+    if model is not None:
+        check_subject(model, staff, errors)
     if model is None or errors:
-        return rejected(request, kind, values, errors)
-    assert isinstance(model, IncidentReport)
+        return rejected(request, kind, values, errors, staff)
     source = str(form.get("evidence_source") or "")[:500]
     case_id = await run_in_threadpool(save_case, user, kind, model, files, source)
     await run_in_threadpool(start_flow_safely, case_id, kind)
@@ -132,42 +149,56 @@ async def submit(request: Request, slug: str) -> Response:
     return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)
 
 
-def rejected(
-    request: Request, kind: IncidentType, values: dict[str, str], errors: dict[str, str]
-) -> Response:
+def check_files(kind: IncidentType, values: dict[str, Any], uploads: list[UploadedFile],
+                errors: dict[str, str]) -> list[UploadedFile]:
+    """The evidence to keep; problems are added to `errors`."""
+    if values.get("sexual_images") == "yes":
+        # Refused whatever the browser sent: no such image may ever be stored.
+        if any(u.filename or u.data for u in uploads):
+            errors["evidence"] = NO_FILES
+        return []
+    settings = get_settings()
+    files, problem = check_evidence(uploads, max_bytes=settings.max_file_bytes,
+                                    max_files=settings.max_files,
+                                    required=kind in EVIDENCE_REQUIRED)
+    if problem:
+        errors["evidence"] = problem + " Files are never kept from a failed submission."
+    return files
+
+
+def check_subject(model: IncidentForm, staff: list[dict[str, Any]],
+                  errors: dict[str, str]) -> None:
+    subject = model.subject_staff_id()
+    if subject is not None and subject not in {s["id"] for s in staff}:
+        field = "subject_id" if isinstance(model, StaffConductForm) else "responsible_staff_id"
+        errors[field] = "Choose a member of staff from the list."
+
+
+def rejected(request: Request, kind: IncidentType, values: dict[str, Any],
+             errors: dict[str, str], staff: list[dict[str, Any]]) -> Response:
     if wants_json(request):
-        return JSONResponse(
-            {"error": {"status": 400, "message": "The report has problems.", "fields": errors}},
-            status_code=400,
-        )
-    return form_page(request, kind, values, errors, status_code=400)
+        return JSONResponse({"error": {"status": 400, "message": "The report has problems.",
+                                       "fields": errors}}, status_code=400)
+    return form_page(request, kind, values, errors, staff, status_code=400)
 
 
-def save_case(
-    user: Person, kind: IncidentType, model: IncidentReport, files: list[UploadedFile], source: str
-) -> int:
+def save_case(user: Person, kind: IncidentType, model: IncidentForm, files: list[UploadedFile],
+              source: str) -> int:
     """Write evidence files, then the case and everything it starts with, in one transaction."""
     stored = [(f, *store_bytes(f.data)) for f in files]
     try:
         with transaction() as session:
             reporter = session.get(Person, user.id)
             assert reporter is not None
-            new = NewCase(
-                incident_type=kind,
-                platform=model.platform_label,
-                occurred_at=model.occurred_at,
-                description=model.description,
-                details=model.details(),
-            )
-            case = open_case(
-                session,
-                school_id=reporter.school_id,
-                reporter=reporter,
-                lead=case_lead(session, reporter.school_id),
-                new=new,
-            )
+            new = NewCase(incident_type=kind, platform=model.platform_label,
+                          occurred_at=model.occurred_at, description=model.description,
+                          details=model.details(), subject_id=model.subject_staff_id(),
+                          safeguarding=model.safeguarding)
+            case = open_case(session, school_id=reporter.school_id, reporter=reporter,
+                             lead=lead_for(session, reporter.school_id, new), new=new)
             for upload, name, digest in stored:
                 add_evidence(session, case.id, reporter, upload, name, digest, source)
+            settle_at_intake(session, case, reporter)
             notify_headteacher_now(session, case, reporter)
             return case.id
     except Exception:
@@ -175,40 +206,25 @@ def save_case(
         raise
 
 
-def add_evidence(
-    session: Any,
-    case_id: int,
-    reporter: Person,
-    upload: UploadedFile,
-    stored_name: str,
-    digest: str,
-    source: str,
-) -> None:
-    item = Evidence(
-        case_id=case_id,
-        stored_name=stored_name,
-        sha256=digest,
-        size=len(upload.data),
-        content_type=upload.content_type,
-        original_filename=upload.filename,
-        uploaded_by_id=reporter.id,
-        source=source,
-    )
+def lead_for(session: Session, school_id: int, new: NewCase) -> Person:
+    """The DSL leads, unless the case is about them; then whoever acts as head does."""
+    lead = case_lead(session, school_id)
+    if new.subject_id is None or lead.id != new.subject_id:
+        return lead
+    return acting_head_for(session, school_id, new.subject_id)
+
+
+def add_evidence(session: Session, case_id: int, reporter: Person, upload: UploadedFile,
+                 stored_name: str, digest: str, source: str) -> None:
+    item = Evidence(case_id=case_id, stored_name=stored_name, sha256=digest,
+                    size=len(upload.data), content_type=upload.content_type,
+                    original_filename=upload.filename, uploaded_by_id=reporter.id, source=source)
     session.add(item)
     session.flush()
-    record_event(
-        session,
-        case_id=case_id,
-        kind="evidence.saved",
-        actor=reporter,
-        data={
-            "evidence_id": item.id,
-            "filename": upload.filename,
-            "sha256": digest,
-            "size": item.size,
-            "content_type": item.content_type,
-        },
-    )
+    record_event(session, case_id=case_id, kind="evidence.saved", actor=reporter, data={
+        "evidence_id": item.id, "filename": upload.filename, "sha256": digest,
+        "size": item.size, "content_type": item.content_type,
+    })
 
 
 def start_flow_safely(case_id: int, kind: IncidentType) -> None:

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 from casework.settings import get_settings
 from db.approvals import for_step, open_request, renew_token
 from db.audit import record_event
-from db.cases import get_case, mark_waiting
+from db.cases import acting_head, get_case, mark_waiting, step_is_settled
 from db.models import Approval, ApprovalKind, Case, Decision, Person, Role
 from db.outbox import queue_email, render_email
-from db.people import headteacher
 from db.session import transaction
 from flows.procedures import StepKind, procedure_for
 from flows.steps.context import STEP_OPTIONS, action_link, base_context
@@ -46,6 +45,10 @@ class PersonOutcome:
     def approved(self) -> bool:
         return self.decision == Decision.APPROVED
 
+    def answer(self, name: str) -> Any:
+        """One of the person's answers on the step's form."""
+        return self.response.get(name)
+
 
 def outcome_of(approval: Approval) -> PersonOutcome | None:
     if approval.decision is None:
@@ -54,10 +57,12 @@ def outcome_of(approval: Approval) -> PersonOutcome | None:
 
 
 def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
-    """Approvals go to the headteacher; tasks to the case lead."""
+    """The headteacher's steps go to the acting head; the rest to the case lead."""
     if owner == Role.HEADTEACHER:
-        return headteacher(session, case.school_id)
-    return session.get(Person, case.lead_id)  # type: ignore[return-value]
+        return acting_head(session, case)
+    lead = session.get(Person, case.lead_id)
+    assert lead is not None
+    return lead
 
 
 def ask(session: Session, case: Case, step_key: str) -> Approval:
@@ -66,7 +71,12 @@ def ask(session: Session, case: Case, step_key: str) -> Approval:
     kind = ApprovalKind.APPROVAL if spec.kind == StepKind.APPROVAL else ApprovalKind.TASK
     person = responsible_for(session, case, spec.owner)
     approval, token = open_request(
-        session, case_id=case.id, step_key=step_key, kind=kind, approver=person, ttl=link_ttl()
+        session,
+        case_id=case.id,
+        step_key=step_key,
+        kind=kind,
+        approver=person,
+        ttl=link_ttl(step_key),
     )
     if token is None:
         return approval
@@ -81,8 +91,12 @@ def ask(session: Session, case: Case, step_key: str) -> Approval:
     return approval
 
 
-def link_ttl() -> timedelta:
-    return timedelta(hours=get_settings().approval_ttl_hours)
+def link_ttl(step_key: str = "") -> timedelta:
+    """How long a step's link works; the platform's answer has its own deadline."""
+    settings = get_settings()
+    if step_key == "platform_response":
+        return timedelta(hours=settings.platform_wait_hours)
+    return timedelta(hours=settings.approval_ttl_hours)
 
 
 def email_request(
@@ -113,7 +127,7 @@ def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> 
     """Replace the link of an undecided request (lost or expired email); the old one dies."""
     person = session.get(Person, approval.approver_id)
     assert person is not None
-    token = renew_token(session, approval, link_ttl())
+    token = renew_token(session, approval, link_ttl(approval.step_key))
     mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
     record_event(
         session,
@@ -138,6 +152,13 @@ async def request_person(case_id: int, step_key: str) -> PersonOutcome | None:
             return outcome_of(existing)
         ask(session, get_case(session, case_id), step_key)
         return None
+
+
+@task(name="step_pending", **STEP_OPTIONS)
+async def step_pending(case_id: int, step_key: str) -> bool:
+    """True while a step is neither done nor skipped (e.g. skipped at intake)."""
+    with transaction() as session:
+        return not step_is_settled(session, case_id, step_key)
 
 
 @task(name="read_outcome", **STEP_OPTIONS)

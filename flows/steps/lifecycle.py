@@ -5,10 +5,9 @@ from __future__ import annotations
 from prefect import task
 from sqlalchemy.orm import Session
 
-from db.cases import close_case, finish_step, get_case, step_is_settled
+from db.cases import acting_head, close_case, finish_step, get_case, get_step, step_is_settled
 from db.models import Case, CaseStatus, Person
 from db.outbox import queue_email, render_email
-from db.people import headteacher
 from db.session import transaction
 from flows.procedures import procedure_for
 from flows.steps.context import STEP_OPTIONS, base_context, case_link
@@ -19,7 +18,7 @@ CLOSE = "close_case"
 
 def notify_headteacher_now(session: Session, case: Case, reporter: Person) -> None:
     """Queue the content-free 'new case' email; intake calls this in its own transaction."""
-    head = headteacher(session, case.school_id)
+    head = acting_head(session, case)
     email = render_email(
         "emails/case_opened",
         **base_context(session, case),
@@ -74,3 +73,10 @@ async def close(case_id: int, outcome: str) -> str:
                 case_id=case.id,
             )
         return outcome
+
+
+@task(name="step_outcome", **STEP_OPTIONS)
+async def step_outcome(case_id: int, step_key: str) -> str:
+    """What a step recorded (e.g. a letter sent to N parents, or refused and why)."""
+    with transaction() as session:
+        return get_step(session, case_id, step_key).outcome

@@ -146,6 +146,8 @@ OPENING = [
     "case.opened",
     "evidence.saved",
     "evidence.saved",
+    "step.skipped",
+    "step.skipped",
     "step.completed",
     "flow.started",
     "evidence.sealed",

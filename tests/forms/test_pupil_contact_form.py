@@ -28,6 +28,7 @@ def test_every_missing_answer_gets_its_own_message() -> None:
         "pupil_name": "Enter the pupil's name as it appears in the school's records.",
         "pupil_year_group": "Choose the pupil's year group.",
         "contact_continued": "Say whether the pupil has kept contacting you.",
+        "sexual_images": "Say whether the material includes sexual images of a child.",
     }
 
 
@@ -68,6 +69,7 @@ def test_task_and_approval_forms_demand_what_the_procedure_needs() -> None:
     _, errors = validate(PersistenceForm, {"pupil_persisted": "yes", "reminder_given": "no"})
     assert "remind them of the school's social media policy" in errors["reminder_given"]
     _, errors = validate(ApprovalForm, {"decision": "rejected", "reason": ""})
-    assert errors == {"reason": "Give a reason for rejecting, so the case records why."}
+    assert errors == {"reason": "Give a reason: it is recorded on the case with your decision."}
     form, errors = validate(ApprovalForm, {"decision": "approved"})
-    assert errors == {} and form is not None and form.summary() == "Approved."
+    assert errors == {} and form is not None
+    assert form.summary() == "Approve: send this letter to every parent."

@@ -1,0 +1,122 @@
+"""Acting in end-to-end tests as the people in a case would, and reading what happened."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+
+from casework.devmail import StoredMail
+from db.models import Approval, AuditEvent, CaseStatus, OutboxMessage, Person
+from db.session import transaction
+from tests.stack import Stack
+from tests.support import case_row, csrf_of, link_in, mail_to, signin, wait_until
+
+SKIP = ("email.", "case.viewed", "evidence.viewed", "pack.viewed")
+
+
+def report_as(
+    stack: Stack, email: str, slug: str, fields: dict[str, Any], files: list[tuple[str, bytes, str]]
+) -> tuple[int, str]:
+    """Sign in as `email` and report; returns the case id and reference."""
+    from tests.support import send_report
+
+    with stack.client() as browser:
+        signin(browser, email, stack.mail)
+        answer = send_report(browser, slug, fields, files)
+        assert answer.status_code == 303, answer.text
+    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    return case_id, case_row(stack.db_url, case_id).reference
+
+
+def answer_link(
+    stack: Stack, to: str, subject_part: str, answers: dict[str, str], expect: int = 200
+) -> httpx.Response:
+    """Open the newest emailed link about `subject_part` in a fresh browser and answer it."""
+    mail = mail_to(stack.mail, to, subject_part)
+    link = next(link for link in mail.links if "/tasks/" in link or "/approvals/" in link)
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(link)
+        assert page.status_code == 200, page.text
+        sent = browser.post(link, data={**answers, "csrf_token": csrf_of(page.text)})
+    assert sent.status_code == expect, sent.text
+    return sent
+
+
+def page_of_link(mail: StoredMail) -> str:
+    link = next(link for link in mail.links if "/tasks/" in link or "/approvals/" in link)
+    return httpx.get(link, timeout=30).text
+
+
+def trail(url: str, case_id: int) -> list[str]:
+    """The case's audit events in order, with the step each concerns: 'kind:step'."""
+    with transaction(url) as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+        )
+        return [
+            f"{e.kind}:{e.data['step']}" if "step" in e.data else e.kind
+            for e in events
+            if not e.kind.startswith(SKIP)
+        ]
+
+
+def emails_of(url: str, case_id: int) -> list[tuple[str, str]]:
+    """What the case queued, in order: (kind, recipient), letters to parents left out."""
+    with transaction(url) as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.case_id == case_id, OutboxMessage.kind != "parent_letter")
+            .order_by(OutboxMessage.id)
+        )
+        return [(r.kind, r.to_addr) for r in rows]
+
+
+def approvers(url: str, case_id: int) -> dict[str, str]:
+    """Who each step's link went to."""
+    with transaction(url) as session:
+        rows = session.execute(
+            select(Approval.step_key, Person.email)
+            .join(Person, Person.id == Approval.approver_id)
+            .where(Approval.case_id == case_id)
+        )
+        return {key: str(email) for key, email in rows}
+
+
+def wait_closed(stack: Stack, case_id: int, timeout: float = 120) -> None:
+    try:
+        wait_until(
+            lambda: case_row(stack.db_url, case_id).status == CaseStatus.CLOSED,
+            timeout,
+            0.5,
+            f"case {case_id} to close",
+        )
+    except TimeoutError:
+        print(stack.logs())
+        raise
+
+
+def path_of(link: str) -> str:
+    return urlsplit(link).path
+
+
+def settle(seconds: float = 1.0) -> None:
+    """Give a wrongly queued message the chance to appear before asserting it did not."""
+    time.sleep(seconds)
+
+
+__all__ = [
+    "answer_link",
+    "approvers",
+    "emails_of",
+    "link_in",
+    "page_of_link",
+    "path_of",
+    "report_as",
+    "settle",
+    "trail",
+    "wait_closed",
+]
