@@ -31,12 +31,13 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosmtplib
 from sqlalchemy import Row, select, update
@@ -49,6 +50,7 @@ from db.models import OutboxMessage, OutboxStatus, utcnow
 from db.session import transaction
 
 log = logging.getLogger("casework.mailer")
+T = TypeVar("T")
 
 # The letter to all parents gets one audit event when it is queued, not one per parent.
 LETTER_KIND = "parent_letter"
@@ -508,9 +510,14 @@ class Delivery:
         self.record_batch = max(1, settings.outbox_record_batch)
         self.rows: deque[Claimed] = deque()
         self.unrecorded: set[int] = set()
+        # Room for a second batch while one is written; it also bounds how many accepted
+        # messages can be unrecorded when the process dies.
         self.outcomes: asyncio.Queue[tuple[Claimed, Outcome] | None] = asyncio.Queue(
-            maxsize=self.record_batch
+            maxsize=2 * self.record_batch
         )
+        # One thread for all of a pass's database work: claims and records queue behind each
+        # other instead of contending for SQLite's write lock and sleeping in its busy handler.
+        self.database = ThreadPoolExecutor(1, thread_name_prefix="outbox-db")
         self.claiming: asyncio.Task[None] | None = None
         self.exhausted = False
         self.next_notice_check = -math.inf
@@ -519,6 +526,16 @@ class Delivery:
         self.sent = 0
 
     async def run(self) -> int:
+        try:
+            return await self._run()
+        finally:
+            self.database.shutdown(wait=False)
+
+    async def _db(self, work: Callable[..., T], *args: Any) -> T:
+        """Run database work on this pass's one database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.database, work, *args)
+
+    async def _run(self) -> int:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._record_loop())
             tasks.create_task(self._renew_loop())
@@ -535,7 +552,7 @@ class Delivery:
 
     async def _next_row(self) -> Claimed | None:
         while not self._stopping():
-            if len(self.rows) <= self.batch // 2:
+            if len(self.rows) <= self.batch:
                 self._start_claim()  # claim the next batch while this one is sent
             if self.rows:
                 return self.rows.popleft()
@@ -556,7 +573,7 @@ class Delivery:
         if notices_first:
             self.next_notice_check = now + NOTICE_CHECK_SECONDS
         try:
-            rows = await asyncio.to_thread(claim_due, self.settings, size, notices_first)
+            rows = await self._db(claim_due, self.settings, size, notices_first)
         except Exception:
             log.exception("claiming due mail failed; the next pass will try again")
             rows = []
@@ -630,7 +647,7 @@ class Delivery:
                 )
             return
         ids = [row.id for row in leftovers]
-        await asyncio.to_thread(release, ids)
+        await self._db(release, ids)
         self.unrecorded.difference_update(ids)
 
     async def _record_loop(self) -> None:
@@ -638,7 +655,7 @@ class Delivery:
         while not done:
             batch, done = await self._collect_outcomes()
             if batch:
-                await asyncio.to_thread(record_patiently, self.settings, batch)
+                await self._db(record_patiently, self.settings, batch)
                 self.unrecorded.difference_update(row.id for row, _ in batch)
                 self.sent += sum(outcome.sent for _, outcome in batch)
 
@@ -666,7 +683,7 @@ class Delivery:
                 await asyncio.wait_for(self.finished.wait(), timeout=every)
                 return
             if self.unrecorded:
-                await asyncio.to_thread(renew_leases, list(self.unrecorded))
+                await self._db(renew_leases, list(self.unrecorded))
 
 
 def describe(exc: BaseException) -> str:

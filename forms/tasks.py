@@ -151,7 +151,7 @@ class MeetingForm(StepForm):
     held: YesNo
     concerns_heard: YesNo = "no"
     asked_to_remove: YesNo = "no"
-    agreed: YesNo
+    agreed: Literal["yes", "no", ""] = Field(default="", validate_default=True)
     notes: str = Field(min_length=5, max_length=4000)
 
     messages: ClassVar[dict[str, str]] = {
@@ -159,6 +159,13 @@ class MeetingForm(StepForm):
         "agreed": "Say whether they agreed to remove the material.",
         "notes": "Describe the meeting (or why it did not happen) in 5 to 4,000 characters.",
     }
+
+    @field_validator("agreed")
+    @classmethod
+    def _agreed_if_held(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("held") == "yes" and not value:
+            raise ValueError("Say whether they agreed to remove the material.")
+        return value or "no"
 
     @property
     def successful(self) -> bool:

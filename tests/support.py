@@ -157,8 +157,8 @@ def person(url: str, role: Role) -> Person:
         return found
 
 
-def make_case(url: str) -> int:
-    """A pupil-contact case straight in the database (for tests of what follows intake)."""
+def make_case(url: str, kind: IncidentType = IncidentType.PUPIL_CONTACT) -> int:
+    """A case straight in the database (for tests of what follows intake)."""
     reporter = person(url, Role.STAFF)
     with transaction(url) as session:
         reporter = session.get(Person, reporter.id)
@@ -169,7 +169,7 @@ def make_case(url: str) -> int:
             reporter=reporter,
             lead=lead,
             new=NewCase(
-                IncidentType.PUPIL_CONTACT,
+                kind,
                 "Instagram",
                 utcnow(),
                 "A test incident for the approval link.",

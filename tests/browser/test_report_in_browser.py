@@ -15,7 +15,8 @@ from db.models import Case, Evidence
 from tests.stack import Stack
 from tests.support import PNG, count, link_in, mail_to
 
-pytestmark = pytest.mark.browser
+# One browser run is enough: the pages are the same whatever database is behind them.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 CHROMIUM = shutil.which("chromium")
 STAFF = "tom.byrne@oakfield.example"
@@ -93,6 +94,7 @@ def test_staff_member_reports_a_pupil_contact(stack: Stack, page: Page, tmp_path
     page.get_by_label("Pupil's full name", exact=True).fill("Jordan Miles")
     page.get_by_label("Year group", exact=True).select_option("Year 6")
     page.get_by_label("Yes, it has continued", exact=True).check()
+    page.get_by_label("No, it does not", exact=True).check()  # no sexual images of a child
     page.get_by_label("Evidence", exact=True).set_input_files(screenshot)
     send.click()
 

@@ -22,7 +22,9 @@ from tests.e2e.flow_helpers import (
 from tests.stack import Stack
 from tests.support import PNG, mail_to
 
-pytestmark = pytest.mark.e2e
+# Procedure logic does not depend on the database; the PostgreSQL stack runs procedure A
+# end to end and every database test, which keeps `make test` within its time budget.
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 REPORTER = "amy.fletcher@oakfield.example"
 HEAD = "head@oakfield.example"
