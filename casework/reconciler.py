@@ -86,13 +86,24 @@ def record_missed_platform_deadlines() -> int:
         late = overdue(session, "platform_response", now)
         for approval in late:
             reason = "No response from the platform was recorded by the deadline."
-            if not claim_decision(session, approval.id, decision=Decision.NO_RESPONSE,
-                                  reason=reason, response={"response": "none"}, ip="",
-                                  user_agent="casework", now=now, live_only=False):
+            if not claim_decision(
+                session,
+                approval.id,
+                decision=Decision.NO_RESPONSE,
+                reason=reason,
+                response={"response": "none"},
+                ip="",
+                user_agent="casework",
+                now=now,
+                live_only=False,
+            ):
                 continue
-            record_event(session, case_id=approval.case_id, kind="deadline.passed",
-                         data={"step": approval.step_key,
-                               "deadline": approval.expires_at.isoformat()})
+            record_event(
+                session,
+                case_id=approval.case_id,
+                kind="deadline.passed",
+                data={"step": approval.step_key, "deadline": approval.expires_at.isoformat()},
+            )
             finish_step(session, approval.case_id, approval.step_key, outcome=reason)
         return len(late)
 

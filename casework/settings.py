@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # A row left `sending` this long by a sender that died is claimed again and resent
     # with the same Message-ID; a live sender renews its claim well before then.
     outbox_stale_sending_seconds: float = 300.0
-    outbox_claim_batch: int = 200  # rows claimed per transaction
+    outbox_claim_batch: int = 500  # rows claimed per transaction
     outbox_record_batch: int = 50  # most outcomes written per transaction
 
     @model_validator(mode="after")

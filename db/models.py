@@ -275,6 +275,8 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
+    # Urgent safeguarding alerts go out before anything else queued with them.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus), default=OutboxStatus.PENDING, index=True

@@ -48,6 +48,7 @@ def queue_email(
     case_id: int | None = None,
     actor: Person | None = None,
     audit: bool = True,
+    priority: int = 0,
 ) -> OutboxMessage:
     """Insert one outbox row unless `dedup_key` was queued before; returns the row either way."""
     existing = session.scalars(
@@ -67,6 +68,7 @@ def queue_email(
         text_body=email.text,
         html_body=email.html,
         message_id=new_message_id(),
+        priority=priority,
     )
     session.add(row)
     session.flush()

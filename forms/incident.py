@@ -9,8 +9,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from forms.common import PLATFORMS, CaseForm, parse_local_time
 
-PlatformKey = Literal["facebook", "instagram", "x", "tiktok", "snapchat", "youtube",
-                      "whatsapp", "other"]
+PlatformKey = Literal[
+    "facebook", "instagram", "x", "tiktok", "snapchat", "youtube", "whatsapp", "other"
+]
 
 BASE_MESSAGES: dict[str, str] = {
     "platform": "Choose the platform where it happened.",
@@ -53,8 +54,10 @@ class IncidentForm(CaseForm):
     @classmethod
     def _images_described(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("sexual_images") == "yes" and len(value) < 10:
-            raise ValueError("Describe what the images show and where they are, in words. "
-                             "Do not open, copy or attach them.")
+            raise ValueError(
+                "Describe what the images show and where they are, in words. "
+                "Do not open, copy or attach them."
+            )
         return value
 
     @property

@@ -19,7 +19,7 @@ CONTENT_KINDS = {
     "sexist": "Sexist",
     "sexual": "Sexual",
     "hate_crime": "Hate crime (hostility because of disability, religion, sexual orientation "
-                  "or transgender identity)",
+    "or transgender identity)",
     "threats": "Threats",
     "other": "Other offensive or upsetting content",
 }
@@ -38,8 +38,9 @@ class OnlineAbuseForm(IncidentForm):
     target: Literal["me", "staff", "pupil", "school"]
     target_name: str = Field(default="", max_length=200, validate_default=True)
     links: str = Field(min_length=3, max_length=3000)
-    content_kinds: list[Literal["racist", "sexist", "sexual", "hate_crime", "threats",
-                                "other"]] = Field(min_length=1)
+    content_kinds: list[Literal["racist", "sexist", "sexual", "hate_crime", "threats", "other"]] = (
+        Field(min_length=1)
+    )
     responsible: Literal["current_pupil", "staff_member", "parent", "other_adult", "unknown"]
     responsible_name: str = Field(default="", max_length=200, validate_default=True)
     responsible_staff_id: int | None = Field(default=None, validate_default=True)
@@ -70,8 +71,10 @@ class OnlineAbuseForm(IncidentForm):
     @field_validator("responsible_name")
     @classmethod
     def _responsible_named(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("responsible") in ("current_pupil", "parent", "other_adult") and \
-                len(value) < 2:
+        if (
+            info.data.get("responsible") in ("current_pupil", "parent", "other_adult")
+            and len(value) < 2
+        ):
             raise ValueError("Give the name of the person you think is responsible.")
         return value
 

@@ -12,8 +12,13 @@ from forms.incident import BASE_MESSAGES, IncidentForm
 class StaffConductForm(IncidentForm):
     subject_id: int
     child_at_risk: Literal["yes", "no", "unsure"]
-    concern_kind: Literal["contact_with_pupils", "inappropriate_content", "confidentiality",
-                          "bringing_school_into_disrepute", "other"]
+    concern_kind: Literal[
+        "contact_with_pupils",
+        "inappropriate_content",
+        "confidentiality",
+        "bringing_school_into_disrepute",
+        "other",
+    ]
     subject_account: str = Field(default="", max_length=300)
 
     messages: ClassVar[dict[str, str]] = {

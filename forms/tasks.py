@@ -36,15 +36,21 @@ class PersistenceForm(StepForm):
     @classmethod
     def _reminded_if_persisted(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("pupil_persisted") == "yes" and value != "yes":
-            raise ValueError("The pupil persisted, so remind them of the school's social media "
-                             "policy before you record this step.")
+            raise ValueError(
+                "The pupil persisted, so remind them of the school's social media "
+                "policy before you record this step."
+            )
         return value
 
     def summary(self) -> str:
-        persisted = "The pupil persisted" if self.pupil_persisted == "yes" else \
-            "The pupil did not persist"
-        reminded = "and was reminded of the policy" if self.reminder_given == "yes" else \
-            "; no policy reminder was needed"
+        persisted = (
+            "The pupil persisted" if self.pupil_persisted == "yes" else "The pupil did not persist"
+        )
+        reminded = (
+            "and was reminded of the policy"
+            if self.reminder_given == "yes"
+            else "; no policy reminder was needed"
+        )
         return f"{persisted} {reminded}." + (f" Notes: {self.notes}" if self.notes else "")
 
 
@@ -174,8 +180,11 @@ class MeetingForm(StepForm):
     def summary(self) -> str:
         if self.held == "no":
             return f"The meeting did not take place. {self.notes}"
-        agreed = "agreed to remove the material" if self.agreed == "yes" else \
-            "did not agree to remove the material"
+        agreed = (
+            "agreed to remove the material"
+            if self.agreed == "yes"
+            else "did not agree to remove the material"
+        )
         return f"Meeting held; they {agreed}. {self.notes}"
 
 
@@ -184,7 +193,8 @@ class PoliceReferenceForm(StepForm):
     notes: str = Field(default="", max_length=2000)
 
     messages: ClassVar[dict[str, str]] = {
-        "police_reference": "Enter the police reference (crime or incident number)."}
+        "police_reference": "Enter the police reference (crime or incident number)."
+    }
 
     def summary(self) -> str:
         return f"Referral pack sent to the police; their reference: {self.police_reference}."
@@ -267,20 +277,47 @@ class DecisionSpec:
         return dict(self.options).get(value, value)
 
 
-EVERY = frozenset({"approved", "rejected", "refer", "not_refer", "police", "legal_advice",
-                   "no_further_action", "no_action", "advice", "formal_process"})
+EVERY = frozenset(
+    {
+        "approved",
+        "rejected",
+        "refer",
+        "not_refer",
+        "police",
+        "legal_advice",
+        "no_further_action",
+        "no_action",
+        "advice",
+        "formal_process",
+    }
+)
 DECISIONS: dict[str, DecisionSpec] = {
     "approve_parent_letter": DecisionSpec(
-        (("approved", "Approve: send this letter to every parent"),
-         ("rejected", "Reject: do not send it")), frozenset({"rejected"})),
+        (
+            ("approved", "Approve: send this letter to every parent"),
+            ("rejected", "Reject: do not send it"),
+        ),
+        frozenset({"rejected"}),
+    ),
     "police_decision": DecisionSpec(
-        (("refer", "Refer to the police"), ("not_refer", "Do not refer to the police")), EVERY),
+        (("refer", "Refer to the police"), ("not_refer", "Do not refer to the police")), EVERY
+    ),
     "next_action": DecisionSpec(
-        (("police", "Refer to the police"), ("legal_advice", "Take legal advice"),
-         ("no_further_action", "No further action")), EVERY),
+        (
+            ("police", "Refer to the police"),
+            ("legal_advice", "Take legal advice"),
+            ("no_further_action", "No further action"),
+        ),
+        EVERY,
+    ),
     "staff_outcome": DecisionSpec(
-        (("no_action", "No action"), ("advice", "Advice or guidance to the member of staff"),
-         ("formal_process", "Start the formal disciplinary process")), EVERY),
+        (
+            ("no_action", "No action"),
+            ("advice", "Advice or guidance to the member of staff"),
+            ("formal_process", "Start the formal disciplinary process"),
+        ),
+        EVERY,
+    ),
 }
 
 
@@ -316,8 +353,11 @@ class DecisionForm(StepForm):
 
 
 def _decision_form(key: str, spec: DecisionSpec) -> type[DecisionForm]:
-    namespace: dict[str, Any] = {"spec": spec, "__annotations__": {"spec": ClassVar[DecisionSpec]},
-                                 "__module__": __name__}
+    namespace: dict[str, Any] = {
+        "spec": spec,
+        "__annotations__": {"spec": ClassVar[DecisionSpec]},
+        "__module__": __name__,
+    }
     return type(f"DecisionForm_{key}", (DecisionForm,), namespace)
 
 

@@ -107,7 +107,8 @@ def page(
         request,
         f"pages/{route}_link.html",
         options=DECISIONS[view.approval.step_key].options
-        if view.approval.step_key in DECISIONS else (),
+        if view.approval.step_key in DECISIONS
+        else (),
         status_code=status_code,
         view=view,
         values=values,

@@ -22,8 +22,13 @@ router = APIRouter()
 def load_pack(user: Person, case_id: int, kind: str) -> str:
     with transaction() as session:
         case = viewable_case(session, user, case_id)
-        record_event(session, case_id=case.id, kind="pack.viewed",
-                     actor=session.get(Person, user.id), data={"pack": kind})
+        record_event(
+            session,
+            case_id=case.id,
+            kind="pack.viewed",
+            actor=session.get(Person, user.id),
+            data={"pack": kind},
+        )
         return render_pack(session, case.id, kind)
 
 

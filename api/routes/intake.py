@@ -47,9 +47,11 @@ FORMS: dict[IncidentType, type[IncidentForm]] = {
 EVIDENCE_REQUIRED = {IncidentType.PUPIL_CONTACT, IncidentType.ONLINE_ABUSE}
 NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
 STAFF_ROLES = (Role.HEADTEACHER, Role.DSL, Role.HR, Role.STAFF)
-NO_FILES = ("Do not attach any file when the material includes sexual images of a child: "
-            "describe it in words instead. Nothing has been saved; send the report again "
-            "without the files.")
+NO_FILES = (
+    "Do not attach any file when the material includes sexual images of a child: "
+    "describe it in words instead. Nothing has been saved; send the report again "
+    "without the files."
+)
 
 
 def incident(slug: str) -> IncidentType:
@@ -82,23 +84,43 @@ async def show_form(request: Request, slug: str) -> Response:
 def staff_list(school_id: int) -> list[dict[str, Any]]:
     """Staff a report can be about, for the form's list."""
     with transaction() as session:
-        people = session.scalars(select(Person).where(
-            Person.school_id == school_id, Person.role.in_(STAFF_ROLES),
-            Person.active.is_(True)).order_by(Person.name))
+        people = session.scalars(
+            select(Person)
+            .where(
+                Person.school_id == school_id, Person.role.in_(STAFF_ROLES), Person.active.is_(True)
+            )
+            .order_by(Person.name)
+        )
         return [{"id": p.id, "name": p.name, "job_title": p.job_title} for p in people]
 
 
-def form_page(request: Request, kind: IncidentType, values: dict[str, Any],
-              errors: dict[str, str], staff: list[dict[str, Any]],
-              status_code: int = 200) -> Response:
+def form_page(
+    request: Request,
+    kind: IncidentType,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    staff: list[dict[str, Any]],
+    status_code: int = 200,
+) -> Response:
     settings = get_settings()
     return render_page(
-        request, f"pages/report_{kind.value}.html", status_code=status_code,
-        procedure=procedure_for(kind), values=values, errors=errors, platforms=PLATFORMS,
-        year_groups=YEAR_GROUPS, max_file_mb=settings.max_file_bytes // (1024 * 1024),
-        max_files=settings.max_files, staff=staff, evidence_required=kind in EVIDENCE_REQUIRED,
-        contact_kinds=CONTACT_KINDS, targets=TARGETS, content_kinds=CONTENT_KINDS,
-        responsible=RESPONSIBLE, concern_kinds=CONCERN_KINDS,
+        request,
+        f"pages/report_{kind.value}.html",
+        status_code=status_code,
+        procedure=procedure_for(kind),
+        values=values,
+        errors=errors,
+        platforms=PLATFORMS,
+        year_groups=YEAR_GROUPS,
+        max_file_mb=settings.max_file_bytes // (1024 * 1024),
+        max_files=settings.max_files,
+        staff=staff,
+        evidence_required=kind in EVIDENCE_REQUIRED,
+        contact_kinds=CONTACT_KINDS,
+        targets=TARGETS,
+        content_kinds=CONTENT_KINDS,
+        responsible=RESPONSIBLE,
+        concern_kinds=CONCERN_KINDS,
     )
 
 
@@ -149,8 +171,9 @@ async def submit(request: Request, slug: str) -> Response:
     return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)
 
 
-def check_files(kind: IncidentType, values: dict[str, Any], uploads: list[UploadedFile],
-                errors: dict[str, str]) -> list[UploadedFile]:
+def check_files(
+    kind: IncidentType, values: dict[str, Any], uploads: list[UploadedFile], errors: dict[str, str]
+) -> list[UploadedFile]:
     """The evidence to keep; problems are added to `errors`."""
     if values.get("sexual_images") == "yes":
         # Refused whatever the browser sent: no such image may ever be stored.
@@ -158,44 +181,64 @@ def check_files(kind: IncidentType, values: dict[str, Any], uploads: list[Upload
             errors["evidence"] = NO_FILES
         return []
     settings = get_settings()
-    files, problem = check_evidence(uploads, max_bytes=settings.max_file_bytes,
-                                    max_files=settings.max_files,
-                                    required=kind in EVIDENCE_REQUIRED)
+    files, problem = check_evidence(
+        uploads,
+        max_bytes=settings.max_file_bytes,
+        max_files=settings.max_files,
+        required=kind in EVIDENCE_REQUIRED,
+    )
     if problem:
         errors["evidence"] = problem + " Files are never kept from a failed submission."
     return files
 
 
-def check_subject(model: IncidentForm, staff: list[dict[str, Any]],
-                  errors: dict[str, str]) -> None:
+def check_subject(model: IncidentForm, staff: list[dict[str, Any]], errors: dict[str, str]) -> None:
     subject = model.subject_staff_id()
     if subject is not None and subject not in {s["id"] for s in staff}:
         field = "subject_id" if isinstance(model, StaffConductForm) else "responsible_staff_id"
         errors[field] = "Choose a member of staff from the list."
 
 
-def rejected(request: Request, kind: IncidentType, values: dict[str, Any],
-             errors: dict[str, str], staff: list[dict[str, Any]]) -> Response:
+def rejected(
+    request: Request,
+    kind: IncidentType,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    staff: list[dict[str, Any]],
+) -> Response:
     if wants_json(request):
-        return JSONResponse({"error": {"status": 400, "message": "The report has problems.",
-                                       "fields": errors}}, status_code=400)
+        return JSONResponse(
+            {"error": {"status": 400, "message": "The report has problems.", "fields": errors}},
+            status_code=400,
+        )
     return form_page(request, kind, values, errors, staff, status_code=400)
 
 
-def save_case(user: Person, kind: IncidentType, model: IncidentForm, files: list[UploadedFile],
-              source: str) -> int:
+def save_case(
+    user: Person, kind: IncidentType, model: IncidentForm, files: list[UploadedFile], source: str
+) -> int:
     """Write evidence files, then the case and everything it starts with, in one transaction."""
     stored = [(f, *store_bytes(f.data)) for f in files]
     try:
         with transaction() as session:
             reporter = session.get(Person, user.id)
             assert reporter is not None
-            new = NewCase(incident_type=kind, platform=model.platform_label,
-                          occurred_at=model.occurred_at, description=model.description,
-                          details=model.details(), subject_id=model.subject_staff_id(),
-                          safeguarding=model.safeguarding)
-            case = open_case(session, school_id=reporter.school_id, reporter=reporter,
-                             lead=lead_for(session, reporter.school_id, new), new=new)
+            new = NewCase(
+                incident_type=kind,
+                platform=model.platform_label,
+                occurred_at=model.occurred_at,
+                description=model.description,
+                details=model.details(),
+                subject_id=model.subject_staff_id(),
+                safeguarding=model.safeguarding,
+            )
+            case = open_case(
+                session,
+                school_id=reporter.school_id,
+                reporter=reporter,
+                lead=lead_for(session, reporter.school_id, new),
+                new=new,
+            )
             for upload, name, digest in stored:
                 add_evidence(session, case.id, reporter, upload, name, digest, source)
             settle_at_intake(session, case, reporter)
@@ -214,17 +257,40 @@ def lead_for(session: Session, school_id: int, new: NewCase) -> Person:
     return acting_head_for(session, school_id, new.subject_id)
 
 
-def add_evidence(session: Session, case_id: int, reporter: Person, upload: UploadedFile,
-                 stored_name: str, digest: str, source: str) -> None:
-    item = Evidence(case_id=case_id, stored_name=stored_name, sha256=digest,
-                    size=len(upload.data), content_type=upload.content_type,
-                    original_filename=upload.filename, uploaded_by_id=reporter.id, source=source)
+def add_evidence(
+    session: Session,
+    case_id: int,
+    reporter: Person,
+    upload: UploadedFile,
+    stored_name: str,
+    digest: str,
+    source: str,
+) -> None:
+    item = Evidence(
+        case_id=case_id,
+        stored_name=stored_name,
+        sha256=digest,
+        size=len(upload.data),
+        content_type=upload.content_type,
+        original_filename=upload.filename,
+        uploaded_by_id=reporter.id,
+        source=source,
+    )
     session.add(item)
     session.flush()
-    record_event(session, case_id=case_id, kind="evidence.saved", actor=reporter, data={
-        "evidence_id": item.id, "filename": upload.filename, "sha256": digest,
-        "size": item.size, "content_type": item.content_type,
-    })
+    record_event(
+        session,
+        case_id=case_id,
+        kind="evidence.saved",
+        actor=reporter,
+        data={
+            "evidence_id": item.id,
+            "filename": upload.filename,
+            "sha256": digest,
+            "size": item.size,
+            "content_type": item.content_type,
+        },
+    )
 
 
 def start_flow_safely(case_id: int, kind: IncidentType) -> None:

@@ -22,8 +22,11 @@ MAX_STOCK = 3000
 def require_editor(request: Request) -> Person:
     user = require_user(request)
     if user.role not in EDITORS:
-        raise AppError(403, "Only the headteacher or the designated safeguarding lead can "
-                       "change the school's settings.")
+        raise AppError(
+            403,
+            "Only the headteacher or the designated safeguarding lead can "
+            "change the school's settings.",
+        )
     return user
 
 
@@ -39,8 +42,14 @@ def current_text(school_id: int) -> tuple[str, bool]:
 async def show(request: Request) -> Response:
     user = require_editor(request)
     text, custom = await run_in_threadpool(current_text, user.school_id)
-    return render_page(request, "pages/admin_stock_response.html", values={"text": text},
-                       errors={}, custom=custom, saved=request.query_params.get("saved") == "1")
+    return render_page(
+        request,
+        "pages/admin_stock_response.html",
+        values={"text": text},
+        errors={},
+        custom=custom,
+        saved=request.query_params.get("saved") == "1",
+    )
 
 
 def save(user: Person, text: str) -> None:
@@ -48,8 +57,13 @@ def save(user: Person, text: str) -> None:
         school = session.get(School, user.school_id)
         assert school is not None
         school.stock_response = text
-        record_event(session, case_id=None, kind="school.stock_response_changed",
-                     actor=session.get(Person, user.id), data={"characters": len(text)})
+        record_event(
+            session,
+            case_id=None,
+            kind="school.stock_response_changed",
+            actor=session.get(Person, user.id),
+            data={"characters": len(text)},
+        )
 
 
 @router.post("/admin/stock-response")
@@ -61,8 +75,14 @@ async def update(request: Request) -> Response:
     if form.get("reset") == "1":
         text = ""
     elif not 20 <= len(text) <= MAX_STOCK:
-        return render_page(request, "pages/admin_stock_response.html", status_code=400,
-                           values={"text": text}, custom=True, saved=False,
-                           errors={"text": f"Write the reply in 20 to {MAX_STOCK:,} characters."})
+        return render_page(
+            request,
+            "pages/admin_stock_response.html",
+            status_code=400,
+            values={"text": text},
+            custom=True,
+            saved=False,
+            errors={"text": f"Write the reply in 20 to {MAX_STOCK:,} characters."},
+        )
     await run_in_threadpool(save, user, text)
     return RedirectResponse("/admin/stock-response?saved=1", status_code=303)

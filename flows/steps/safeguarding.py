@@ -18,6 +18,7 @@ ALERT_DSL = "alert_dsl"
 REFERRAL = "police_ceop_referral"
 SAFEGUARDING_REVIEW = "safeguarding_review"
 NOT_NEEDED = "Not needed: no sexual images of a child were reported."
+URGENT = 10  # outbox priority: delivered before anything queued alongside it
 
 
 def dsl_of(session: Session, case: Case) -> Person:
@@ -67,7 +68,15 @@ def alert_dsl_now(session: Session, case: Case, template: str, dedup_key: str) -
         label=procedure_for(case.incident_type).label,
         link=case_link(case.id),
     )
-    queue_email(session, dedup_key=dedup_key, to=dsl, email=email, kind=template, case_id=case.id)
+    queue_email(
+        session,
+        dedup_key=dedup_key,
+        to=dsl,
+        email=email,
+        kind=template,
+        case_id=case.id,
+        priority=URGENT,
+    )
     record_event(
         session, case_id=case.id, kind="dsl.alerted", data={"to": dsl.name, "why": template}
     )
