@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import AppError
 from api.routes.cases import viewable_case
 from api.security import require_user
+from casework.pdf import render_pdf
 from db.audit import record_event
 from db.cases import step_is_settled
 from db.models import Person
@@ -32,14 +33,27 @@ def load_pack(user: Person, case_id: int, kind: str) -> str:
         return render_pack(session, case.id, kind)
 
 
-@router.get("/cases/{case_id}/packs/{kind}")
-async def case_pack(request: Request, case_id: int, kind: str) -> Response:
-    """The pack, rendered from the case as it stands, ready to print or save as PDF."""
+@router.get("/cases/{case_id}/packs/{name}")
+async def case_pack(request: Request, case_id: int, name: str) -> Response:
+    """The pack as it stands: a page to read (`hr`) or a PDF to send (`hr.pdf`)."""
     user = require_user(request)
+    kind, as_pdf = name.removesuffix(".pdf"), name.endswith(".pdf")
     if kind not in PACKS:
         raise AppError(404, "There is no such pack. Packs: HR and police.")
     html = await run_in_threadpool(load_pack, user, case_id, kind)
-    return HTMLResponse(html)
+    return await document(html, as_pdf, f"case-{case_id}-{kind}-pack.pdf")
+
+
+async def document(html: str, as_pdf: bool, filename: str) -> Response:
+    """The same rendering as a web page or, for printing and sending, as a PDF."""
+    if not as_pdf:
+        return HTMLResponse(html)
+    data = await run_in_threadpool(render_pdf, html)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def load_invitation(user: Person, case_id: int) -> str:
@@ -50,7 +64,11 @@ def load_invitation(user: Person, case_id: int) -> str:
         return render_invitation(session, case).html
 
 
-@router.get("/cases/{case_id}/letters/meeting-invitation")
-async def meeting_invitation(request: Request, case_id: int) -> Response:
+@router.get("/cases/{case_id}/letters/{name}")
+async def meeting_invitation(request: Request, case_id: int, name: str) -> Response:
+    """The meeting invitation, the same letter that was emailed, to print or post."""
     user = require_user(request)
-    return HTMLResponse(await run_in_threadpool(load_invitation, user, case_id))
+    if name not in ("meeting-invitation", "meeting-invitation.pdf"):
+        raise AppError(404, "There is no such letter on this case.")
+    html = await run_in_threadpool(load_invitation, user, case_id)
+    return await document(html, name.endswith(".pdf"), f"case-{case_id}-meeting-invitation.pdf")

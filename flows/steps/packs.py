@@ -76,9 +76,5 @@ def documents_of(session: Session, case: Case) -> list[Document]:
     ]
     statuses = {step.key: step.status for step in steps_of(session, case.id)}
     if statuses.get("invite_to_meeting") == StepStatus.DONE:
-        found.append(
-            Document(
-                "Meeting invitation (printable)", f"/cases/{case.id}/letters/meeting-invitation"
-            )
-        )
+        found.append(Document("Meeting invitation", f"/cases/{case.id}/letters/meeting-invitation"))
     return found

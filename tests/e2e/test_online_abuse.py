@@ -196,6 +196,12 @@ def test_parent_perpetrator_meeting_fails_then_police_referral(stack: Stack) -> 
         assert pack.status_code == 200 and "Police referral pack" in pack.text
         assert hashlib.sha256(SCREENSHOT[0][1]).hexdigest() in pack.text
         assert "CR/2026/118842" in pack.text
+        pdf = head.get(f"/cases/{case_id}/packs/police.pdf")
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF")
+        invitation = head.get(f"/cases/{case_id}/letters/meeting-invitation.pdf")
+        assert invitation.content.startswith(b"%PDF")
+        assert "Meeting invitation" in head.get(f"/cases/{case_id}").text
 
 
 def test_no_platform_response_in_48_hours_asks_about_the_helpline(stack: Stack) -> None:
