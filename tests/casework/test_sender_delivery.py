@@ -338,12 +338,12 @@ def test_a_long_pass_keeps_its_claim(
     configured: Settings, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows waiting in a live sender's queue are not taken for dead by a second sender."""
-    set_env(monkeypatch, CASEWORK_OUTBOX_STALE_SENDING_SECONDS="0.5", CASEWORK_SMTP_CONNECTIONS="1")
-    server.handler.delay = 0.08
-    queue_many(configured.database_url, 20)  # about 1.6 s on one connection
+    set_env(monkeypatch, CASEWORK_OUTBOX_STALE_SENDING_SECONDS="1", CASEWORK_SMTP_CONNECTIONS="1")
+    server.handler.delay = 0.1
+    queue_many(configured.database_url, 20)  # about 2 s on one connection
 
     async def second_sender_later() -> int:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.5)  # long after the first claim's lease would have run out
         return await deliver_due(get_settings())
 
     async def both() -> list[int]:
@@ -400,9 +400,10 @@ def test_sigkill_half_way_through_a_2000_message_letter(
 ) -> None:
     """Killed mid-letter and restarted, the sender still gets each parent exactly one letter.
 
-    Measured on this machine (2 cores): killed at 300-700 messages, the server then saw
-    0-60 duplicates by Message-ID (SQLite and PostgreSQL alike): messages accepted in the
-    moments before the kill, not yet recorded as sent, and resent with the same Message-ID.
+    A message the server accepted in the moments before the kill, but not yet recorded as
+    sent, goes again with the same Message-ID. Measured on this 2-core machine, killed once
+    the server had 1,000: 7 to 54 such duplicates over 16 runs, SQLite and PostgreSQL alike
+    (the design bound, asserted below, is connections x (record_batch + 1) = 204).
     """
     url = configured.database_url
     set_env(monkeypatch, CASEWORK_OUTBOX_STALE_SENDING_SECONDS="1")
@@ -435,7 +436,7 @@ def test_sigkill_half_way_through_a_2000_message_letter(
     assert by_recipient == {row.to_addr: {row.message_id} for row in rows}
     assert all(len(mail.rcpt_tos) == 1 for mail in handler.received)
     duplicates = sum(seen.values()) - len(seen)
-    bound = 2 * configured.outbox_record_batch + configured.smtp_connections
+    bound = configured.smtp_connections * (configured.outbox_record_batch + 1)
     print(f"\nkilled at {at_kill} received, rows then {dict(left)}; duplicates: {duplicates}")
     assert duplicates <= bound
     assert "email.sent" not in audit_kinds(url, case_id)
@@ -459,9 +460,37 @@ def test_stopping_mid_pass_gives_back_what_was_not_tried(
     assert asyncio.run(stop_soon()) == 1
     assert time.monotonic() - started < 5
     rows = outbox(url)
-    assert [row.status for row in rows] == [
-        OutboxStatus.SENT,
-        OutboxStatus.PENDING,
-        OutboxStatus.PENDING,
+    # Whichever connection got the limiter's first slot sent its row; the others gave theirs
+    # back untried.
+    assert sorted((row.status.value, row.attempts) for row in rows) == [
+        ("pending", 0),
+        ("pending", 0),
+        ("sent", 1),
+    ], "an untried row keeps its attempts"
+
+
+def test_urgent_mail_and_notices_go_before_a_letter_queued_ahead_of_them(
+    configured: Settings, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = configured.database_url
+    set_env(monkeypatch, CASEWORK_SMTP_CONNECTIONS="1")  # one queue, so the order shows
+    letters = queue_many(url, 5)
+    with transaction(url) as session:
+        notice = queue_email(
+            session, dedup_key="notice", to="head@oakfield.example", email=LETTER, kind="new_case"
+        ).id
+        urgent = queue_email(
+            session,
+            dedup_key="urgent",
+            to="dsl@oakfield.example",
+            email=LETTER,
+            kind="dsl_alert",
+            priority=10,
+        ).id
+    assert send() == 7
+    by_id = {row.message_id: row.id for row in outbox(url)}
+    assert [by_id[mail.message_id] for mail in server.handler.received] == [
+        urgent,
+        notice,
+        *letters,
     ]
-    assert [row.attempts for row in rows] == [1, 0, 0], "an untried row keeps its attempts"
