@@ -100,6 +100,17 @@ def require_user(request: Request) -> Person:
     return user
 
 
+SCHOOL_MANAGERS = (Role.HEADTEACHER, Role.DSL)
+
+
+def require_manager(request: Request, what: str) -> Person:
+    """The signed-in headteacher or DSL; anyone else is told who can `what`."""
+    user = require_user(request)
+    if user.role not in SCHOOL_MANAGERS:
+        raise AppError(403, f"Only the headteacher or the designated safeguarding lead can {what}.")
+    return user
+
+
 def start_session(person: Person, ip: str, user_agent: str) -> str:
     """Create a session for `person`; returns the cookie value."""
     raw = new_token()

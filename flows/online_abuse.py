@@ -9,8 +9,9 @@ from db.models import Decision
 from db.session import transaction
 from flows.steps.approval import PersonOutcome, step_pending, wait_for_person
 from flows.steps.context import STEP_OPTIONS
+from flows.steps.ending import parent_letter
 from flows.steps.escalation import escalate_to_hr, produce_police_pack
-from flows.steps.letters import send_parent_letter, skip_step
+from flows.steps.letters import skip_step
 from flows.steps.lifecycle import close
 from flows.steps.meeting import invite_to_meeting
 from flows.steps.opening import opening_steps
@@ -47,7 +48,8 @@ async def online_abuse(case_id: int) -> str:
     elif responsible in ("parent", "other_adult"):
         await adult_perpetrator(case_id)
     await skip_other_branches(case_id, responsible)
-    await optional_parent_letter(case_id)
+    # Only when the school chooses: the headteacher may well decide against it.
+    await parent_letter(case_id, "The school chose not to write to parents")
     resolution = await wait_for_person(case_id, "record_resolution")
     return await close(case_id, resolution_text(resolution))
 
@@ -117,19 +119,6 @@ async def skip_other_branches(case_id: int, responsible: str) -> None:
                 f"Not needed: the person responsible is {responsible.replace('_', ' ')}.",
             )
     await skip_step(case_id, "police_referral", "No referral to the police was decided.")
-
-
-async def optional_parent_letter(case_id: int) -> None:
-    """A letter to all parents only when the school chooses to send one."""
-    decision = await wait_for_person(case_id, "approve_parent_letter")
-    if decision.approved:
-        await send_parent_letter(case_id)
-    else:
-        await skip_step(
-            case_id,
-            "send_parent_letter",
-            f"The school chose not to write to parents: {decision.reason}",
-        )
 
 
 def resolution_text(resolution: PersonOutcome) -> str:

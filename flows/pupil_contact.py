@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.steps.approval import wait_for_person
-from flows.steps.letters import send_parent_letter, skip_step
-from flows.steps.lifecycle import close, step_outcome
+from flows.steps.ending import parent_letter
+from flows.steps.lifecycle import close
 from flows.steps.opening import opening_steps
 
 
@@ -16,17 +16,5 @@ async def pupil_contact(case_id: int) -> str:
     await opening_steps(case_id)
     await wait_for_person(case_id, "record_persistence")
     await wait_for_person(case_id, "record_discipline")
-    decision = await wait_for_person(case_id, "approve_parent_letter")
-    if decision.approved:
-        await send_parent_letter(case_id)
-        letter = await step_outcome(case_id, "send_parent_letter")
-        return await close(case_id, f"Procedure complete. Letter to parents: {letter}")
-    await skip_step(
-        case_id,
-        "send_parent_letter",
-        f"Headteacher decided not to send the letter: {decision.reason}",
-    )
-    return await close(
-        case_id,
-        f"Procedure complete; no letter to parents (headteacher's reason: {decision.reason}).",
-    )
+    outcome = await parent_letter(case_id, "The headteacher decided not to send the letter")
+    return await close(case_id, f"Procedure complete. {outcome}")

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from api.errors import AppError
 from api.pages import render_page
 from api.routes.cases import viewable_case
-from api.security import check_csrf, require_user
+from api.security import check_csrf, require_manager, require_user
 from casework.parents_import import ImportResult, import_parents
 from casework.pdf import stored_pdf_path
 from casework.settings import get_settings
@@ -28,15 +28,7 @@ ERRORS_SHOWN = 200
 
 
 def require_keeper(request: Request) -> Person:
-    """The signed-in headteacher or DSL; anyone else is refused."""
-    user = require_user(request)
-    if user.role not in DIRECTORY_KEEPERS:
-        raise AppError(
-            403,
-            "Only the headteacher or the designated safeguarding lead can manage the list "
-            "of parents and carers.",
-        )
-    return user
+    return require_manager(request, "manage the list of parents and carers")
 
 
 @dataclass(frozen=True)

@@ -6,28 +6,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import AppError
 from api.pages import render_page
-from api.security import check_csrf, require_user
+from api.security import check_csrf, require_manager
 from db.audit import record_event
-from db.models import Person, Role, School
+from db.models import Person, School
 from db.session import transaction
 from flows.steps.advice import stock_response_text
 
 router = APIRouter()
-EDITORS = (Role.HEADTEACHER, Role.DSL)
 MAX_STOCK = 3000
 
 
 def require_editor(request: Request) -> Person:
-    user = require_user(request)
-    if user.role not in EDITORS:
-        raise AppError(
-            403,
-            "Only the headteacher or the designated safeguarding lead can "
-            "change the school's settings.",
-        )
-    return user
+    return require_manager(request, "change the school's settings")
 
 
 def current_text(school_id: int) -> tuple[str, bool]:

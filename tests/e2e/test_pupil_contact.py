@@ -13,6 +13,7 @@ from sqlalchemy import select
 from casework.devmail import StoredMail
 from db.models import Approval, CaseStatus, Evidence, OutboxMessage
 from db.session import transaction
+from tests.e2e.flow_helpers import wait_closed
 from tests.stack import Stack
 from tests.support import (
     PDF,
@@ -127,19 +128,6 @@ def assert_no_duplicate_mail(stack: Stack, case_id: int, case_ref: str) -> None:
     mine = letters(stack, case_id) + [m for m in stack.mail.all() if case_ref in m.subject]
     seen = Counter((tuple(m.rcpt_tos), m.subject) for m in mine)
     assert seen and max(seen.values()) == 1, [k for k, n in seen.items() if n > 1]
-
-
-def wait_closed(stack: Stack, case_id: int, timeout: float = 90) -> None:
-    try:
-        wait_until(
-            lambda: case_row(stack.db_url, case_id).status == CaseStatus.CLOSED,
-            timeout,
-            0.5,
-            f"case {case_id} to close",
-        )
-    except TimeoutError:
-        print(stack.logs())
-        raise
 
 
 OPENING = [
