@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from casework.settings import Settings, get_settings
 from db.audit import record_event
-from db.models import OutboxMessage, OutboxStatus, utcnow
+from db.models import OutboxBody, OutboxMessage, OutboxStatus, utcnow
 from db.session import transaction
 
 log = logging.getLogger("casework.mailer")
@@ -203,7 +203,11 @@ class MessageBytes:
 
 
 def smtp_client(settings: Settings) -> aiosmtplib.SMTP:
-    tls_context = ssl.create_default_context() if settings.smtp_security != "none" else None
+    tls_context = None
+    if settings.smtp_security != "none":
+        tls_context = ssl.create_default_context()
+        if settings.smtp_ca_file:
+            tls_context.load_verify_locations(cafile=settings.smtp_ca_file)
     return aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
@@ -280,21 +284,39 @@ async def transact(
     """One mail transaction to one recipient (MAIL, RCPT, DATA); returns the server's answer.
 
     It is aiosmtplib's `sendmail` without the work it repeats for every message (it parses
-    each address twice and re-scans the whole message to size it): at thousands of
-    messages a second that was a fifth of the sender's time. Addresses are still checked.
+    each address up to four times and re-scans the whole message to size it): at thousands
+    of messages a second that was a quarter of the sender's time. A plain address is
+    checked by one pattern instead of the parser; any other goes through aiosmtplib.
     """
     options = [f"SIZE={len(data)}"] if smtp.supports_extension("size") else []
     if eight_bit:
         options.append("BODY=8BITMIME")
+    from_arg, to_arg = envelope_address(sender), envelope_address(to)
     try:
-        await smtp.mail(sender, options=options)
-        await smtp.rcpt(to)
+        if from_arg is None or to_arg is None:
+            await smtp.mail(sender, options=options)
+            await smtp.rcpt(to)
+        else:
+            extra = [option.encode("ascii") for option in options]
+            answer = await smtp.execute_command(b"MAIL", b"FROM:" + from_arg, *extra)
+            if answer.code != 250:
+                raise aiosmtplib.SMTPSenderRefused(answer.code, answer.message, sender)
+            answer = await smtp.execute_command(b"RCPT", b"TO:" + to_arg)
+            if answer.code not in (250, 251):
+                raise aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, to)
         return (await smtp.data(data)).message
     except aiosmtplib.SMTPResponseException:
         # Leave the connection ready for the next message, as sendmail does.
         with contextlib.suppress(aiosmtplib.SMTPResponseException, ConnectionError):
             await smtp.rset()
         raise
+
+
+def envelope_address(address: str) -> bytes | None:
+    """`<address>` for a plain address, as aiosmtplib would quote it; None for any other."""
+    if len(address) < PLAIN_MAX and PLAIN_ADDRESS.fullmatch(address):
+        return b"<" + address.encode("ascii") + b">"
+    return None
 
 
 def sender_address(settings: Settings) -> str:
@@ -359,16 +381,45 @@ CLAIM_COLUMNS = (
     OutboxMessage.kind,
     OutboxMessage.case_id,
     OutboxMessage.to_addr,
-    OutboxMessage.subject,
-    OutboxMessage.text_body,
-    OutboxMessage.html_body,
+    OutboxMessage.body_id,
     OutboxMessage.message_id,
     OutboxMessage.created_at,
     OutboxMessage.attempts,
 )
 
+Body = tuple[str, str, str]  # subject, text, html
 
-def claim_due(settings: Settings, limit: int, thorough: bool = True) -> list[Claimed]:
+
+class BodyCache:
+    """The bodies a sender has read, by id: a letter's is read once, not once per parent."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self._keep = keep
+        self._bodies: dict[int, Body] = {}
+
+    def known(self, ids: set[int]) -> dict[int, Body]:
+        return {i: self._bodies[i] for i in ids if i in self._bodies}
+
+    def add(self, bodies: dict[int, Body]) -> None:
+        if len(self._bodies) + len(bodies) > self._keep:
+            self._bodies.clear()
+        self._bodies.update(bodies)
+
+
+def read_bodies(session: Session, ids: set[int]) -> dict[int, Body]:
+    if not ids:
+        return {}
+    found = session.execute(
+        select(OutboxBody.id, OutboxBody.subject, OutboxBody.text_body, OutboxBody.html_body).where(
+            OutboxBody.id.in_(ids)
+        )
+    ).all()
+    return {row.id: (row.subject, row.text_body, row.html_body) for row in found}
+
+
+def claim_due(
+    settings: Settings, limit: int, thorough: bool = True, bodies: BodyCache | None = None
+) -> list[Claimed]:
     """Mark up to `limit` due rows as sending, oldest first.
 
     A `thorough` claim also takes rows whose sender's lease ran out (it died), and puts
@@ -406,6 +457,12 @@ def claim_due(settings: Settings, limit: int, thorough: bool = True) -> list[Cla
                     .limit(limit - len(found))
                     .with_for_update(skip_locked=True)
                 ).all()
+        needed = {r.body_id for r in found}
+        have = bodies.known(needed) if bodies is not None else {}
+        fresh = read_bodies(session, needed - have.keys())
+        if bodies is not None:
+            bodies.add(fresh)
+        have |= fresh
         if found:
             session.execute(
                 update(OutboxMessage)
@@ -417,18 +474,19 @@ def claim_due(settings: Settings, limit: int, thorough: bool = True) -> list[Cla
                 )
                 .execution_options(synchronize_session=False)
             )
-    return [claimed(r) for r in found]
+    return [claimed(r, have[r.body_id]) for r in found]
 
 
-def claimed(r: Row[Any]) -> Claimed:
+def claimed(r: Row[Any], body: Body) -> Claimed:
+    subject, text_body, html_body = body
     return Claimed(
         id=r.id,
         kind=r.kind,
         case_id=r.case_id,
         to_addr=r.to_addr,
-        subject=r.subject,
-        text_body=r.text_body,
-        html_body=r.html_body,
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
         message_id=r.message_id,
         created_at=r.created_at,
         attempts=r.attempts + 1,
@@ -540,6 +598,7 @@ class Delivery:
         self.remaining: float = math.inf if limit is None else limit
         self.sender = sender_address(settings)
         self.messages = MessageBytes(settings.mail_from)
+        self.bodies = BodyCache()
         self.limiter = shared_limiter(settings.smtp_rate_per_minute)
         self.batch = claim_size(settings)
         self.record_batch = max(1, settings.outbox_record_batch)
@@ -620,7 +679,7 @@ class Delivery:
         if thorough:
             self.next_thorough_claim = now + THOROUGH_CLAIM_SECONDS
         try:
-            rows = await self._db(claim_due, self.settings, size, thorough)
+            rows = await self._db(claim_due, self.settings, size, thorough, self.bodies)
         except Exception:
             log.exception("claiming due mail failed; the next pass will try again")
             rows = []

@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -262,6 +262,23 @@ class Approval(Base):
     __table_args__ = (UniqueConstraint("case_id", "step_key", name="uq_approvals_case_step"),)
 
 
+class OutboxBody(Base):
+    """The subject and both parts of an email, stored once however many people it goes to.
+
+    A letter to 10,000 parents is 10,000 outbox rows and one body: the rows stay small, so
+    the sender's claim and record updates do not rewrite the letter 20,000 times.
+    """
+
+    __tablename__ = "outbox_bodies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the three
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OutboxMessage(Base):
     """One email to one recipient, written in the transaction that caused it."""
 
@@ -272,9 +289,8 @@ class OutboxMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(60))
     to_addr: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str] = mapped_column(Text)
+    body_id: Mapped[int] = mapped_column(ForeignKey("outbox_bodies.id"), index=True)
+    body: Mapped[OutboxBody] = relationship(lazy="joined")
     # Urgent safeguarding alerts go out before anything else queued with them.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -286,6 +302,18 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def subject(self) -> str:
+        return self.body.subject
+
+    @property
+    def text_body(self) -> str:
+        return self.body.text_body
+
+    @property
+    def html_body(self) -> str:
+        return self.body.html_body
 
 
 class PrintFile(Base):

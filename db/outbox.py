@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
 from casework.templating import environment
 from db.audit import record_event
-from db.models import OutboxMessage, Person
+from db.models import OutboxBody, OutboxMessage, Person
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,12 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+    @property
+    def digest(self) -> str:
+        """Identifies the content, so one body row serves every copy of it."""
+        parts = (self.subject, self.text, self.html)
+        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
 def render_email(template: str, **context: Any) -> RenderedEmail:
@@ -64,9 +72,7 @@ def queue_email(
         case_id=case_id,
         kind=kind,
         to_addr=address,
-        subject=email.subject,
-        text_body=email.text,
-        html_body=email.html,
+        body_id=store_body(session, email),
         message_id=new_message_id(),
         priority=priority,
     )
@@ -82,3 +88,28 @@ def queue_email(
             data={"outbox_id": row.id, "kind": kind, "to": recipient},
         )
     return row
+
+
+def store_body(session: Session, email: RenderedEmail) -> int:
+    """The id of the body row holding `email`, inserted unless an identical one exists."""
+    known: dict[str, int] = session.info.setdefault("outbox_bodies", {})
+    digest = email.digest
+    if digest in known:
+        return known[digest]
+    values = {
+        "digest": digest,
+        "subject": email.subject,
+        "text_body": email.text,
+        "html_body": email.html,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # Two transactions may queue the same text at once: the second one's insert waits for
+    # the first and then does nothing, rather than failing on the unique digest.
+    session.execute(
+        dialect.insert(OutboxBody)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
+    body_id = session.scalars(select(OutboxBody.id).where(OutboxBody.digest == digest)).one()
+    known[digest] = body_id
+    return body_id

@@ -142,3 +142,49 @@ def test_451_is_retried_and_550_is_failed_with_the_answer(
     assert row(url, deferred).status == OutboxStatus.SENT
     assert [m.rcpt_tos for m in fussy_server.all()] == [["parent@families.example"]]
     assert "email.failed" in audit_kinds(url, case_id)
+
+
+def test_an_address_with_a_display_name_reaches_the_bare_mailbox(
+    configured: Settings, smtp: tuple[MailStore, int]
+) -> None:
+    """Plain addresses skip aiosmtplib's parser; any other still goes through it."""
+    url = configured.database_url
+    queue(url, '"Parent, A." <a.parent+letters@families.example>', "named")
+    queue(url, "plain@families.example", "plain")
+    assert send() == 2
+    assert sorted(m.rcpt_tos[0] for m in smtp[0].all()) == [
+        "a.parent+letters@families.example",
+        "plain@families.example",
+    ]
+
+
+class NoSenderHandler(CatcherHandler):
+    """Refuses the envelope sender, as a provider does for an unverified From address."""
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        return "553 5.7.1 Sender address rejected: not owned by user"
+
+
+def test_a_refused_sender_fails_the_message_with_the_answer(
+    configured: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MailStore(tmp_path / "no-sender")
+    port = free_port()
+    controller = Controller(
+        NoSenderHandler(store), hostname="127.0.0.1", port=port, ready_timeout=10
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("CASEWORK_SMTP_PORT", str(port))
+        get_settings.cache_clear()
+        url = configured.database_url
+        refused = queue(url, "parent@families.example", "refused-sender")
+        assert send() == 0
+    finally:
+        controller.stop()
+    failed = row(url, refused)
+    assert failed.status == OutboxStatus.FAILED
+    assert "553" in failed.last_error and "not owned" in failed.last_error
+    assert store.all() == []
