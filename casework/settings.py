@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_security: Literal["none", "starttls", "tls"] = "none"
+    # Certificates to trust besides the system's, for a relay with its own CA (PEM file).
+    smtp_ca_file: str = ""
     smtp_timeout_seconds: float = 15.0
     mail_from: str = "Casework <casework@school.example>"
     outbox_max_attempts: int = 8
