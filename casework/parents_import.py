@@ -475,6 +475,22 @@ def import_parents(
     rows, result = check_file(data, progress)
     if not result.ok:
         return result
+    return save_import(
+        session, school_id, rows, result, source=source, actor=actor, progress=progress
+    )
+
+
+def save_import(
+    session: Session,
+    school_id: int,
+    rows: list[ParentRow],
+    result: ImportResult,
+    *,
+    source: str = "",
+    actor: Person | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Save rows `check_file` passed, and record the import; fills in `result`'s counts."""
     save_rows(session, school_id, rows, result, progress)
     record_event(
         session,
@@ -496,13 +512,16 @@ def import_parents_file(
     path: Path, *, actor: Person | None = None, progress: Progress | None = None
 ) -> ImportResult:
     """Import a CSV file into the school, all in one transaction."""
-    data = path.read_bytes()
+    # Checked before the transaction opens: SQLite's other writers need not wait for it.
+    rows, result = check_file(path.read_bytes(), progress)
+    if not result.ok:
+        return result
     with transaction() as session:
         school = first_school(session)
         if school is None:
             raise FileProblem("There is no school in Casework yet: set up the school first.")
-        return import_parents(
-            session, school.id, data, source=path.name, actor=actor, progress=progress
+        return save_import(
+            session, school.id, rows, result, source=path.name, actor=actor, progress=progress
         )
 
 

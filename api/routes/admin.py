@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.errors import AppError
+from api.import_progress import IMPORT_ID, Stage, tracker
 from api.pages import render_page
 from api.routes.cases import viewable_case
 from api.security import check_csrf, require_manager, require_user
-from casework.parents_import import ImportResult, import_parents
+from casework.parents_import import ImportResult, Progress, check_file, save_import
 from casework.pdf import stored_pdf_path
 from casework.settings import get_settings
 from db.audit import record_event
@@ -59,6 +61,8 @@ def parents_page(
         result=result,
         errors_shown=ERRORS_SHOWN,
         max_mb=get_settings().max_file_bytes // (1024 * 1024),
+        # Chosen here so the page can ask how its import is going while it runs.
+        import_id=secrets.token_urlsafe(18),
     )
 
 
@@ -68,11 +72,34 @@ async def show_parents(request: Request) -> Response:
     return await run_in_threadpool(parents_page, request, user)
 
 
-def run_import(user: Person, filename: str, data: bytes) -> ImportResult:
+def run_import(
+    user: Person, filename: str, data: bytes, progress: Progress | None = None
+) -> ImportResult:
     """The whole file in one transaction: saved entirely, or not at all."""
+    # Checked before the transaction opens: nobody else's save waits while a big file is read.
+    rows, result = check_file(data, progress)
+    if not result.ok:
+        return result
     with transaction() as session:
         actor = session.get(Person, user.id)
-        return import_parents(session, user.school_id, data, source=filename, actor=actor)
+        return save_import(
+            session, user.school_id, rows, result, source=filename, actor=actor, progress=progress
+        )
+
+
+def tracked_import(user: Person, import_id: str, filename: str, data: bytes) -> ImportResult:
+    """Run the import, reporting its progress under `import_id` when the page sent one."""
+    if not IMPORT_ID.fullmatch(import_id):
+        return run_import(user, filename, data)
+    tracker.report(import_id, user.id, Stage("checking", 0, 0))
+    try:
+        result = run_import(user, filename, data, tracker.reporter(import_id, user.id))
+    except BaseException:
+        tracker.report(import_id, user.id, Stage("failed", 0, 0))
+        raise
+    outcome = "done" if result.ok else "failed"
+    tracker.report(import_id, user.id, Stage(outcome, result.rows, result.rows))
+    return result
 
 
 @router.post("/admin/parents")
@@ -91,8 +118,22 @@ async def upload_parents(request: Request) -> Response:
             errors=[f"{upload.filename} is larger than {limit // (1024 * 1024)} MB."]
         )
         return await run_in_threadpool(parents_page, request, user, failed, 400)
-    result = await run_in_threadpool(run_import, user, upload.filename, data)
+    import_id = str(form.get("import_id") or "")
+    result = await run_in_threadpool(tracked_import, user, import_id, upload.filename, data)
     return await run_in_threadpool(parents_page, request, user, result, 200 if result.ok else 400)
+
+
+@router.get("/admin/parents/imports/{import_id}")
+async def import_progress(request: Request, import_id: str) -> Response:
+    """How far the signed-in person's running import has got, for the progress bar."""
+    user = require_keeper(request)
+    stage = tracker.get(import_id, user.id)
+    if stage is None:
+        raise AppError(404, "There is no import with that reference running for you.")
+    return JSONResponse(
+        {"stage": stage.stage, "done": stage.done, "total": stage.total},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 # --- Printed letters: the office downloads the PDF and records that it was printed --------

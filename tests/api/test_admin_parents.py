@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from casework.settings import Settings
 from db.models import Person, Role
@@ -23,12 +25,26 @@ def parents(settings: Settings) -> int:
     return count(settings.database_url, Person, Person.role == Role.PARENT)
 
 
-def upload(client: TestClient, data: bytes, csrf: bool = True) -> tuple[int, str]:
+def import_id_of(page: str) -> str:
+    found = re.search(r'name="import_id" value="([^"]+)"', page)
+    assert found, "the page gives each import a reference for its progress bar"
+    return found.group(1)
+
+
+def post_file(client: TestClient, data: bytes, csrf: bool = True) -> tuple[Response, str]:
+    """Upload as the page does; returns the answer and the import's progress reference."""
     page = client.get("/admin/parents")
-    fields = {"csrf_token": csrf_of(page.text)} if csrf else {}
+    fields = {"csrf_token": csrf_of(page.text), "import_id": import_id_of(page.text)}
+    if not csrf:
+        del fields["csrf_token"]
     answer = client.post(
         "/admin/parents", data=fields, files={"file": ("parents.csv", data, "text/csv")}
     )
+    return answer, fields["import_id"]
+
+
+def upload(client: TestClient, data: bytes, csrf: bool = True) -> tuple[int, str]:
+    answer, _ = post_file(client, data, csrf)
     return answer.status_code, answer.text
 
 
@@ -93,3 +109,36 @@ def test_staff_who_are_not_head_or_dsl_are_refused(
 def test_visitors_are_sent_to_sign_in(client: TestClient) -> None:
     answer = client.get("/admin/parents", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/signin")
+
+
+def progress_of(client: TestClient, import_id: str) -> tuple[int, dict[str, object]]:
+    answer = client.get(
+        f"/admin/parents/imports/{import_id}", headers={"Accept": "application/json"}
+    )
+    return answer.status_code, answer.json()
+
+
+def test_the_progress_bar_reports_the_import_to_its_owner_only(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    head = signed_in("head@oakfield.example")
+    first = import_id_of(head.get("/admin/parents").text)
+    assert first != import_id_of(head.get("/admin/parents").text), "one per page"
+    assert progress_of(head, first)[0] == 404, "nothing is running under it"
+
+    answer, import_id = post_file(head, GOOD)
+    assert answer.status_code == 200
+    assert progress_of(head, import_id) == (200, {"stage": "done", "done": 2, "total": 2})
+
+    status, body = progress_of(signed_in("dsl@oakfield.example"), import_id)
+    assert status == 404 and "no import with that reference" in str(body["error"])
+
+
+def test_a_bad_file_ends_its_progress_as_failed(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in("head@oakfield.example")
+    answer, import_id = post_file(client, BAD)
+    assert answer.status_code == 400
+    status, body = progress_of(client, import_id)
+    assert status == 200 and body["stage"] == "failed"

@@ -4,47 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from db.models import Case, Evidence
+from tests.browser.chromium import needs_chromium
 from tests.stack import Stack
 from tests.support import PNG, count, link_in, mail_to
 
 # One browser run is enough: the pages are the same whatever database is behind them.
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
-CHROMIUM = shutil.which("chromium")
 STAFF = "tom.byrne@oakfield.example"
-# This machine has no internet and we run as root: no sandbox, and no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        # Submitting the report starts a Prefect flow before the redirect: allow for it.
-        page.set_default_timeout(30_000)
-        expect.set_options(timeout=30_000)
-        try:
-            yield page
-        finally:
-            expect.set_options(timeout=None)
-            browser.close()
 
 
 def sign_in(page: Page, stack: Stack) -> None:
@@ -61,10 +34,7 @@ def sign_in(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(f"{stack.base_url}/report")
 
 
-# Checked before the test asks for the stack, so a missing browser costs no start-up.
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (no `chromium` on PATH)"
-)
+@needs_chromium
 def test_staff_member_reports_a_pupil_contact(stack: Stack, page: Page, tmp_path: Path) -> None:
     sign_in(page, stack)
     page.get_by_role("link", name="A pupil contacted a member of staff on social media").click()
