@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
 from casework.templating import environment
 from db.audit import record_event
-from db.models import OutboxBody, OutboxMessage, Person
+from db.models import OutboxBody, OutboxMessage, Person, utcnow
+
+T = TypeVar("T")
+# Rows per statement: well inside SQLite's limit on bound parameters.
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,49 @@ def store_body(session: Session, email: RenderedEmail) -> int:
     body_id = session.scalars(select(OutboxBody.id).where(OutboxBody.digest == digest)).one()
     known[digest] = body_id
     return body_id
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def queue_many(
+    session: Session,
+    *,
+    email: RenderedEmail,
+    kind: str,
+    case_id: int | None,
+    recipients: Sequence[tuple[str, str]],
+) -> int:
+    """One message of `email` to each (dedup key, address) not queued before; returns how many.
+
+    The letter to every parent: one body row, and the messages inserted in batches rather
+    than one statement and one round trip each (10,000 rows took seven seconds that way).
+    """
+    body_id = store_body(session, email)
+    queued: set[str] = set()
+    for part in chunks([key for key, _ in recipients]):
+        queued.update(
+            session.scalars(
+                select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(part))
+            )
+        )
+    now = utcnow()
+    rows = [
+        {
+            "dedup_key": key,
+            "case_id": case_id,
+            "kind": kind,
+            "to_addr": address,
+            "body_id": body_id,
+            "message_id": new_message_id(),
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for key, address in recipients
+        if key not in queued and address
+    ]
+    for part in chunks(rows):
+        session.execute(insert(OutboxMessage), list(part))
+    return len(rows)

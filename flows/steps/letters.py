@@ -33,7 +33,7 @@ from db.models import (
     School,
     utcnow,
 )
-from db.outbox import RenderedEmail, queue_email, render_email
+from db.outbox import RenderedEmail, queue_many, render_email
 from db.people import headteacher, letter_recipients
 from db.session import transaction
 from flows.steps.context import STEP_OPTIONS, base_context
@@ -253,14 +253,14 @@ class LetterPlan:
     """Everything decided before sending, read in one transaction."""
 
     letter: RenderedEmail
-    email_ids: list[int] = field(default_factory=list)
+    email_to: list[tuple[int, str]] = field(default_factory=list)  # (parent id, address)
     postal: list[tuple[int, str]] = field(default_factory=list)  # (parent id, HTML)
     unreachable: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.email_ids) + len(self.postal)
+        return len(self.email_to) + len(self.postal)
 
 
 def plan_letter(case_id: int) -> LetterPlan | None:
@@ -279,7 +279,7 @@ def plan_letter(case_id: int) -> LetterPlan | None:
         printed = render_postal_letters(session, case, by_post, date)
         return LetterPlan(
             letter,
-            email_ids=[p.id for p in recipients.by_email],
+            email_to=[(p.id, p.email or "") for p in recipients.by_email],
             postal=list(zip([p.id for p in by_post], printed, strict=True)),
             unreachable=len(recipients.unreachable),
         )
@@ -305,7 +305,7 @@ def counted(n: int, one: str, many: str) -> str:
 
 
 def send_outcome(plan: LetterPlan) -> str:
-    emailed = counted(len(plan.email_ids), "parent", "parents")
+    emailed = counted(len(plan.email_to), "parent", "parents")
     parts = [f"letter queued to {emailed} by email, one message each"]
     if plan.postal:
         parts.append(
@@ -359,12 +359,15 @@ def commit_letter(
     with transaction() as session:
         if step_is_settled(session, case_id, SEND_LETTER):
             return None
-        case = get_case(session, case_id)
-        parents = {
-            p.id: p for p in session.scalars(select(Person).where(Person.id.in_(plan.email_ids)))
-        }
-        for parent_id in plan.email_ids:
-            queue_parent_letter(session, case, parents[parent_id], plan.letter)
+        queue_many(
+            session,
+            email=plan.letter,
+            kind=LETTER_KIND,
+            case_id=case_id,
+            recipients=[
+                (f"letter:{case_id}:{parent_id}", address) for parent_id, address in plan.email_to
+            ],
+        )
         if printed is not None:
             save_print_file(session, case_id, plan, *printed)
         record_event(
@@ -373,7 +376,7 @@ def commit_letter(
             kind="letter.sent",
             data={
                 "recipients": plan.total,
-                "by_email": len(plan.email_ids),
+                "by_email": len(plan.email_to),
                 "by_post": len(plan.postal),
                 "unreachable": plan.unreachable,
                 "subject": plan.letter.subject,
@@ -408,20 +411,6 @@ async def send_parent_letter(case_id: int) -> int:
             discard_pdf(printed[1].stored_name)
         return 0
     return sent
-
-
-def queue_parent_letter(
-    session: Session, case: Case, parent: Person, letter: RenderedEmail
-) -> None:
-    queue_email(
-        session,
-        dedup_key=f"letter:{case.id}:{parent.id}",
-        to=parent,
-        email=letter,
-        kind=LETTER_KIND,
-        case_id=case.id,
-        audit=False,
-    )
 
 
 @task(name="skip_step", **STEP_OPTIONS)
