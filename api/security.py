@@ -17,7 +17,7 @@ from casework.tokens import new_token, same, sign, token_hash
 from db.audit import record_event
 from db.models import Person, Role, UserSession, utcnow
 from db.people import first_school
-from db.session import transaction
+from db.session import reading, transaction
 
 SESSION_COOKIE = "cw_session"
 CSRF_COOKIE = "cw_csrf"
@@ -25,7 +25,7 @@ CSRF_COOKIE = "cw_csrf"
 
 def load_user(raw_session: str | None) -> tuple[Person | None, str]:
     """The signed-in person for a session cookie, and the school's name for the layout."""
-    with transaction() as session:
+    with reading() as session:
         school = first_school(session)
         school_name = school.name if school else "Casework"
         if not raw_session:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casework.settings import get_settings
 
+READ_ONLY = "casework_read_only"
+
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite is tuned so several processes can share one file."""
@@ -43,8 +45,10 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
         # then writes can fail at once with "database is locked" when another process
-        # wrote in between, and busy_timeout does not help that case.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # wrote in between, and busy_timeout does not help that case. Read-only work
+        # (`reading`) needs no lock at all: WAL gives it a snapshot while others write.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -67,3 +71,29 @@ def transaction(url: str | None = None) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any error."""
     with session_factory(url)() as session, session.begin():
         yield session
+
+
+@lru_cache
+def _reader_for(url: str) -> sessionmaker[Session]:
+    engine = engine_for(url)
+    options = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True  # the server refuses any write
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+
+
+def _refuse_writes(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only unit of work tried to save changes")
+
+
+@contextmanager
+def reading(url: str | None = None) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it never waits for another writer.
+
+    Writing in it is a bug and raises, rather than quietly taking SQLite's write lock.
+    """
+    with _reader_for(url or get_settings().database_url)() as session:
+        event.listen(session, "before_flush", _refuse_writes)
+        with session.begin():
+            yield session

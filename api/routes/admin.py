@@ -21,7 +21,7 @@ from casework.settings import get_settings
 from db.audit import record_event
 from db.models import Person, PrintFile, Role
 from db.people import letter_recipients
-from db.session import transaction
+from db.session import reading, transaction
 from flows.steps.letters import mark_printed, print_file_of
 
 router = APIRouter()
@@ -42,7 +42,7 @@ class DirectoryCounts:
 
 
 def directory_counts(school_id: int) -> DirectoryCounts:
-    with transaction() as session:
+    with reading() as session:
         found = letter_recipients(session, school_id)
         by_email, by_post = len(found.by_email), len(found.by_post)
         return DirectoryCounts(

@@ -18,7 +18,7 @@ from api.security import require_user
 from db.audit import ChainReport, case_events, record_event, verify_chain
 from db.cases import CASE_RUNNERS
 from db.models import AuditEvent, Person
-from db.session import transaction
+from db.session import reading, transaction
 
 router = APIRouter()
 COLUMNS = ("seq", "at", "kind", "actor", "data", "prev_hash", "hash")
@@ -36,7 +36,7 @@ def require_reviewer(request: Request) -> Person:
 
 
 def run_verify() -> ChainReport:
-    with transaction() as session:
+    with reading() as session:
         return verify_chain(session)
 
 

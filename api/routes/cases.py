@@ -30,7 +30,7 @@ from db.models import (
     Role,
     StepStatus,
 )
-from db.session import transaction
+from db.session import reading, transaction
 from flows.procedures import procedure_for
 from flows.steps.approval import reissue
 from flows.steps.letters import LetterReport, letter_report
@@ -122,7 +122,7 @@ async def home(request: Request) -> Response:
     user = require_user(request)
 
     def load() -> list[dict[str, Any]]:
-        with transaction() as session:
+        with reading() as session:
             cases = visible_cases(session, user)
             waiting = waiting_steps(session, [c.id for c in cases])
             return [
