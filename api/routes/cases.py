@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -39,6 +39,48 @@ from flows.steps.packs import Document, documents_of
 router = APIRouter()
 HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed", "pack.viewed"}
 CASE_MANAGERS = (Role.HEADTEACHER, Role.DSL)
+# Who sees the addresses of undelivered mail (parents' addresses are personal data).
+ADDRESS_READERS = (Role.HEADTEACHER, Role.DSL, Role.CHAIR)
+UNDELIVERED_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """An email of the case the server refused, or is still deferring, with its answer."""
+
+    to: str
+    kind: str
+    failed: bool  # False: still being retried
+    answer: str
+    attempts: int
+
+
+def undelivered_of(session: Session, case_id: int, show_addresses: bool) -> list[Undelivered]:
+    troubled = (OutboxMessage.status == OutboxStatus.FAILED) | (
+        (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.last_error != "")
+    )
+    rows = session.execute(
+        select(
+            OutboxMessage.to_addr,
+            OutboxMessage.kind,
+            OutboxMessage.status,
+            OutboxMessage.last_error,
+            OutboxMessage.attempts,
+        )
+        .where(OutboxMessage.case_id == case_id, troubled)
+        .order_by(OutboxMessage.id)
+        .limit(UNDELIVERED_SHOWN)
+    ).all()
+    return [
+        Undelivered(
+            to=row.to_addr if show_addresses else "(address hidden)",
+            kind=row.kind.replace("_", " "),
+            failed=row.status == OutboxStatus.FAILED,
+            answer=row.last_error,
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
 
 
 @dataclass
@@ -56,6 +98,7 @@ class CaseView:
     approvals: dict[str, Approval]
     documents: list[Document]
     letters: LetterReport | None = None
+    undelivered: list[Undelivered] = field(default_factory=list)
 
 
 def viewable_case(session: Session, user: Person, case_id: int) -> Case:
@@ -112,6 +155,7 @@ def build_view(user: Person, case_id: int) -> CaseView:
             approvals=approvals,
             documents=documents_of(session, case),
             letters=letter_report(session, case.id),
+            undelivered=undelivered_of(session, case.id, user.role in ADDRESS_READERS),
         )
         session.expunge_all()
         return view
@@ -161,6 +205,7 @@ async def show_case(request: Request, case_id: int) -> Response:
         view=view,
         just_opened=request.query_params.get("opened") == "1",
         request_reissued=bool(request.query_params.get("reissued")),
+        undelivered_shown=UNDELIVERED_SHOWN,
     )
 
 
