@@ -1,21 +1,25 @@
 """Keeping Prefect in step with our database, which is the source of truth.
 
 Repairs, all safe to repeat: start the flow of a case that has none (Prefect was down at
-intake); resume a run whose decision is stored but was never delivered; and record that a
-platform missed its deadline to answer, which the procedure treats as a decision.
+intake); resume a run whose decision is stored but was never delivered; record that a
+platform missed its deadline to answer, which the procedure treats as a decision; and remind
+whoever has left a request waiting, with a fresh link.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from db.approvals import awaiting_resume, claim_decision, overdue
+from casework.settings import get_settings
+from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
 from db.audit import record_event
 from db.cases import finish_step
 from db.models import Approval, Case, CaseStatus, Decision, utcnow
 from db.session import transaction
+from flows.steps.approval import remind
 from flows.trigger import FlowNotReady, resume_case_flow, start_case_flow
 
 log = logging.getLogger("casework.reconciler")
@@ -108,9 +112,34 @@ def record_missed_platform_deadlines() -> int:
         return len(late)
 
 
+# Requests whose expiry is someone else's deadline, not a link to renew.
+DEADLINE_STEPS = ("platform_response",)
+
+
+def send_reminders() -> int:
+    """Send again, with a new link, each request left waiting too long; returns how many."""
+    settings = get_settings()
+    if settings.reminder_after_hours <= 0 or settings.reminders_max <= 0:
+        return 0
+    sent_before = utcnow() - timedelta(hours=settings.reminder_after_hours)
+    with transaction() as session:
+        waiting = due_for_reminder(
+            session,
+            sent_before=sent_before,
+            most=settings.reminders_max,
+            deadlines=DEADLINE_STEPS,
+        )
+        for approval in waiting:
+            case = session.get(Case, approval.case_id)
+            assert case is not None
+            remind(session, case, approval)
+        return len(waiting)
+
+
 def reconcile_once() -> tuple[int, int]:
     """One pass of the repairs; returns (flows started, decisions delivered)."""
     record_missed_platform_deadlines()
+    send_reminders()
     started = start_missing_flows()
     with transaction() as session:
         pending = [a.id for a in awaiting_resume(session)]

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     devmail_port: int = 1025
 
     approval_ttl_hours: int = 72
+    # A request still undecided this long after its link was sent is sent again, with a new
+    # link (the old one stops working), at most `reminders_max` times; 0 turns reminders off.
+    reminder_after_hours: float = 24.0
+    reminders_max: int = 3
     # How long the platform has to answer a report before the case lead is asked about
     # escalating to the Professionals Online Safety Helpline.
     platform_wait_hours: int = 48

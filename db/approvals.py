@@ -9,7 +9,7 @@ from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from casework.tokens import new_token, token_hash
-from db.models import Approval, ApprovalKind, Decision, Person, utcnow
+from db.models import Approval, ApprovalKind, Case, CaseStatus, Decision, Person, utcnow
 
 
 def open_request(
@@ -114,5 +114,29 @@ def awaiting_resume(session: Session) -> list[Approval]:
             select(Approval)
             .where(Approval.decision.is_not(None), Approval.resumed_at.is_(None))
             .order_by(Approval.decided_at)
+        )
+    )
+
+
+def due_for_reminder(
+    session: Session, *, sent_before: datetime, most: int, deadlines: tuple[str, ...]
+) -> list[Approval]:
+    """Undecided requests of open cases whose link went out before `sent_before`.
+
+    Steps in `deadlines` are left out: their expiry is a deadline for someone outside the
+    school (a platform), and passing it moves the case on by itself.
+    """
+    return list(
+        session.scalars(
+            select(Approval)
+            .join(Case, Case.id == Approval.case_id)
+            .where(
+                Case.status == CaseStatus.OPEN,
+                Approval.decision.is_(None),
+                Approval.requested_at <= sent_before,
+                Approval.reminders_sent < most,
+                Approval.step_key.not_in(deadlines),
+            )
+            .order_by(Approval.requested_at)
         )
     )

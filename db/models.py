@@ -258,6 +258,8 @@ class Approval(Base):
     decided_ip: Mapped[str] = mapped_column(String(64), default="")
     decided_user_agent: Mapped[str] = mapped_column(String(400), default="")
     resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reminders sent while it waited (each one came with a fresh link).
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (UniqueConstraint("case_id", "step_key", name="uq_approvals_case_step"),)
 

@@ -8,19 +8,20 @@ the decision is always read back from our database, never only from Prefect's in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import task
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
 from db.approvals import for_step, open_request, renew_token
 from db.audit import record_event
 from db.cases import acting_head, get_case, mark_waiting, step_is_settled
-from db.models import Approval, ApprovalKind, Case, Decision, Person, Role
+from db.models import Approval, ApprovalKind, AuditEvent, Case, Decision, Person, Role
 from db.outbox import queue_email, render_email
 from db.session import transaction
 from flows.procedures import StepKind, procedure_for
@@ -100,9 +101,17 @@ def link_ttl(step_key: str = "") -> timedelta:
 
 
 def email_request(
-    session: Session, case: Case, approval: Approval, person: Person, token: str
+    session: Session,
+    case: Case,
+    approval: Approval,
+    person: Person,
+    token: str,
+    waiting_since: datetime | None = None,
 ) -> None:
-    """Queue the emailed link for `token`: one email per token, never a second."""
+    """Queue the emailed link for `token`: one email per token, never a second.
+
+    `waiting_since` makes it a reminder: when the request was first made.
+    """
     title = procedure_for(case.incident_type).step(approval.step_key).title
     route = "approvals" if approval.kind == ApprovalKind.APPROVAL else "tasks"
     email = render_email(
@@ -112,6 +121,7 @@ def email_request(
         step_title=title,
         link=action_link(route, token),
         expires_at=approval.expires_at,
+        waiting_since=waiting_since,
     )
     queue_email(
         session,
@@ -141,6 +151,42 @@ def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> 
         },
     )
     email_request(session, case, approval, person, token)
+
+
+def first_asked(session: Session, approval: Approval) -> datetime:
+    """When the step's request was first made (its link may have been renewed since)."""
+    requests = session.execute(
+        select(AuditEvent.at, AuditEvent.data)
+        .where(
+            AuditEvent.case_id == approval.case_id,
+            AuditEvent.kind == f"{approval.kind.value}.requested",
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    asked = [at for at, data in requests if data.get("step") == approval.step_key]
+    return asked[0] if asked else approval.requested_at
+
+
+def remind(session: Session, case: Case, approval: Approval) -> None:
+    """Send a request still waiting again, with a fresh link; the old link stops working."""
+    person = session.get(Person, approval.approver_id)
+    assert person is not None
+    since = first_asked(session, approval)
+    token = renew_token(session, approval, link_ttl(approval.step_key))
+    approval.reminders_sent += 1
+    mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
+    record_event(
+        session,
+        case_id=case.id,
+        kind=f"{approval.kind.value}.reminded",
+        data={
+            "step": approval.step_key,
+            "to": person.name,
+            "reminder": approval.reminders_sent,
+            "expires_at": approval.expires_at.isoformat(),
+        },
+    )
+    email_request(session, case, approval, person, token, waiting_since=since)
 
 
 @task(name="request_person", **STEP_OPTIONS)
