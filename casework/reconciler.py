@@ -1,9 +1,10 @@
 """Keeping Prefect in step with our database, which is the source of truth.
 
 Repairs, all safe to repeat: start the flow of a case that has none (Prefect was down at
-intake); resume a run whose decision is stored but was never delivered; record that a
-platform missed its deadline to answer, which the procedure treats as a decision; and remind
-whoever has left a request waiting, with a fresh link.
+intake); resume a run whose decision is stored but was never delivered; run again a flow whose
+process died (a runner stopped or killed mid-run); record that a platform missed its deadline
+to answer, which the procedure treats as a decision; and remind whoever has left a request
+waiting, with a fresh link.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
 from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
 from db.audit import record_event
 from db.cases import finish_step
-from db.models import Approval, Case, CaseStatus, Decision, utcnow
-from db.session import transaction
+from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, utcnow
+from db.session import reading, transaction
 from flows.steps.approval import remind
-from flows.trigger import FlowNotReady, resume_case_flow, start_case_flow
+from flows.trigger import (
+    Delivery,
+    FlowNotReady,
+    crashed_runs,
+    restart_case_flow,
+    resume_case_flow,
+    start_case_flow,
+)
 
 log = logging.getLogger("casework.reconciler")
 
@@ -38,7 +47,7 @@ def deliver_decision(approval_id: int) -> bool:
         run_input = {"approval_id": approval.id, "decision": approval.decision.value}
     # No transaction is held while Prefect is called: SQLite writers would queue behind it.
     try:
-        resume_case_flow(flow_run_id, step_key, run_input)
+        delivery = resume_case_flow(flow_run_id, step_key, run_input)
     except FlowNotReady as exc:
         log.info("approval %s: flow not ready to resume (%s)", approval_id, exc)
         return False
@@ -49,7 +58,76 @@ def deliver_decision(approval_id: int) -> bool:
         approval = session.get(Approval, approval_id)
         if approval is not None and approval.resumed_at is None:
             approval.resumed_at = utcnow()
+            if delivery == Delivery.RESTARTED:
+                record_restart(session, approval.case_id, flow_run_id, f"decision on {step_key}")
     return True
+
+
+# A run that crashes every time it starts is restarted at most this often, so a broken
+# machine cannot fill the audit trail; the warning in the log says why it was left.
+RESTARTS_PER_HOUR = 3
+
+
+def record_restart(session: Session, case_id: int, flow_run_id: str, why: str) -> None:
+    record_event(
+        session,
+        case_id=case_id,
+        kind="flow.restarted",
+        data={"flow_run_id": flow_run_id, "after": why},
+    )
+
+
+def recent_restarts(session: Session, case_id: int) -> int:
+    since = utcnow() - timedelta(hours=1)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.case_id == case_id,
+                AuditEvent.kind == "flow.restarted",
+                AuditEvent.at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def restart_crashed_flows() -> int:
+    """Run again the crashed flows of open cases; returns how many were restarted."""
+    with reading() as session:
+        runs = dict(
+            session.execute(
+                select(Case.flow_run_id, Case.id).where(
+                    Case.status == CaseStatus.OPEN, Case.flow_run_id.is_not(None)
+                )
+            ).all()
+        )
+        if not runs:
+            return 0
+    try:
+        crashed = crashed_runs(list(runs))
+    except Exception as exc:
+        log.warning("crashed flows not checked: Prefect unreachable (%s)", exc)
+        return 0
+    restarted = 0
+    for run_id in crashed:
+        case_id = runs[run_id]
+        with reading() as session:
+            too_many = recent_restarts(session, case_id) >= RESTARTS_PER_HOUR
+        if too_many:
+            log.warning("case %s: flow run %s keeps crashing; not restarted", case_id, run_id)
+            continue
+        try:
+            if not restart_case_flow(run_id):
+                continue
+        except Exception as exc:
+            log.warning("case %s: crashed flow not restarted yet (%s)", case_id, exc)
+            continue
+        with transaction() as session:
+            record_restart(session, case_id, run_id, "the run crashed")
+        restarted += 1
+    return restarted
 
 
 def start_missing_flows() -> int:
@@ -144,4 +222,5 @@ def reconcile_once() -> tuple[int, int]:
     with transaction() as session:
         pending = [a.id for a in awaiting_resume(session)]
     delivered = sum(deliver_decision(approval_id) for approval_id in pending)
+    restart_crashed_flows()
     return started, delivered

@@ -7,13 +7,21 @@ reconciler (casework.worker) repeats them later; they are safe to repeat.
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
+from prefect.states import Scheduled
 
 from db.models import IncidentType
 
@@ -22,6 +30,14 @@ log = logging.getLogger("casework.trigger")
 
 class FlowNotReady(RuntimeError):
     """The flow run exists but is not suspended yet; try again later."""
+
+
+class Delivery(StrEnum):
+    """What became of a decision handed to a case's flow run."""
+
+    RESUMED = "resumed"
+    RESTARTED = "restarted"  # the run had crashed; it runs again and reads the decision
+    NOT_WAITING = "not waiting"  # the run is not waiting on this step (already delivered)
 
 
 def pause_key(step_key: str) -> str:
@@ -56,27 +72,66 @@ def flow_run_state(flow_run_id: str) -> StateType | None:
     return run.state.type if run.state else None
 
 
-def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> bool:
-    """Resume a run suspended at `step_key`; False if it is not waiting on that step.
+def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> Delivery:
+    """Hand a stored decision to the run waiting at `step_key`.
 
-    Raises FlowNotReady while the run is still on its way to suspending.
+    A crashed run is started again instead. Raises FlowNotReady while the run is still
+    on its way to suspending.
     """
     with get_client(sync_client=True) as client:
         try:
             run = client.read_flow_run(UUID(flow_run_id))
         except ObjectNotFound:
-            return False
+            return Delivery.NOT_WAITING
         state = run.state.type if run.state else None
         if state in (StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED):
             raise FlowNotReady(f"flow run {flow_run_id} is {state}")
+        if state == StateType.CRASHED:
+            if not _restart(client, run.id):
+                raise FlowNotReady(f"flow run {flow_run_id} could not be restarted")
+            return Delivery.RESTARTED
         if state != StateType.PAUSED:
-            return False
+            log.warning("flow run %s is %s: decision for %s not delivered", run.id, state, step_key)
+            return Delivery.NOT_WAITING
         if run.state and run.state.state_details.pause_key != pause_key(step_key):
             # Suspended at another step: this decision was already delivered.
-            return False
+            return Delivery.NOT_WAITING
         result = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
     if result.status != SetStateStatus.ACCEPT:
         details = getattr(result.details, "reason", "")
         log.info("resume of %s not accepted: %s", flow_run_id, details)
         raise FlowNotReady(details or "resume not accepted")
-    return True
+    return Delivery.RESUMED
+
+
+# A run whose process is stopped (a runner restarted or killed) ends CRASHED, even when
+# it had just suspended. Steps are idempotent and every decision is read back from our
+# database, so such a run is simply run again from the top. Leaving a terminal state this
+# way is Prefect's own "retry": it also forgets the run's spent pause keys, so the run can
+# suspend at the same step again.
+def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
+    state = Scheduled(name="Restarting", message="Started again after the run crashed.")
+    return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
+
+
+def restart_case_flow(flow_run_id: str) -> bool:
+    """Run a crashed case flow again; False if Prefect refused (it is no longer crashed)."""
+    with get_client(sync_client=True) as client:
+        return _restart(client, UUID(flow_run_id))
+
+
+def crashed_runs(flow_run_ids: list[str]) -> list[str]:
+    """Which of these flow runs Prefect reports as crashed."""
+    found: list[str] = []
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(flow_run_ids), 200):
+            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=chunk),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])),
+                ),
+                limit=len(chunk),
+            )
+            found.extend(str(run.id) for run in runs)
+    return found

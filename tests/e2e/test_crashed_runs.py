@@ -1,0 +1,100 @@
+"""A flow run whose process dies is run again, and the case carries on as if nothing happened.
+
+Stopping or killing the runner just after a run has suspended leaves the run CRASHED
+("Execution was aborted by a termination signal"): the run's own process reports the signal
+after the suspension. These tests put a run in that state through the Prefect API, at the
+two moments a person's answer can meet it: before the answer arrives and after.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from db.models import AuditEvent, CaseStatus
+from db.session import transaction
+from tests.e2e.flow_helpers import wait_closed
+from tests.e2e.test_pupil_contact import (
+    DSL,
+    approval_mail,
+    assert_no_duplicate_mail,
+    do_tasks,
+    fifty_letters,
+    open_case,
+)
+from tests.stack import Stack
+from tests.support import case_row, csrf_of, link_in, mail_to, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def crash(stack: Stack, run_id: str) -> None:
+    """Put the run in the state a terminated runner leaves it in."""
+    answer = httpx.post(
+        f"{stack.prefect_api}/flow_runs/{run_id}/set_state",
+        json={
+            "state": {
+                "type": "CRASHED",
+                "name": "Crashed",
+                "message": "Execution was aborted by a termination signal.",
+            },
+            "force": True,
+        },
+        timeout=10,
+    )
+    answer.raise_for_status()
+    assert stack.flow_run_state(run_id) == "CRASHED"
+
+
+def restarts(url: str, case_id: int) -> list[str]:
+    """Why each restart of the case's run happened, in order."""
+    with transaction(url) as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case_id, AuditEvent.kind == "flow.restarted")
+            .order_by(AuditEvent.seq)
+        )
+        return [str(e.data["after"]) for e in events]
+
+
+def suspended(stack: Stack, run_id: str) -> None:
+    wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to suspend")
+
+
+def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
+    case_id, _ = open_case(stack)
+    case = case_row(stack.db_url, case_id)
+    first_task = f"{case.reference}: please record – Record whether"
+    mail_to(stack.mail, DSL, first_task)
+    run_id = wait_until(lambda: case_row(stack.db_url, case_id).flow_run_id, 30)
+    suspended(stack, run_id)
+
+    # Crashed while waiting for the DSL: the reconciler runs it again and it waits once more.
+    crash(stack, run_id)
+    wait_until(lambda: restarts(stack.db_url, case_id), 30, 0.5, "the restart")
+    suspended(stack, run_id)
+    asked = [m for m in stack.mail.all() if DSL in m.rcpt_tos and first_task in m.subject]
+    assert len(asked) == 1, "the DSL is not asked a second time"
+
+    do_tasks(stack, case.reference)
+    review = link_in(approval_mail(stack, case.reference), "/approvals/")
+    suspended(stack, run_id)
+
+    # Crashed while waiting for the head: the decision itself starts it again.
+    crash(stack, run_id)
+    with httpx.Client(timeout=30) as head:
+        page = head.get(review)
+        head.post(
+            review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
+        ).raise_for_status()
+    wait_closed(stack, case_id)
+
+    assert case_row(stack.db_url, case_id).status == CaseStatus.CLOSED
+    assert stack.flow_run_state(run_id) == "COMPLETED"
+    assert restarts(stack.db_url, case_id) == [
+        "the run crashed",
+        "decision on approve_parent_letter",
+    ]
+    assert len(fifty_letters(stack, case_id)) == 50
+    assert_no_duplicate_mail(stack, case_id, case.reference)
