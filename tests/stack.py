@@ -59,7 +59,7 @@ class Stack:
         self._catcher = start_catcher(self.mail, "127.0.0.1", self.smtp_port)
         self.spawn("prefect", prefect_server_command(self.settings()))
         self.spawn("web", [sys.executable, "-m", "casework.cli", "web"])
-        self.spawn("worker", [sys.executable, "-m", "casework.cli", "worker"])
+        self.start_worker()
         wait_http(self.prefect_api + "/health", 120, self.procs["prefect"])
         self.start_runner()
         wait_http(self.base_url + "/healthz", 60, self.procs["web"])
@@ -98,6 +98,13 @@ class Stack:
 
     def stop_runner(self) -> None:
         self.terminate("runner")
+
+    def stop_worker(self) -> None:
+        """Stop the outbox sender and the reconciler."""
+        self.terminate("worker")
+
+    def start_worker(self) -> None:
+        self.spawn("worker", [sys.executable, "-m", "casework.cli", "worker"])
 
     def terminate(self, name: str) -> None:
         proc = self.procs.pop(name, None)

@@ -63,6 +63,11 @@ def suspended(stack: Stack, run_id: str) -> None:
 
 
 def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
+    if not stack.db_url.startswith("sqlite"):
+        pytest.skip(
+            "what is tested here happens on the Prefect server; the reconciler's own queries "
+            "run on both databases in tests/casework/test_reconciler.py"
+        )
     case_id, _ = open_case(stack)
     case = case_row(stack.db_url, case_id)
     first_task = f"{case.reference}: please record – Record whether"
@@ -81,17 +86,21 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
     review = link_in(approval_mail(stack, case.reference), "/approvals/")
     suspended(stack, run_id)
 
-    # Crashed while waiting for the head: the decision itself starts it again.
+    # Crashed while waiting for the head: the decision itself starts it again. The worker's
+    # reconciler is stopped meanwhile, or it could restart the run before the head answers.
+    stack.stop_worker()
     crash(stack, run_id)
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
         head.post(
             review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
         ).raise_for_status()
+    assert restarts(stack.db_url, case_id)[-1] == "decision on approve_parent_letter"
+    stack.start_worker()  # to send the letters
     wait_closed(stack, case_id)
 
     assert case_row(stack.db_url, case_id).status == CaseStatus.CLOSED
-    assert stack.flow_run_state(run_id) == "COMPLETED"
+    wait_until(lambda: stack.flow_run_state(run_id) == "COMPLETED", 30, 0.5, "the run to end")
     assert restarts(stack.db_url, case_id) == [
         "the run crashed",
         "decision on approve_parent_letter",
