@@ -64,6 +64,20 @@ def test_each_row_is_one_message_to_one_recipient(
     assert send() == 0, "nothing is sent twice"
 
 
+def test_lines_starting_with_a_dot_arrive_intact(
+    configured: Settings, smtp: tuple[MailStore, int]
+) -> None:
+    """A lone "." line ends a message in SMTP: the sender must double leading dots."""
+    text = "Before\n.\n.starts with a dot\nAfter the dots\n"
+    email = RenderedEmail(subject="Dots", text=text, html="<p>x</p>\n.<p>dot first</p>")
+    with transaction(configured.database_url) as session:
+        queue_email(session, dedup_key="dots", to="p@families.example", email=email, kind="test")
+    assert send() == 1
+    (mail,) = smtp[0].all()
+    assert mail.text.replace("\r\n", "\n") == text
+    assert ".<p>dot first</p>" in mail.html
+
+
 def test_mail_waits_while_the_server_is_down_then_goes_once(
     configured: Settings, smtp: tuple[MailStore, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

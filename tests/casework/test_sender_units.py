@@ -68,6 +68,28 @@ def test_rendered_bytes_are_what_the_email_package_writes(name: str, eight_bit: 
             assert rendered.isascii()
 
 
+DOTTED = replace(
+    ROW,
+    text_body="Points to note\n.\n.hidden starts with a dot\n..two dots\nbare\rreturn\n",
+    html_body="<p>one</p>\n.<p>dot first</p>\n.",
+)
+
+
+@pytest.mark.parametrize("eight_bit", [True, False], ids=["8bit", "7bit"])
+@pytest.mark.parametrize("name", [*VARIANTS, "dotted lines"])
+def test_data_bytes_are_what_aiosmtplib_would_write(name: str, eight_bit: bool) -> None:
+    """The sender writes DATA itself; the library's own transparency is the oracle."""
+    from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+
+    row = VARIANTS.get(name, DOTTED)
+    messages = MessageBytes("Casework <casework@school.example>")
+    on_the_wire = normalize_message_line_endings(messages.render(row, eight_bit))
+    expected = PERIOD_REGEX.sub(b"..", on_the_wire)
+    assert messages.for_data(row, eight_bit) == expected + b".\r\n"
+    if name == "dotted lines":
+        assert b"\r\n..\r\n" in expected, "a lone dot in the text cannot end the message"
+
+
 def test_a_letter_body_is_built_once_and_reused() -> None:
     messages = MessageBytes("Casework <casework@school.example>")
     first = messages.render(ROW, True)
