@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from prefect.client.schemas.objects import StateType
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework.settings import get_settings
 from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
-from db.audit import record_event
+from db.audit import procedure_stopped, record_event
 from db.cases import finish_step
 from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, utcnow
 from db.session import reading, transaction
@@ -25,10 +26,11 @@ from flows.steps.approval import remind
 from flows.trigger import (
     Delivery,
     FlowNotReady,
-    crashed_runs,
+    StoppedRun,
     restart_case_flow,
     resume_case_flow,
     start_case_flow,
+    stopped_runs,
 )
 
 log = logging.getLogger("casework.reconciler")
@@ -93,8 +95,11 @@ def recent_restarts(session: Session, case_id: int) -> int:
     )
 
 
-def restart_crashed_flows() -> int:
-    """Run again the crashed flows of open cases; returns how many were restarted."""
+def look_after_stopped_flows() -> int:
+    """Run crashed flows of open cases again; flag those a person must deal with.
+
+    Returns how many runs were restarted.
+    """
     with reading() as session:
         runs = dict(
             session.execute(
@@ -106,28 +111,55 @@ def restart_crashed_flows() -> int:
         if not runs:
             return 0
     try:
-        crashed = crashed_runs(list(runs))
+        stopped = stopped_runs(list(runs))
     except Exception as exc:
-        log.warning("crashed flows not checked: Prefect unreachable (%s)", exc)
+        log.warning("stopped flows not checked: Prefect unreachable (%s)", exc)
         return 0
     restarted = 0
-    for run_id in crashed:
-        case_id = runs[run_id]
+    for run in stopped:
+        case_id = runs[run.flow_run_id]
         with reading() as session:
-            too_many = recent_restarts(session, case_id) >= RESTARTS_PER_HOUR
-        if too_many:
-            log.warning("case %s: flow run %s keeps crashing; not restarted", case_id, run_id)
-            continue
-        try:
-            if not restart_case_flow(run_id):
-                continue
-        except Exception as exc:
-            log.warning("case %s: crashed flow not restarted yet (%s)", case_id, exc)
-            continue
-        with transaction() as session:
-            record_restart(session, case_id, run_id, "the run crashed")
-        restarted += 1
+            retry = (
+                run.state == StateType.CRASHED
+                and recent_restarts(session, case_id) < RESTARTS_PER_HOUR
+            )
+        if retry and restart_quietly(case_id, run.flow_run_id):
+            restarted += 1
+        elif not retry:
+            flag_stopped(case_id, run)
     return restarted
+
+
+def restart_quietly(case_id: int, flow_run_id: str) -> bool:
+    try:
+        if not restart_case_flow(flow_run_id):
+            return False
+    except Exception as exc:
+        log.warning("case %s: crashed flow not restarted yet (%s)", case_id, exc)
+        return False
+    with transaction() as session:
+        record_restart(session, case_id, flow_run_id, "the run crashed")
+    return True
+
+
+def flag_stopped(case_id: int, run: StoppedRun) -> None:
+    """Record once that the case's procedure has stopped and needs a person."""
+    with transaction() as session:
+        flagged = procedure_stopped(session, case_id)
+        if flagged is not None and flagged.data.get("since") == run.since:
+            return
+        log.warning("case %s: flow run %s is %s", case_id, run.flow_run_id, run.state.value)
+        record_event(
+            session,
+            case_id=case_id,
+            kind="flow.stopped",
+            data={
+                "flow_run_id": run.flow_run_id,
+                "state": run.state.value.lower(),
+                "message": run.message[:500],
+                "since": run.since,
+            },
+        )
 
 
 def start_missing_flows() -> int:
@@ -222,5 +254,5 @@ def reconcile_once() -> tuple[int, int]:
     with transaction() as session:
         pending = [a.id for a in awaiting_resume(session)]
     delivered = sum(deliver_decision(approval_id) for approval_id in pending)
-    restart_crashed_flows()
+    look_after_stopped_flows()
     return started, delivered

@@ -92,6 +92,21 @@ def record_event(
     return event
 
 
+# The events that tell whether a case's procedure is running: the latest one decides.
+FLOW_EVENTS = ("flow.started", "flow.restarted", "flow.stopped")
+
+
+def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
+    """The `flow.stopped` event if that is the latest word on the case's procedure."""
+    latest = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(FLOW_EVENTS))
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return latest if latest is not None and latest.kind == "flow.stopped" else None
+
+
 def case_events(session: Session, case_id: int) -> list[AuditEvent]:
     return list(
         session.scalars(

@@ -7,6 +7,7 @@ reconciler (casework.worker) repeats them later; they are safe to repeat.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -106,32 +107,55 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
 
 # A run whose process is stopped (a runner restarted or killed) ends CRASHED, even when
 # it had just suspended. Steps are idempotent and every decision is read back from our
-# database, so such a run is simply run again from the top. Leaving a terminal state this
+# database, so such a run (or a failed one, once a person has dealt with the cause) is
+# simply run again from the top. Leaving a terminal state this
 # way is Prefect's own "retry": it also forgets the run's spent pause keys, so the run can
 # suspend at the same step again.
 def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
-    state = Scheduled(name="Restarting", message="Started again after the run crashed.")
+    state = Scheduled(name="Restarting", message="Started again after the run stopped.")
     return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
 
 
 def restart_case_flow(flow_run_id: str) -> bool:
-    """Run a crashed case flow again; False if Prefect refused (it is no longer crashed)."""
+    """Run a stopped case flow again; False if Prefect refused (it is no longer stopped)."""
     with get_client(sync_client=True) as client:
         return _restart(client, UUID(flow_run_id))
 
 
-def crashed_runs(flow_run_ids: list[str]) -> list[str]:
-    """Which of these flow runs Prefect reports as crashed."""
-    found: list[str] = []
+# Ended without finishing the procedure: crashed (its process died), failed (a step's own
+# error, after its retries) or cancelled (by hand, in Prefect's UI).
+STOPPED = (StateType.CRASHED, StateType.FAILED, StateType.CANCELLED)
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    flow_run_id: str
+    state: StateType
+    message: str
+    since: str  # when it stopped (ISO 8601): tells one stop from the next
+
+
+def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
+    """Which of these flow runs have stopped short of completing."""
+    found: list[StoppedRun] = []
     with get_client(sync_client=True) as client:
         for start in range(0, len(flow_run_ids), 200):
             chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
             runs = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
                     id=FlowRunFilterId(any_=chunk),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(STOPPED))),
                 ),
                 limit=len(chunk),
             )
-            found.extend(str(run.id) for run in runs)
+            found.extend(
+                StoppedRun(
+                    str(run.id),
+                    run.state.type,
+                    run.state.message or "",
+                    run.state.timestamp.isoformat(),
+                )
+                for run in runs
+                if run.state is not None
+            )
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +17,13 @@ from api.pages import render_page
 from api.security import check_csrf, require_user
 from casework.evidence_store import evidence_path
 from db.approvals import for_step
-from db.audit import case_events, record_event
+from db.audit import case_events, procedure_stopped, record_event
 from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
 from db.models import (
     Approval,
     AuditEvent,
     Case,
+    CaseStatus,
     CaseStep,
     Evidence,
     OutboxMessage,
@@ -35,8 +37,10 @@ from flows.procedures import procedure_for
 from flows.steps.approval import reissue
 from flows.steps.letters import LetterReport, letter_report
 from flows.steps.packs import Document, documents_of
+from flows.trigger import restart_case_flow
 
 router = APIRouter()
+log = logging.getLogger("casework.cases")
 HIDDEN_FROM_TIMELINE = {"case.viewed", "evidence.viewed", "pack.viewed"}
 CASE_MANAGERS = (Role.HEADTEACHER, Role.DSL)
 # Who sees the addresses of undelivered mail (parents' addresses are personal data).
@@ -99,6 +103,7 @@ class CaseView:
     documents: list[Document]
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
+    stopped: AuditEvent | None = None  # the procedure stopped and needs a person
 
 
 def viewable_case(session: Session, user: Person, case_id: int) -> Case:
@@ -156,6 +161,7 @@ def build_view(user: Person, case_id: int) -> CaseView:
             documents=documents_of(session, case),
             letters=letter_report(session, case.id),
             undelivered=undelivered_of(session, case.id, user.role in ADDRESS_READERS),
+            stopped=procedure_stopped(session, case.id) if case.status == CaseStatus.OPEN else None,
         )
         session.expunge_all()
         return view
@@ -205,6 +211,7 @@ async def show_case(request: Request, case_id: int) -> Response:
         view=view,
         just_opened=request.query_params.get("opened") == "1",
         request_reissued=bool(request.query_params.get("reissued")),
+        procedure_restarted=request.query_params.get("restarted") == "1",
         undelivered_shown=UNDELIVERED_SHOWN,
     )
 
@@ -268,6 +275,18 @@ async def download_evidence(request: Request, case_id: int, evidence_id: int) ->
     )
 
 
+async def case_manager(request: Request, action: str) -> Person:
+    """The signed-in headteacher or DSL behind a genuine form POST; 403 for anyone else."""
+    form = await request.form()
+    check_csrf(request, form)
+    user = require_user(request)
+    if user.role not in CASE_MANAGERS:
+        raise AppError(
+            403, f"Only the headteacher or the designated safeguarding lead can {action}."
+        )
+    return user
+
+
 def reissue_link(user: Person, case_id: int, step_key: str) -> None:
     with transaction() as session:
         case = viewable_case(session, user, case_id)
@@ -282,12 +301,49 @@ def reissue_link(user: Person, case_id: int, step_key: str) -> None:
 @router.post("/cases/{case_id}/steps/{step_key}/reissue")
 async def reissue_step_link(request: Request, case_id: int, step_key: str) -> Response:
     """Send a fresh link for a waiting step (the email was lost, or the link expired)."""
-    form = await request.form()
-    check_csrf(request, form)
-    user = require_user(request)
-    if user.role not in CASE_MANAGERS:
-        raise AppError(
-            403, "Only the headteacher or the designated safeguarding lead can send a new link."
-        )
+    user = await case_manager(request, "send a new link")
     await run_in_threadpool(reissue_link, user, case_id, step_key)
     return RedirectResponse(f"/cases/{case_id}?reissued={step_key}", status_code=303)
+
+
+def check_stopped(user: Person, case_id: int) -> str:
+    """The flow run of a case whose procedure has stopped; refuses any other case."""
+    with reading() as session:
+        case = viewable_case(session, user, case_id)
+        if case.status != CaseStatus.OPEN or procedure_stopped(session, case.id) is None:
+            raise AppError(
+                409, "This case's procedure has not stopped, so there is nothing to restart."
+            )
+        assert case.flow_run_id is not None  # a stopped procedure had a run
+        return case.flow_run_id
+
+
+def record_restart_by(user: Person, case_id: int, flow_run_id: str) -> None:
+    with transaction() as session:
+        record_event(
+            session,
+            case_id=case_id,
+            kind="flow.restarted",
+            actor=session.get(Person, user.id),
+            data={"flow_run_id": flow_run_id, "after": "restarted by hand"},
+        )
+
+
+@router.post("/cases/{case_id}/procedure/restart")
+async def restart_procedure(request: Request, case_id: int) -> Response:
+    """Run a stopped procedure again from the top; steps already done are not repeated."""
+    user = await case_manager(request, "restart a procedure")
+    flow_run_id = await run_in_threadpool(check_stopped, user, case_id)
+    try:
+        accepted = await run_in_threadpool(restart_case_flow, flow_run_id)
+    except Exception as exc:
+        log.warning("case %s: restart refused by Prefect (%s)", case_id, exc)
+        raise AppError(
+            503,
+            "The workflow server could not be reached, so the procedure was not restarted. "
+            "Nothing has changed; please try again in a few minutes.",
+        ) from exc
+    if not accepted:
+        raise AppError(409, "The workflow server would not restart this procedure just now.")
+    await run_in_threadpool(record_restart_by, user, case_id, flow_run_id)
+    return RedirectResponse(f"/cases/{case_id}?restarted=1", status_code=303)

@@ -6,10 +6,12 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from prefect.client.schemas.objects import StateType
 from sqlalchemy import select
 
-from casework.reconciler import record_missed_platform_deadlines, restart_crashed_flows
+from casework.reconciler import look_after_stopped_flows, record_missed_platform_deadlines
 from casework.settings import Settings
+from db.audit import procedure_stopped
 from db.models import (
     Approval,
     AuditEvent,
@@ -21,6 +23,7 @@ from db.models import (
     StepStatus,
 )
 from db.session import transaction
+from flows.trigger import StoppedRun
 from tests.support import audit_kinds, make_approval, make_case
 
 
@@ -43,35 +46,87 @@ def test_no_answer_by_the_deadline_is_recorded_once(configured: Settings) -> Non
     assert audit_kinds(url, case_id)[-2:] == ["deadline.passed", "step.completed"]
 
 
+def open_runs(url: str, how_many: int, closed: int = 0) -> list[tuple[int, str]]:
+    """Cases with a flow run each; the last `closed` of them closed."""
+    made = []
+    for n in range(how_many):
+        case_id = make_case(url)
+        with transaction(url) as session:
+            case = session.get(Case, case_id)
+            case.flow_run_id = str(uuid4())
+            if n >= how_many - closed:
+                case.status = CaseStatus.CLOSED
+            made.append((case_id, case.flow_run_id))
+    return made
+
+
+class FakePrefect:
+    """Prefect's side as a recording fake; tests/e2e/test_crashed_runs.py uses the real one."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import casework.reconciler as reconciler
+
+        self.stopped: list[StoppedRun] = []
+        self.asked: list[list[str]] = []
+        self.restarted: list[str] = []
+        monkeypatch.setattr(reconciler, "stopped_runs", self.stopped_runs)
+        monkeypatch.setattr(reconciler, "restart_case_flow", self.restart)
+
+    def stopped_runs(self, ids: list[str]) -> list[StoppedRun]:
+        self.asked.append(ids)
+        return [run for run in self.stopped if run.flow_run_id in ids]
+
+    def restart(self, run_id: str) -> bool:
+        self.restarted.append(run_id)
+        return True
+
+
+def stopped(run_id: str, state: StateType, since: str = "2026-11-30T10:00:00+00:00") -> StoppedRun:
+    return StoppedRun(run_id, state, "Flow run encountered an exception: boom", since)
+
+
 def test_a_crashed_flow_is_restarted_but_not_for_ever(
     configured: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prefect's side is a recording fake here; tests/e2e/test_crashed_runs.py uses the real one."""
-    import casework.reconciler as reconciler
-
     url = configured.database_url
-    crashed_id, closed_id = make_case(url), make_case(url)
+    (case_id, run_id), (_, closed_run) = open_runs(url, 2, closed=1)
+    prefect = FakePrefect(monkeypatch)
+    prefect.stopped = [stopped(run_id, StateType.CRASHED), stopped(closed_run, StateType.CRASHED)]
+
+    assert [look_after_stopped_flows() for _ in range(4)] == [1, 1, 1, 0]
+    assert prefect.asked[0] == [run_id], "only the runs of open cases are checked"
+    assert prefect.restarted == [run_id] * 3
+    kinds = audit_kinds(url, case_id)
+    assert kinds.count("flow.restarted") == 3
+    assert kinds[-1] == "flow.stopped", "after three crashes in an hour a person is asked"
     with transaction(url) as session:
-        for case_id in (crashed_id, closed_id):
-            session.get(Case, case_id).flow_run_id = str(uuid4())
-        session.get(Case, closed_id).status = CaseStatus.CLOSED
-        crashed_run = session.get(Case, crashed_id).flow_run_id
-    asked: list[list[str]] = []
-    restarted: list[str] = []
-
-    def crashed(ids: list[str]) -> list[str]:
-        asked.append(ids)
-        return [crashed_run]
-
-    monkeypatch.setattr(reconciler, "crashed_runs", crashed)
-    monkeypatch.setattr(reconciler, "restart_case_flow", lambda run: restarted.append(run) or True)
-
-    assert [restart_crashed_flows() for _ in range(4)] == [1, 1, 1, 0]
-    assert asked[0] == [crashed_run], "only the runs of open cases are checked"
-    assert restarted == [crashed_run] * reconciler.RESTARTS_PER_HOUR
-    assert audit_kinds(url, crashed_id).count("flow.restarted") == 3
+        assert procedure_stopped(session, case_id) is not None
 
     with transaction(url) as session:  # an hour later it may be tried again
         for event in session.scalars(select(AuditEvent).where(AuditEvent.kind == "flow.restarted")):
             event.at -= timedelta(hours=1, minutes=1)
-    assert restart_crashed_flows() == 1
+    assert look_after_stopped_flows() == 1
+    with transaction(url) as session:
+        assert procedure_stopped(session, case_id) is None, "running again"
+
+
+def test_a_failed_flow_is_flagged_once_per_stop_and_never_restarted(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = configured.database_url
+    [(case_id, run_id)] = open_runs(url, 1)
+    prefect = FakePrefect(monkeypatch)
+    prefect.stopped = [stopped(run_id, StateType.FAILED)]
+
+    assert look_after_stopped_flows() == 0
+    assert look_after_stopped_flows() == 0
+    assert prefect.restarted == []
+    with transaction(url) as session:
+        flagged = procedure_stopped(session, case_id)
+        assert flagged is not None
+        assert flagged.data["state"] == "failed" and "boom" in flagged.data["message"]
+    assert audit_kinds(url, case_id).count("flow.stopped") == 1, "flagged once"
+
+    prefect.stopped = [stopped(run_id, StateType.CANCELLED, since="2026-11-30T11:00:00+00:00")]
+    look_after_stopped_flows()
+    assert audit_kinds(url, case_id).count("flow.stopped") == 2, "a new stop is a new flag"

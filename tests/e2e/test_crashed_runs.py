@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.models import AuditEvent, CaseStatus
+from db.models import AuditEvent, Case, CaseStatus
 from db.session import transaction
 from tests.e2e.flow_helpers import wait_closed
 from tests.e2e.test_pupil_contact import (
@@ -22,29 +22,30 @@ from tests.e2e.test_pupil_contact import (
     do_tasks,
     fifty_letters,
     open_case,
+    respond,
 )
 from tests.stack import Stack
-from tests.support import case_row, csrf_of, link_in, mail_to, wait_until
+from tests.support import audit_kinds, case_row, csrf_of, link_in, mail_to, signin, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def crash(stack: Stack, run_id: str) -> None:
     """Put the run in the state a terminated runner leaves it in."""
+    end_run(stack, run_id, "CRASHED", "Execution was aborted by a termination signal.")
+
+
+def end_run(stack: Stack, run_id: str, state: str, message: str) -> None:
     answer = httpx.post(
         f"{stack.prefect_api}/flow_runs/{run_id}/set_state",
         json={
-            "state": {
-                "type": "CRASHED",
-                "name": "Crashed",
-                "message": "Execution was aborted by a termination signal.",
-            },
+            "state": {"type": state, "name": state.title(), "message": message},
             "force": True,
         },
         timeout=10,
     )
     answer.raise_for_status()
-    assert stack.flow_run_state(run_id) == "CRASHED"
+    assert stack.flow_run_state(run_id) == state
 
 
 def restarts(url: str, case_id: int) -> list[str]:
@@ -62,18 +63,24 @@ def suspended(stack: Stack, run_id: str) -> None:
     wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to suspend")
 
 
-def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
-    if not stack.db_url.startswith("sqlite"):
-        pytest.skip(
-            "what is tested here happens on the Prefect server; the reconciler's own queries "
-            "run on both databases in tests/casework/test_reconciler.py"
-        )
+def waiting_for_first_task(stack: Stack) -> tuple[int, Case, str, str]:
+    """A new case whose run has suspended for the DSL's first task; the task's subject."""
     case_id, _ = open_case(stack)
     case = case_row(stack.db_url, case_id)
     first_task = f"{case.reference}: please record – Record whether"
     mail_to(stack.mail, DSL, first_task)
     run_id = wait_until(lambda: case_row(stack.db_url, case_id).flow_run_id, 30)
     suspended(stack, run_id)
+    return case_id, case, run_id, first_task
+
+
+def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
+    if not stack.db_url.startswith("sqlite"):
+        pytest.skip(
+            "what is tested here happens on the Prefect server; the reconciler's own queries "
+            "run on both databases in tests/casework/test_reconciler.py"
+        )
+    case_id, case, run_id, first_task = waiting_for_first_task(stack)
 
     # Crashed while waiting for the DSL: the reconciler runs it again and it waits once more.
     crash(stack, run_id)
@@ -107,3 +114,43 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
     ]
     assert len(fifty_letters(stack, case_id)) == 50
     assert_no_duplicate_mail(stack, case_id, case.reference)
+
+
+def test_a_failed_procedure_is_shown_and_the_dsl_runs_it_again(stack: Stack) -> None:
+    if not stack.db_url.startswith("sqlite"):
+        pytest.skip("what is tested here happens on the Prefect server")
+    case_id, case, run_id, first_task = waiting_for_first_task(stack)
+
+    # A step's own error (after its retries): no automatic restart, a person is told.
+    end_run(stack, run_id, "FAILED", "Flow run encountered an exception: OperationalError")
+    with stack.client() as dsl:
+        signin(dsl, DSL, stack.mail)
+        page = wait_until(
+            lambda: (lambda p: p if "procedure has stopped" in p.text else None)(
+                dsl.get(f"/cases/{case_id}")
+            ),
+            30,
+            0.5,
+            "the case page to say the procedure stopped",
+        )
+        assert "OperationalError" in page.text
+        assert stack.flow_run_state(run_id) == "FAILED", "a failed run is not rerun by itself"
+        restarted = dsl.post(
+            f"/cases/{case_id}/procedure/restart", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert restarted.status_code == 303
+        after = dsl.get(restarted.headers["location"])
+        assert "running again" in after.text and "procedure has stopped" not in after.text
+
+    suspended(stack, run_id)
+    asked = [m for m in stack.mail.all() if DSL in m.rcpt_tos and first_task in m.subject]
+    assert len(asked) == 1, "the DSL is not asked a second time"
+    assert restarts(stack.db_url, case_id) == ["restarted by hand"]
+    kinds = audit_kinds(stack.db_url, case_id)
+    assert kinds.index("flow.stopped") < kinds.index("flow.restarted")
+
+    respond(
+        link_in(asked[0], "/tasks/"),
+        {"pupil_persisted": "no", "reminder_given": "yes", "notes": "Spoke to the pupil."},
+    )
+    mail_to(stack.mail, DSL, f"{case.reference}: please record – Record the outcome")
