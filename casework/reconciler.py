@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from casework.settings import get_settings
 from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
 from db.audit import procedure_stopped, record_event
-from db.cases import finish_step
-from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, utcnow
+from db.cases import acting_head, finish_step, get_case
+from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, Person, utcnow
+from db.outbox import queue_email, render_email
 from db.session import reading, transaction
 from flows.steps.approval import remind
+from flows.steps.context import base_context, case_link
 from flows.trigger import (
     Delivery,
     FlowNotReady,
@@ -159,6 +161,27 @@ def flag_stopped(case_id: int, run: StoppedRun) -> None:
                 "message": run.message[:500],
                 "since": run.since,
             },
+        )
+        tell_case_managers(session, get_case(session, case_id), run.since)
+
+
+def tell_case_managers(session: Session, case: Case, since: str) -> None:
+    """Email the case lead and the acting head (content-free) that the procedure stopped."""
+    found = (session.get(Person, case.lead_id), acting_head(session, case))
+    for person in {p.id: p for p in found if p is not None}.values():
+        email = render_email(
+            "emails/procedure_stopped",
+            **base_context(session, case),
+            person=person,
+            link=case_link(case.id),
+        )
+        queue_email(
+            session,
+            dedup_key=f"procedure_stopped:{case.id}:{since}:{person.id}",
+            to=person,
+            email=email,
+            kind="procedure_stopped",
+            case_id=case.id,
         )
 
 

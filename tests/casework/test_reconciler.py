@@ -20,6 +20,7 @@ from db.models import (
     CaseStep,
     Decision,
     IncidentType,
+    OutboxMessage,
     StepStatus,
 )
 from db.session import transaction
@@ -60,6 +61,22 @@ def open_runs(url: str, how_many: int, closed: int = 0) -> list[tuple[int, str]]
     return made
 
 
+def emails_of(url: str, case_id: int, kind: str) -> dict[str, str]:
+    """Each recipient of the case's emails of `kind`, with the last subject they got."""
+    with transaction(url) as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.case_id == case_id, OutboxMessage.kind == kind
+            )
+        )
+        return {row.to_addr: row.subject for row in rows}
+
+
+def case_reference(url: str, case_id: int) -> str:
+    with transaction(url) as session:
+        return session.get(Case, case_id).reference  # type: ignore[union-attr]
+
+
 class FakePrefect:
     """Prefect's side as a recording fake; tests/e2e/test_crashed_runs.py uses the real one."""
 
@@ -96,7 +113,7 @@ def test_a_crashed_flow_is_restarted_but_not_for_ever(
     assert [look_after_stopped_flows() for _ in range(4)] == [1, 1, 1, 0]
     assert prefect.asked[0] == [run_id], "only the runs of open cases are checked"
     assert prefect.restarted == [run_id] * 3
-    kinds = audit_kinds(url, case_id)
+    kinds = audit_kinds(url, case_id, skip=("email.",))
     assert kinds.count("flow.restarted") == 3
     assert kinds[-1] == "flow.stopped", "after three crashes in an hour a person is asked"
     with transaction(url) as session:
@@ -126,7 +143,11 @@ def test_a_failed_flow_is_flagged_once_per_stop_and_never_restarted(
         assert flagged is not None
         assert flagged.data["state"] == "failed" and "boom" in flagged.data["message"]
     assert audit_kinds(url, case_id).count("flow.stopped") == 1, "flagged once"
+    told = emails_of(url, case_id, "procedure_stopped")
+    assert sorted(told) == ["dsl@oakfield.example", "head@oakfield.example"], "lead and head, once"
+    assert all(case_reference(url, case_id) in subject for subject in told.values())
 
     prefect.stopped = [stopped(run_id, StateType.CANCELLED, since="2026-11-30T11:00:00+00:00")]
     look_after_stopped_flows()
     assert audit_kinds(url, case_id).count("flow.stopped") == 2, "a new stop is a new flag"
+    assert len(emails_of(url, case_id, "procedure_stopped")) == 2, "one email each per stop"

@@ -134,6 +134,8 @@ def test_a_failed_procedure_is_shown_and_the_dsl_runs_it_again(stack: Stack) -> 
             "the case page to say the procedure stopped",
         )
         assert "OperationalError" in page.text
+        told = mail_to(stack.mail, DSL, f"{case.reference}: its procedure has stopped")
+        assert "OperationalError" not in told.raw, "the email only points to the case"
         assert stack.flow_run_state(run_id) == "FAILED", "a failed run is not rerun by itself"
         restarted = dsl.post(
             f"/cases/{case_id}/procedure/restart", data={"csrf_token": csrf_of(page.text)}
