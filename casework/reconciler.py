@@ -21,10 +21,9 @@ from db.approvals import awaiting_resume, claim_decision, due_for_reminder, over
 from db.audit import procedure_stopped, record_event
 from db.cases import acting_head, finish_step, get_case
 from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, Person, utcnow
-from db.outbox import queue_email, render_email
 from db.session import reading, transaction
 from flows.steps.approval import remind
-from flows.steps.context import base_context, case_link
+from flows.steps.context import email_about_case
 from flows.trigger import (
     Delivery,
     FlowNotReady,
@@ -169,19 +168,12 @@ def tell_case_managers(session: Session, case: Case, since: str) -> None:
     """Email the case lead and the acting head (content-free) that the procedure stopped."""
     found = (session.get(Person, case.lead_id), acting_head(session, case))
     for person in {p.id: p for p in found if p is not None}.values():
-        email = render_email(
-            "emails/procedure_stopped",
-            **base_context(session, case),
-            person=person,
-            link=case_link(case.id),
-        )
-        queue_email(
+        email_about_case(
             session,
+            case,
+            person,
+            "procedure_stopped",
             dedup_key=f"procedure_stopped:{case.id}:{since}:{person.id}",
-            to=person,
-            email=email,
-            kind="procedure_stopped",
-            case_id=case.id,
         )
 
 

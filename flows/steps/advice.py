@@ -7,9 +7,8 @@ from prefect import task
 from casework.templating import render
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import Person, School
-from db.outbox import queue_email, render_email
 from db.session import transaction
-from flows.steps.context import STEP_OPTIONS, base_context, case_link
+from flows.steps.context import STEP_OPTIONS, base_context, email_about_case
 
 ADVISE_STAFF = "advise_staff"
 
@@ -21,20 +20,14 @@ async def advise_staff(case_id: int) -> None:
             return
         case = get_case(session, case_id)
         reporter = session.get(Person, case.reporter_id)
-        email = render_email(
-            f"emails/{case.incident_type.value}_advice",
-            **base_context(session, case),
-            person=reporter,
-            lead=session.get(Person, case.lead_id),
-            link=case_link(case.id),
-        )
-        queue_email(
+        email_about_case(
             session,
+            case,
+            reporter,
+            f"{case.incident_type.value}_advice",
             dedup_key=f"advice:{case.id}",
-            to=reporter,
-            email=email,
             kind="advice",
-            case_id=case.id,
+            lead=session.get(Person, case.lead_id),
         )
         finish_step(session, case_id, ADVISE_STAFF, outcome=f"advice emailed to {reporter.name}")
 
@@ -51,20 +44,13 @@ async def send_stock_response(case_id: int) -> None:
         case = get_case(session, case_id)
         reporter = session.get(Person, case.reporter_id)
         context = base_context(session, case)
-        email = render_email(
-            "emails/stock_response",
-            **context,
-            person=reporter,
-            stock_text=stock_response_text(context["school"]),
-            link=case_link(case.id),
-        )
-        queue_email(
+        email_about_case(
             session,
+            case,
+            reporter,
+            "stock_response",
             dedup_key=f"stock_response:{case.id}",
-            to=reporter,
-            email=email,
-            kind="stock_response",
-            case_id=case.id,
+            stock_text=stock_response_text(context["school"]),
         )
         finish_step(
             session,

@@ -6,10 +6,9 @@ from prefect import task
 
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import Role, utcnow
-from db.outbox import queue_email, render_email
 from db.people import holder_of
 from db.session import transaction
-from flows.steps.context import STEP_OPTIONS, base_context, case_link
+from flows.steps.context import STEP_OPTIONS, case_link, email_about_case
 from flows.steps.packs import record_pack
 
 ESCALATE_TO_HR = "escalate_to_hr"
@@ -27,20 +26,13 @@ async def escalate_to_hr(case_id: int) -> None:
             raise LookupError("The school has no HR adviser in Casework to escalate to.")
         case.hr_escalated_at = utcnow()
         record_pack(session, case_id, "hr")
-        email = render_email(
-            "emails/hr_escalation",
-            **base_context(session, case),
-            person=hr,
-            link=case_link(case.id),
-            pack_link=f"{case_link(case.id)}/packs/hr",
-        )
-        queue_email(
+        email_about_case(
             session,
+            case,
+            hr,
+            "hr_escalation",
             dedup_key=f"hr_escalation:{case_id}",
-            to=hr,
-            email=email,
-            kind="hr_escalation",
-            case_id=case_id,
+            pack_link=f"{case_link(case.id)}/packs/hr",
         )
         finish_step(
             session,

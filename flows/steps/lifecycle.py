@@ -7,10 +7,9 @@ from sqlalchemy.orm import Session
 
 from db.cases import acting_head, close_case, finish_step, get_case, get_step, step_is_settled
 from db.models import Case, CaseStatus, Person
-from db.outbox import queue_email, render_email
 from db.session import transaction
 from flows.procedures import procedure_for
-from flows.steps.context import STEP_OPTIONS, base_context, case_link
+from flows.steps.context import STEP_OPTIONS, email_about_case
 
 NOTIFY = "notify_headteacher"
 CLOSE = "close_case"
@@ -19,21 +18,14 @@ CLOSE = "close_case"
 def notify_headteacher_now(session: Session, case: Case, reporter: Person) -> None:
     """Queue the content-free 'new case' email; intake calls this in its own transaction."""
     head = acting_head(session, case)
-    email = render_email(
-        "emails/case_opened",
-        **base_context(session, case),
-        person=head,
+    email_about_case(
+        session,
+        case,
+        head,
+        "case_opened",
+        dedup_key=f"case_opened:{case.id}",
         reporter=reporter,
         label=procedure_for(case.incident_type).label,
-        link=case_link(case.id),
-    )
-    queue_email(
-        session,
-        dedup_key=f"case_opened:{case.id}",
-        to=head,
-        email=email,
-        kind="case_opened",
-        case_id=case.id,
     )
     finish_step(session, case.id, NOTIFY, outcome=f"{head.name} told by email")
 
@@ -58,19 +50,8 @@ async def close(case_id: int, outcome: str) -> str:
         finish_step(session, case_id, CLOSE, outcome=outcome)
         for person_id in dict.fromkeys((case.reporter_id, case.lead_id)):
             person = session.get(Person, person_id)
-            email = render_email(
-                "emails/case_closed",
-                **base_context(session, case),
-                person=person,
-                link=case_link(case.id),
-            )
-            queue_email(
-                session,
-                dedup_key=f"case_closed:{case.id}:{person_id}",
-                to=person,
-                email=email,
-                kind="case_closed",
-                case_id=case.id,
+            email_about_case(
+                session, case, person, "case_closed", dedup_key=f"case_closed:{case.id}:{person_id}"
             )
         return outcome
 

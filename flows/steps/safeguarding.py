@@ -8,11 +8,10 @@ from sqlalchemy.orm import Session
 from db.audit import record_event
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import Case, Person, Role
-from db.outbox import queue_email, render_email
 from db.people import holder_of
 from db.session import transaction
 from flows.procedures import procedure_for
-from flows.steps.context import STEP_OPTIONS, base_context, case_link
+from flows.steps.context import STEP_OPTIONS, email_about_case
 
 ALERT_DSL = "alert_dsl"
 REFERRAL = "police_ceop_referral"
@@ -42,40 +41,22 @@ def settle_at_intake(session: Session, case: Case, reporter: Person) -> None:
         return
     alert_dsl_now(session, case, "safeguarding_alert", f"dsl_alert:{case.id}")
     finish_step(session, case.id, ALERT_DSL, outcome="DSL alerted by email at once")
-    email = render_email(
-        "emails/safeguarding_advice",
-        **base_context(session, case),
-        person=reporter,
-        link=case_link(case.id),
-    )
-    queue_email(
-        session,
-        dedup_key=f"safeguarding_advice:{case.id}",
-        to=reporter,
-        email=email,
-        kind="safeguarding_advice",
-        case_id=case.id,
+    email_about_case(
+        session, case, reporter, "safeguarding_advice", dedup_key=f"safeguarding_advice:{case.id}"
     )
 
 
 def alert_dsl_now(session: Session, case: Case, template: str, dedup_key: str) -> Person:
     """Queue a content-free urgent email to the DSL; returns who was alerted."""
     dsl = dsl_of(session, case)
-    email = render_email(
-        f"emails/{template}",
-        **base_context(session, case),
-        person=dsl,
-        label=procedure_for(case.incident_type).label,
-        link=case_link(case.id),
-    )
-    queue_email(
+    email_about_case(
         session,
+        case,
+        dsl,
+        template,
         dedup_key=dedup_key,
-        to=dsl,
-        email=email,
-        kind=template,
-        case_id=case.id,
         priority=URGENT,
+        label=procedure_for(case.incident_type).label,
     )
     record_event(
         session, case_id=case.id, kind="dsl.alerted", data={"to": dsl.name, "why": template}
