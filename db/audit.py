@@ -107,6 +107,22 @@ def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
     return latest if latest is not None and latest.kind == "flow.stopped" else None
 
 
+def stopped_among(session: Session, case_ids: list[int]) -> set[int]:
+    """Which of these cases' procedures have stopped (their latest flow event says so)."""
+    latest: dict[int, str] = {}
+    for start in range(0, len(case_ids), 500):
+        for case_id, kind in session.execute(
+            select(AuditEvent.case_id, AuditEvent.kind)
+            .where(
+                AuditEvent.case_id.in_(case_ids[start : start + 500]),
+                AuditEvent.kind.in_(FLOW_EVENTS),
+            )
+            .order_by(AuditEvent.seq)
+        ):
+            latest[case_id] = kind
+    return {case_id for case_id, kind in latest.items() if kind == "flow.stopped"}
+
+
 def case_events(session: Session, case_id: int) -> list[AuditEvent]:
     return list(
         session.scalars(

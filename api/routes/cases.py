@@ -17,7 +17,7 @@ from api.pages import render_page
 from api.security import check_csrf, require_user
 from casework.evidence_store import evidence_path
 from db.approvals import for_step
-from db.audit import case_events, procedure_stopped, record_event
+from db.audit import case_events, procedure_stopped, record_event, stopped_among
 from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
 from db.models import (
     Approval,
@@ -175,11 +175,13 @@ async def home(request: Request) -> Response:
         with reading() as session:
             cases = visible_cases(session, user)
             waiting = waiting_steps(session, [c.id for c in cases])
+            stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
             return [
                 {
                     "case": c,
                     "label": procedure_for(c.incident_type).label,
                     "waiting": waiting.get(c.id, []),
+                    "stopped": c.id in stopped,
                 }
                 for c in cases
             ]

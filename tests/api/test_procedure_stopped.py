@@ -54,6 +54,24 @@ def test_the_case_page_says_the_procedure_stopped_and_who_can_restart_it(
     assert BANNER in dsl.text and "Run the procedure again" in dsl.text
 
 
+def test_the_case_list_marks_stopped_procedures_until_they_run_again(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    url = configured.database_url
+    running, stopped = make_case(url), stopped_case(url)
+    client = signed_in(DSL)
+    rows = {
+        line.split("/cases/")[1].split('"')[0]: line
+        for line in client.get("/").text.split("<tr>")
+        if "/cases/" in line
+    }
+    assert "procedure stopped" in rows[str(stopped)]
+    assert "procedure stopped" not in rows[str(running)]
+    with transaction(url) as session:
+        record_event(session, case_id=stopped, kind="flow.restarted", data={"after": "test"})
+    assert "procedure stopped" not in client.get("/").text
+
+
 def test_staff_cannot_restart_and_an_unreachable_prefect_changes_nothing(
     signed_in: Callable[[str], TestClient], configured: Settings
 ) -> None:
