@@ -71,11 +71,14 @@ def deliver_decision(approval_id: int) -> bool:
 RESTARTS_PER_HOUR = 3
 
 
-def record_restart(session: Session, case_id: int, flow_run_id: str, why: str) -> None:
+def record_restart(
+    session: Session, case_id: int, flow_run_id: str, why: str, actor: Person | None = None
+) -> None:
     record_event(
         session,
         case_id=case_id,
         kind="flow.restarted",
+        actor=actor,
         data={"flow_run_id": flow_run_id, "after": why},
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +97,15 @@ def record_event(
 FLOW_EVENTS = ("flow.started", "flow.restarted", "flow.stopped")
 
 
+def last_stop(events: Iterable[AuditEvent]) -> AuditEvent | None:
+    """The `flow.stopped` event if that is the latest word among these, in order."""
+    latest = None
+    for event in events:
+        if event.kind in FLOW_EVENTS:
+            latest = event
+    return latest if latest is not None and latest.kind == "flow.stopped" else None
+
+
 def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
     """The `flow.stopped` event if that is the latest word on the case's procedure."""
     latest = session.scalars(
@@ -103,8 +113,8 @@ def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
         .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(FLOW_EVENTS))
         .order_by(AuditEvent.seq.desc())
         .limit(1)
-    ).first()
-    return latest if latest is not None and latest.kind == "flow.stopped" else None
+    )
+    return last_stop(latest)
 
 
 def stopped_among(session: Session, case_ids: list[int]) -> set[int]:

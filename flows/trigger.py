@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
-from prefect.states import Scheduled
+from prefect.states import Scheduled, Suspended
 
 from db.models import IncidentType
 
@@ -64,15 +64,6 @@ def start_case_flow(case_id: int, incident_type: IncidentType | str) -> str:
     return str(run.id)
 
 
-def flow_run_state(flow_run_id: str) -> StateType | None:
-    with get_client(sync_client=True) as client:
-        try:
-            run = client.read_flow_run(UUID(flow_run_id))
-        except ObjectNotFound:
-            return None
-    return run.state.type if run.state else None
-
-
 def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> Delivery:
     """Hand a stored decision to the run waiting at `step_key`.
 
@@ -105,13 +96,22 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
     return Delivery.RESUMED
 
 
+# Prefect names a suspended wait's inputs "<state name>-<pause key>-...".
+WAIT_INPUTS = f"{Suspended().name.lower()}-"
+
+
 # A run whose process is stopped (a runner restarted or killed) ends CRASHED, even when
 # it had just suspended. Steps are idempotent and every decision is read back from our
 # database, so such a run (or a failed one, once a person has dealt with the cause) is
-# simply run again from the top. Leaving a terminal state this
-# way is Prefect's own "retry": it also forgets the run's spent pause keys, so the run can
-# suspend at the same step again.
+# simply run again from the top. Leaving a terminal state this way is Prefect's own
+# "retry": it also forgets the run's spent pause keys, so the run can suspend at the same
+# step again. The inputs Prefect kept for the old attempt's waits are deleted first (before
+# a runner can pick the run up): Prefect refuses (409) to suspend at a wait whose input
+# exists, and our decisions are read from our database, never from those inputs.
 def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
+    waits = client.filter_flow_run_input(run_id, WAIT_INPUTS, limit=1000, exclude_keys=set())
+    for stale in waits:
+        client.delete_flow_run_input(run_id, stale.key)
     state = Scheduled(name="Restarting", message="Started again after the run stopped.")
     return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
 

@@ -16,8 +16,9 @@ from api.errors import AppError
 from api.pages import render_page
 from api.security import check_csrf, require_user
 from casework.evidence_store import evidence_path
+from casework.reconciler import record_restart
 from db.approvals import for_step
-from db.audit import case_events, procedure_stopped, record_event, stopped_among
+from db.audit import case_events, last_stop, procedure_stopped, record_event, stopped_among
 from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
 from db.models import (
     Approval,
@@ -161,7 +162,7 @@ def build_view(user: Person, case_id: int) -> CaseView:
             documents=documents_of(session, case),
             letters=letter_report(session, case.id),
             undelivered=undelivered_of(session, case.id, user.role in ADDRESS_READERS),
-            stopped=procedure_stopped(session, case.id) if case.status == CaseStatus.OPEN else None,
+            stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
         )
         session.expunge_all()
         return view
@@ -322,13 +323,8 @@ def check_stopped(user: Person, case_id: int) -> str:
 
 def record_restart_by(user: Person, case_id: int, flow_run_id: str) -> None:
     with transaction() as session:
-        record_event(
-            session,
-            case_id=case_id,
-            kind="flow.restarted",
-            actor=session.get(Person, user.id),
-            data={"flow_run_id": flow_run_id, "after": "restarted by hand"},
-        )
+        actor = session.get(Person, user.id)
+        record_restart(session, case_id, flow_run_id, "restarted by hand", actor=actor)
 
 
 @router.post("/cases/{case_id}/procedure/restart")

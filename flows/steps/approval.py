@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from prefect import get_client, task
-from prefect.context import FlowRunContext
+from prefect import task
 from prefect.flow_runs import suspend_flow_run
-from prefect.input import RunInput, keyset_from_paused_state
-from prefect.states import Suspended
+from prefect.input import RunInput
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -225,27 +223,5 @@ async def wait_for_person(case_id: int, step_key: str) -> PersonOutcome:
     if outcome is not None:
         return outcome
     timeout = int(timedelta(days=get_settings().suspend_timeout_days).total_seconds())
-    key = pause_key(step_key)
-    await forget_crashed_wait(key)
-    await suspend_flow_run(wait_for_input=StepDecided, key=key, timeout=timeout)
+    await suspend_flow_run(wait_for_input=StepDecided, key=pause_key(step_key), timeout=timeout)
     return await read_outcome(case_id, step_key)
-
-
-async def forget_crashed_wait(key: str) -> None:
-    """Drop the input Prefect kept for this wait from an attempt of the run that crashed.
-
-    Prefect refuses (409) to suspend again at a wait whose input already exists. Nothing
-    is lost: we only reach this wait when our database holds no decision for it.
-    """
-    context = FlowRunContext.get()
-    if context is None or context.flow_run is None:
-        return
-    run_id = context.flow_run.id
-    keyset = keyset_from_paused_state(Suspended(pause_key=key))
-    ours = set(keyset.values())
-    prefix = keyset["schema"].removesuffix("schema")
-    async with get_client() as client:
-        stale = await client.filter_flow_run_input(run_id, prefix, limit=10, exclude_keys=set())
-        for found in stale:
-            if found.key in ours:
-                await client.delete_flow_run_input(run_id, found.key)
