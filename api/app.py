@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from api.errors import install_handlers
 from api.routes import admin, approvals, audit, auth, cases, documents, intake, school
 from api.security import BodyLimit, session_middleware
-from casework.settings import PROJECT_ROOT, get_settings
+from core.settings import PROJECT_ROOT, get_settings
 
 
 def create_app() -> FastAPI:

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from casework.settings import get_settings
-from casework.templating import render
+from core.settings import get_settings
+from core.templating import render
 
 
 def render_page(

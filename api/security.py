@@ -12,8 +12,8 @@ from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import AppError
-from casework.settings import get_settings
-from casework.tokens import new_token, same, sign, token_hash
+from core.settings import get_settings
+from core.tokens import new_token, same, sign, token_hash
 from db.audit import record_event
 from db.models import Person, Role, UserSession, utcnow
 from db.people import first_school

@@ -69,10 +69,10 @@ def sender_child() -> dict[str, float]:
     """Run the real sender until nothing is left to send."""
     from sqlalchemy import func, select
 
-    from casework.mailer import deliver_due
-    from casework.settings import get_settings
+    from core.settings import get_settings
     from db.models import OutboxMessage, OutboxStatus
     from db.session import transaction
+    from mail.sender import deliver_due
 
     def unsettled() -> int:
         with transaction() as session:
@@ -103,10 +103,10 @@ def floor_child() -> dict[str, float]:
     import aiosmtplib
     from sqlalchemy import select
 
-    from casework.mailer import MessageBytes, sender_address
-    from casework.settings import get_settings
+    from core.settings import get_settings
     from db.models import OutboxMessage
     from db.session import transaction
+    from mail.sender import MessageBytes, sender_address
 
     settings = get_settings()
     sender = sender_address(settings)
@@ -309,7 +309,7 @@ def main() -> None:
             "PREFECT_API_URL": "http://127.0.0.1:9/api",  # no Prefect is involved
         }
         os.environ.update(env)
-        from casework.settings import get_settings
+        from core.settings import get_settings
 
         get_settings.cache_clear()
         print(f"Queueing the letter to {PARENTS:,} parents ...", flush=True)

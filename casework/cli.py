@@ -14,7 +14,7 @@ import urllib.request
 import warnings
 from collections.abc import Sequence
 
-from casework.settings import PROJECT_ROOT, Settings, get_settings
+from core.settings import PROJECT_ROOT, Settings, get_settings
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:
@@ -94,7 +94,7 @@ def cmd_runner(_: argparse.Namespace) -> int:
 
 
 def cmd_devmail(_: argparse.Namespace) -> int:
-    from casework.devmail import MailStore, serve_forever
+    from mail.catcher import MailStore, serve_forever
 
     settings = get_settings()
     serve_forever(MailStore(settings.devmail_dir), settings.devmail_host, settings.devmail_port)

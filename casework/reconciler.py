@@ -16,7 +16,7 @@ from prefect.client.schemas.objects import StateType
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casework.settings import get_settings
+from core.settings import get_settings
 from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
 from db.audit import procedure_stopped, record_event
 from db.cases import acting_head, finish_step, get_case

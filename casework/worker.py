@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 
-from casework.mailer import deliver_due
 from casework.reconciler import reconcile_once
-from casework.settings import get_settings
+from core.settings import get_settings
+from mail.sender import deliver_due
 
 log = logging.getLogger("casework.worker")
 

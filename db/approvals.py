@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
-from casework.tokens import new_token, token_hash
+from core.tokens import new_token, token_hash
 from db.models import Approval, ApprovalKind, Case, CaseStatus, Decision, Person, utcnow
 
 

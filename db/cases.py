@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.procedures import procedure_for
 from db.audit import record_event
 from db.models import (
     Case,
@@ -22,7 +23,6 @@ from db.models import (
     utcnow,
 )
 from db.people import headteacher, holder_of
-from flows.procedures import procedure_for
 
 
 class CaseNotFound(LookupError):

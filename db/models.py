@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.enums import ApprovalKind, Decision, IncidentType, Role
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -72,23 +74,6 @@ def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
     )
 
 
-class Role(enum.StrEnum):
-    HEADTEACHER = "headteacher"
-    DSL = "dsl"
-    HR = "hr"
-    AUDITOR = "auditor"
-    STAFF = "staff"
-    PARENT = "parent"
-    CHAIR = "chair_of_governors"
-
-
-class IncidentType(enum.StrEnum):
-    PUPIL_CONTACT = "pupil_contact"
-    PARENT_CONTACT = "parent_contact"
-    ONLINE_ABUSE = "online_abuse"
-    STAFF_CONDUCT = "staff_conduct"
-
-
 class CaseStatus(enum.StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -99,28 +84,6 @@ class StepStatus(enum.StrEnum):
     WAITING = "waiting"
     DONE = "done"
     SKIPPED = "skipped"
-
-
-class ApprovalKind(enum.StrEnum):
-    APPROVAL = "approval"
-    TASK = "task"
-
-
-class Decision(enum.StrEnum):
-    """What a person decided at a step: a task's `completed`, or the option they chose."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    COMPLETED = "completed"
-    REFER = "refer"
-    NOT_REFER = "not_refer"
-    POLICE = "police"
-    LEGAL_ADVICE = "legal_advice"
-    NO_FURTHER_ACTION = "no_further_action"
-    NO_ACTION = "no_action"
-    ADVICE = "advice"
-    FORMAL_PROCESS = "formal_process"
-    NO_RESPONSE = "no_response"  # nobody answered in time; recorded by Casework itself
 
 
 class OutboxStatus(enum.StrEnum):

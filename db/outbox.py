@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from casework.settings import get_settings
-from casework.templating import environment
+from core.settings import get_settings
+from core.templating import RenderedEmail
 from db.audit import record_event
 from db.models import OutboxBody, OutboxMessage, Person, utcnow
 
 T = TypeVar("T")
 # Rows per statement: well inside SQLite's limit on bound parameters.
 CHUNK = 1000
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
-
-    @property
-    def digest(self) -> str:
-        """Identifies the content, so one body row serves every copy of it."""
-        parts = (self.subject, self.text, self.html)
-        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
-
-
-def render_email(template: str, **context: Any) -> RenderedEmail:
-    """Render `<template>.txt.j2` (which sets `subject`) and `<template>.html.j2`."""
-    env = environment()
-    text_module = env.get_template(f"{template}.txt.j2").make_module(context)
-    html = env.get_template(f"{template}.html.j2").render(**context)
-    subject = str(getattr(text_module, "subject", "")).strip()
-    if not subject:
-        raise ValueError(f"template {template}.txt.j2 does not set a subject")
-    return RenderedEmail(subject=subject, text=str(text_module), html=html)
 
 
 def new_message_id() -> str:

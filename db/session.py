@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from casework.settings import get_settings
+from core.settings import get_settings
 
 READ_ONLY = "casework_read_only"
 

@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from casework.cli import wait_http
-from casework.devmail import MailStore, free_port, start_catcher
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from db.session import engine_for
+from mail.catcher import MailStore, free_port, start_catcher
 from tests.stack import Stack
 from tests.support import create_pg_database, drop_pg_database, signin
 
@@ -96,7 +96,7 @@ def client(configured: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def deliver(configured: Settings) -> Callable[[], int]:
     """Run the real outbox sender once against the test's SMTP server."""
-    from casework.mailer import deliver_due
+    from mail.sender import deliver_due
 
     return lambda: asyncio.run(deliver_due(get_settings()))
 

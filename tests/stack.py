@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from casework.cli import prefect_server_command, wait_http
-from casework.devmail import MailStore, free_port, start_catcher
-from casework.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
+from mail.catcher import MailStore, free_port, start_catcher
 from tests.support import wait_until
 
 

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import create_engine, select, text
 
-from casework.devmail import MailStore, StoredMail
 from db.approvals import open_request
 from db.cases import NewCase, mark_waiting, open_case
 from db.models import (
@@ -25,6 +24,7 @@ from db.models import (
     utcnow,
 )
 from db.session import transaction
+from mail.catcher import MailStore, StoredMail
 
 T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from casework.devmail import MailStore, find_urls, free_port, start_catcher, wait_for
+from mail.catcher import MailStore, find_urls, free_port, start_catcher, wait_for
 
 LINK = "https://casework.example/approve/abc123?step=2"
 # Non-ASCII, so the subject travels as an RFC 2047 encoded word and must come back decoded.

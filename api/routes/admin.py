@@ -16,8 +16,8 @@ from api.pages import render_page
 from api.routes.cases import viewable_case
 from api.security import check_csrf, require_manager, require_user
 from casework.parents_import import ImportResult, Progress, check_file, save_import
-from casework.pdf import stored_pdf_path
-from casework.settings import get_settings
+from core.files import letter_files
+from core.settings import get_settings
 from db.audit import record_event
 from db.models import Person, PrintFile, Role
 from db.people import letter_recipients
@@ -162,7 +162,7 @@ async def download_print_file(request: Request, case_id: int, file_id: int) -> R
     """The print-ready PDF of postal letters, to people who may see the case."""
     user = require_user(request)
     row, reference = await run_in_threadpool(load_print_file, user, case_id, file_id)
-    data = await run_in_threadpool(stored_pdf_path(row.stored_name).read_bytes)
+    data = await run_in_threadpool(letter_files().path(row.stored_name).read_bytes)
     return Response(
         data,
         media_type="application/pdf",

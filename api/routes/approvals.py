@@ -17,13 +17,13 @@ from api.errors import AppError
 from api.pages import render_page
 from api.security import check_csrf, client_ip, current_user
 from casework.reconciler import deliver_decision
-from casework.templating import local_time
+from core.procedures import procedure_for
+from core.templating import local_time
 from db.approvals import by_token, claim_decision
 from db.audit import record_event
 from db.cases import finish_step, steps_of
 from db.models import Approval, ApprovalKind, Case, CaseStep, Decision, Person, School, utcnow
 from db.session import transaction
-from flows.procedures import procedure_for
 from flows.steps.letters import letter_preview
 from flows.steps.platform import platform_report
 from forms.common import validate

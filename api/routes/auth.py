@@ -18,10 +18,11 @@ from api.security import (
     end_session,
     start_session,
 )
-from casework.settings import get_settings
-from casework.tokens import new_token, token_hash
+from core.settings import get_settings
+from core.templating import render_email
+from core.tokens import new_token, token_hash
 from db.models import Person, School, SignInToken, utcnow
-from db.outbox import queue_email, render_email
+from db.outbox import queue_email
 from db.people import staff_by_email
 from db.session import transaction
 

@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import AppError
 from api.pages import render_page
 from api.security import check_csrf, require_user
-from casework.evidence_store import evidence_path
 from casework.reconciler import record_restart
+from core.files import evidence_files
+from core.procedures import procedure_for
 from db.approvals import for_step
 from db.audit import case_events, last_stop, procedure_stopped, record_event, stopped_among
 from db.cases import CaseNotFound, can_view, evidence_of, get_case, steps_of, visible_cases
@@ -34,7 +35,6 @@ from db.models import (
     StepStatus,
 )
 from db.session import reading, transaction
-from flows.procedures import procedure_for
 from flows.steps.approval import reissue
 from flows.steps.letters import LetterReport, letter_report
 from flows.steps.packs import Document, documents_of
@@ -265,7 +265,7 @@ async def download_evidence(request: Request, case_id: int, evidence_id: int) ->
     """The original bytes, as an attachment, to people who may see the case."""
     user = require_user(request)
     item = await run_in_threadpool(load_evidence, user, case_id, evidence_id)
-    data = await run_in_threadpool(evidence_path(item.stored_name).read_bytes)
+    data = await run_in_threadpool(evidence_files().path(item.stored_name).read_bytes)
     safe_name = "".join(ch for ch in item.original_filename if ch.isalnum() or ch in "._- ")
     return Response(
         data,

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from api.pages import render_page
-from casework.devmail import MailStore, split_urls
-from casework.settings import get_settings
+from core.settings import get_settings
+from mail.catcher import MailStore, split_urls
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import AppError
 from api.routes.cases import viewable_case
 from api.security import require_user
-from casework.pdf import render_pdf
+from core.pdf import render_pdf
 from db.audit import record_event
 from db.cases import step_is_settled
 from db.models import Person

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import astuple
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,15 +16,15 @@ from starlette.datastructures import FormData, UploadFile
 from api.errors import AppError, wants_json
 from api.pages import render_page
 from api.security import check_csrf, require_user
-from casework.evidence_store import discard, store_bytes
 from casework.reconciler import record_flow_run
-from casework.settings import get_settings
+from core.files import evidence_files
+from core.procedures import PROCEDURES, procedure_for
+from core.settings import get_settings
 from db.audit import record_event
 from db.cases import NewCase, acting_head_for, open_case
 from db.models import Evidence, IncidentType, Person, Role
 from db.people import case_lead
 from db.session import transaction
-from flows.procedures import PROCEDURES, procedure_for
 from flows.steps.lifecycle import notify_headteacher_now
 from flows.steps.safeguarding import settle_at_intake
 from flows.trigger import start_case_flow
@@ -218,7 +219,8 @@ def save_case(
     user: Person, kind: IncidentType, model: IncidentForm, files: list[UploadedFile], source: str
 ) -> int:
     """Write evidence files, then the case and everything it starts with, in one transaction."""
-    stored = [(f, *store_bytes(f.data)) for f in files]
+    store = evidence_files()
+    stored = [(f, *astuple(store.save(f.data))[:2]) for f in files]
     try:
         with transaction() as session:
             reporter = session.get(Person, user.id)
@@ -245,7 +247,7 @@ def save_case(
             notify_headteacher_now(session, case, reporter)
             return case.id
     except Exception:
-        discard([name for _, name, _ in stored])
+        store.discard([name for _, name, _ in stored])
         raise
 
 

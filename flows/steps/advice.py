@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from casework.templating import render
+from core.templating import render
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import Person, School
 from db.session import transaction

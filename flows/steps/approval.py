@@ -17,14 +17,15 @@ from prefect.input import RunInput
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.settings import get_settings
+from core.procedures import StepKind, procedure_for
+from core.settings import get_settings
+from core.templating import render_email
 from db.approvals import for_step, open_request, renew_token
 from db.audit import record_event
 from db.cases import acting_head, get_case, mark_waiting, step_is_settled
 from db.models import Approval, ApprovalKind, AuditEvent, Case, Decision, Person, Role
-from db.outbox import queue_email, render_email
+from db.outbox import queue_email
 from db.session import transaction
-from flows.procedures import StepKind, procedure_for
 from flows.steps.context import STEP_OPTIONS, action_link, base_context
 from flows.trigger import pause_key
 

@@ -7,9 +7,10 @@ from typing import Any
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
-from casework.settings import get_settings
+from core.settings import get_settings
+from core.templating import render_email
 from db.models import Case, Person, School
-from db.outbox import queue_email, render_email
+from db.outbox import queue_email
 
 # Steps are idempotent by (case id, step key) in our database; Prefect's result
 # cache is neither needed nor trusted for that, so it is switched off.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from casework.evidence_store import file_sha256
+from core.files import evidence_files
 from db.audit import record_event
 from db.cases import evidence_of, finish_step, step_is_settled
 from db.session import transaction
@@ -25,7 +25,7 @@ async def save_evidence(case_id: int) -> int:
             return 0
         items = evidence_of(session, case_id)
         for item in items:
-            found = file_sha256(item.stored_name)
+            found = evidence_files().sha256(item.stored_name)
             if found != item.sha256:
                 raise EvidenceAltered(f"evidence {item.id} changed: {found} != {item.sha256}")
         record_event(

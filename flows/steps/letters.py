@@ -19,8 +19,9 @@ from prefect import task
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from casework.pdf import Book, StoredPdf, discard_pdf, render_book, store_pdf
-from casework.templating import environment, local_date
+from core.files import StoredFile, letter_files
+from core.pdf import Book, render_book
+from core.templating import RenderedEmail, environment, local_date, render_email
 from db.audit import record_event
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import (
@@ -33,7 +34,7 @@ from db.models import (
     School,
     utcnow,
 )
-from db.outbox import RenderedEmail, queue_many, render_email
+from db.outbox import queue_many
 from db.people import headteacher, letter_recipients
 from db.session import transaction
 from flows.steps.context import STEP_OPTIONS, base_context
@@ -322,7 +323,7 @@ def send_outcome(plan: LetterPlan) -> str:
 
 
 def save_print_file(
-    session: Session, case_id: int, plan: LetterPlan, book: Book, stored: StoredPdf
+    session: Session, case_id: int, plan: LetterPlan, book: Book, stored: StoredFile
 ) -> PrintFile:
     row = PrintFile(
         case_id=case_id,
@@ -353,7 +354,7 @@ def save_print_file(
 
 
 def commit_letter(
-    case_id: int, plan: LetterPlan, printed: tuple[Book, StoredPdf] | None
+    case_id: int, plan: LetterPlan, printed: tuple[Book, StoredFile] | None
 ) -> int | None:
     """Queue the emails and record the print file; None if another run got there first."""
     with transaction() as session:
@@ -399,16 +400,16 @@ async def send_parent_letter(case_id: int) -> int:
     printed = None
     if plan.postal:
         book = render_book([markup for _, markup in plan.postal])
-        printed = (book, store_pdf(book.data))
+        printed = (book, letter_files().save(book.data))
     try:
         sent = commit_letter(case_id, plan, printed)
     except BaseException:
         if printed is not None:
-            discard_pdf(printed[1].stored_name)
+            letter_files().discard([printed[1].stored_name])
         raise
     if sent is None:
         if printed is not None:
-            discard_pdf(printed[1].stored_name)
+            letter_files().discard([printed[1].stored_name])
         return 0
     return sent
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from prefect import task
 from sqlalchemy.orm import Session
 
+from core.procedures import procedure_for
 from db.cases import acting_head, close_case, finish_step, get_case, get_step, step_is_settled
 from db.models import Case, CaseStatus, Person
 from db.session import transaction
-from flows.procedures import procedure_for
 from flows.steps.context import STEP_OPTIONS, email_about_case
 
 NOTIFY = "notify_headteacher"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from prefect import task
 from sqlalchemy.orm import Session
 
+from core.templating import RenderedEmail, render_email
 from db.cases import acting_head, finish_step, get_case, step_is_settled
 from db.models import Case, utcnow
-from db.outbox import RenderedEmail, queue_email, render_email
+from db.outbox import queue_email
 from db.session import transaction
 from flows.steps.context import STEP_OPTIONS, base_context
 

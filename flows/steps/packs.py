@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.templating import render
+from core.procedures import procedure_for
+from core.templating import render
 from db.audit import case_events, record_event
 from db.cases import evidence_of, get_case, steps_of
 from db.models import AuditEvent, Case, Person, StepStatus, utcnow
-from flows.procedures import procedure_for
 from flows.steps.context import base_context
 
 PACKS = {

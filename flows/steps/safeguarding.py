@@ -5,12 +5,12 @@ from __future__ import annotations
 from prefect import task
 from sqlalchemy.orm import Session
 
+from core.procedures import procedure_for
 from db.audit import record_event
 from db.cases import finish_step, get_case, step_is_settled
 from db.models import Case, Person, Role
 from db.people import holder_of
 from db.session import transaction
-from flows.procedures import procedure_for
 from flows.steps.context import STEP_OPTIONS, email_about_case
 
 ALERT_DSL = "alert_dsl"

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import Person, Role
 from tests.support import count, csrf_of
 

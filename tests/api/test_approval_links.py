@@ -10,10 +10,10 @@ from datetime import timedelta
 import httpx
 from fastapi.testclient import TestClient
 
-from casework.devmail import MailStore
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import Approval, AuditEvent, CaseStep, StepStatus
 from db.session import transaction
+from mail.catcher import MailStore
 from tests.support import audit_kinds, csrf_of, link_in, mail_to, make_approval, make_case
 
 

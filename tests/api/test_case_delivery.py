@@ -7,9 +7,10 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from casework.settings import Settings
+from core.settings import Settings
+from core.templating import RenderedEmail
 from db.models import OutboxMessage, OutboxStatus
-from db.outbox import RenderedEmail, queue_email
+from db.outbox import queue_email
 from db.session import transaction
 from tests.support import make_case
 

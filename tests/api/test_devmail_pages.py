@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.devmail import MailStore
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from mail.catcher import MailStore
 from tests.support import csrf_of
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from db.models import AuditEvent, Case, Evidence, OutboxMessage
 from tests.support import PDF, PNG, audit_kinds, count, csrf_of, report_fields, submit_report
 

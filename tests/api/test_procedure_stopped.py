@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from fastapi.testclient import TestClient
 
-from casework.settings import Settings
+from core.settings import Settings
 from db.audit import record_event
 from db.models import Case, CaseStatus, Person
 from db.session import transaction

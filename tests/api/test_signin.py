@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from casework.devmail import MailStore
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import OutboxMessage
+from mail.catcher import MailStore
 from tests.support import count, csrf_of, link_in, mail_to
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import School
 from db.session import transaction
 from flows.steps.advice import stock_response_text

@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from api.routes import admin
-from casework.devmail import MailStore
 from casework.parents_import import ImportResult, ParentRow, check_file
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import Person, Role
+from mail.catcher import MailStore
 from tests.browser.chromium import needs_chromium
 from tests.support import count, link_in, mail_to
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from casework.devmail import CatcherHandler, MailStore, free_port
-from casework.mailer import deliver_due
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from core.templating import RenderedEmail
 from db.models import OutboxMessage, OutboxStatus, utcnow
-from db.outbox import RenderedEmail, queue_email
+from db.outbox import queue_email
 from db.session import transaction
+from mail.catcher import CatcherHandler, MailStore, free_port
+from mail.sender import deliver_due
 from tests.support import audit_kinds, make_case
 
 

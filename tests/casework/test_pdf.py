@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from casework.pdf import render_book, render_pdf, render_pdf_pages
+from core.pdf import render_book, render_pdf, render_pdf_pages
 
 
 def pages_of(data: bytes) -> list[str]:

@@ -10,7 +10,7 @@ from prefect.client.schemas.objects import StateType
 from sqlalchemy import select
 
 from casework.reconciler import look_after_stopped_flows, record_missed_platform_deadlines
-from casework.settings import Settings
+from core.settings import Settings
 from db.audit import procedure_stopped
 from db.models import (
     Approval,

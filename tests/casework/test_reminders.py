@@ -8,14 +8,14 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from casework.devmail import MailStore
-from casework.mailer import deliver_due
 from casework.reconciler import send_reminders
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from db.cases import close_case
 from db.models import Approval, Case, IncidentType
 from db.session import transaction
 from flows.steps.approval import ask
+from mail.catcher import MailStore
+from mail.sender import deliver_due
 from tests.support import audit_kinds, link_in, mail_to, make_approval, make_case, signin
 
 HEAD = "head@oakfield.example"

@@ -26,13 +26,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from casework import mailer
-from casework.devmail import free_port
-from casework.mailer import deliver_due
-from casework.settings import PROJECT_ROOT, Settings, get_settings
+from core.settings import PROJECT_ROOT, Settings, get_settings
+from core.templating import RenderedEmail
 from db.models import OutboxMessage, OutboxStatus, utcnow
-from db.outbox import RenderedEmail, queue_email
+from db.outbox import queue_email
 from db.session import transaction
+from mail import sender as mailer
+from mail.catcher import free_port
+from mail.sender import deliver_due
 from tests.support import audit_kinds, count, make_case, wait_until
 
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)

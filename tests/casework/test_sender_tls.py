@@ -19,12 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from casework.devmail import free_port
-from casework.mailer import deliver_due
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from core.templating import RenderedEmail
 from db.models import OutboxMessage, OutboxStatus
-from db.outbox import RenderedEmail, queue_email
+from db.outbox import queue_email
 from db.session import transaction
+from mail.catcher import free_port
+from mail.sender import deliver_due
 
 # The implicit-TLS relay offers AUTH without STARTTLS (it is encrypted from the start).
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aiosmtplib import SMTPResponse
 
-from casework.mailer import (
+from core.settings import Settings
+from mail.sender import (
     Claimed,
     MessageBytes,
     Outcome,
@@ -22,7 +23,6 @@ from casework.mailer import (
     flatten,
     send_one,
 )
-from casework.settings import Settings
 
 ROW = Claimed(
     id=1,

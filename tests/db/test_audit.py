@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from casework.cli import main as casework
-from casework.settings import Settings
+from core.settings import Settings
 from db.audit import record_event, verify_chain
 from db.models import AuditEvent
 from db.session import transaction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from casework.settings import Settings
+from core.settings import Settings
 from db.cases import NewCase, acting_head, can_view, open_case, visible_cases
 from db.models import Case, IncidentType, Person, Role, utcnow
 from db.session import transaction

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from casework.settings import Settings
+from core.settings import Settings
+from core.templating import RenderedEmail
 from db.models import OutboxBody, OutboxMessage
-from db.outbox import CHUNK, RenderedEmail, queue_email, queue_many
+from db.outbox import CHUNK, queue_email, queue_many
 from db.session import transaction
 from tests.support import make_case
 

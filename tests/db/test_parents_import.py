@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from casework.cli import main as casework_cli
 from casework.parents_import import check_file, import_parents_file
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import AuditEvent, ContactBy, Person, Role
 from db.session import transaction
 from tests.support import count

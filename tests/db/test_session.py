@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from casework.settings import Settings
+from core.settings import Settings
 from db.models import School
 from db.session import reading, transaction
 

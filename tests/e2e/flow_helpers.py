@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
-from casework.devmail import StoredMail
 from db.models import Approval, AuditEvent, CaseStatus, OutboxMessage, Person
 from db.session import transaction
+from mail.catcher import StoredMail
 from tests.stack import Stack
 from tests.support import case_row, csrf_of, link_in, mail_to, signin, wait_until
 

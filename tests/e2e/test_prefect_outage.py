@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.settings import get_settings
+from core.settings import get_settings
 from db.models import Approval
 from tests.e2e.test_pupil_contact import REPORTER, UPLOADS, approval_mail, do_tasks, wait_closed
 from tests.stack import Stack

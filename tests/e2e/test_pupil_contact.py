@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from casework.devmail import StoredMail
 from db.models import Approval, CaseStatus, Evidence, OutboxMessage
 from db.session import transaction
+from mail.catcher import StoredMail
 from tests.e2e.flow_helpers import wait_closed
 from tests.stack import Stack
 from tests.support import (

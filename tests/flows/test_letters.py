@@ -12,10 +12,9 @@ from jinja2 import ChoiceLoader, DictLoader
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from casework.devmail import MailStore
-from casework.pdf import stored_pdf_path
-from casework.settings import Settings
-from casework.templating import environment
+from core.files import letter_files
+from core.settings import Settings
+from core.templating import environment
 from db.models import (
     AuditEvent,
     Case,
@@ -38,6 +37,7 @@ from flows.steps.letters import (
     names_in_details,
     send_parent_letter,
 )
+from mail.catcher import MailStore
 from tests.support import audit_kinds, count, csrf_of, make_approval, make_case, person
 
 DEMO_PARENTS = 50  # all by email, seeded by the `configured` fixture
@@ -222,9 +222,9 @@ def test_post_parents_get_one_pdf_page_each_and_the_rest_one_email_each(
 
     [printed] = print_files(url, case_id)
     assert printed.letters == len(BY_POST)
-    data = stored_pdf_path(printed.stored_name).read_bytes()
+    data = letter_files().path(printed.stored_name).read_bytes()
     assert data.startswith(b"%PDF") and len(data) == printed.size
-    assert str(stored_pdf_path(printed.stored_name)).startswith(str(configured.var_dir))
+    assert str(letter_files().path(printed.stored_name)).startswith(str(configured.var_dir))
     pages = PdfReader(io.BytesIO(data)).pages
     assert len(pages) == len(BY_POST), "one letter per page"
     for page, name in zip(pages, BY_POST, strict=True):
@@ -266,7 +266,7 @@ def test_the_case_page_reports_delivery_and_serves_the_pdf_to_people_who_see_the
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].startswith("attachment")
-    assert download.content == stored_pdf_path(printed.stored_name).read_bytes()
+    assert download.content == letter_files().path(printed.stored_name).read_bytes()
     marked = reporter.post(
         f"/cases/{case_id}/print/{printed.id}/printed",
         data={"csrf_token": csrf_of(page.text)},

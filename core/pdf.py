@@ -1,20 +1,13 @@
-"""PDFs from HTML with WeasyPrint, and the folder where Casework keeps the ones it makes.
+"""PDFs from HTML with WeasyPrint: letters to post, meeting invitations, referral packs.
 
-Letters to parents who asked for post use it today; meeting invitations and referral
-packs can call `render_pdf` or `render_pdf_pages` the same way.
+The PDFs Casework keeps are stored by `core.files.letter_files`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from casework.settings import get_settings
 
 if TYPE_CHECKING:
     from weasyprint import Document
@@ -65,40 +58,3 @@ def render_book(documents: Sequence[str]) -> Book:
         pages.extend(doc.pages)
     data = bytes(rendered[0].copy(pages).write_pdf())
     return Book(data, first_pages, len(pages))
-
-
-@dataclass(frozen=True)
-class StoredPdf:
-    stored_name: str
-    sha256: str
-    size: int
-
-
-def pdf_dir() -> Path:
-    return get_settings().var_dir / "letters"
-
-
-def stored_pdf_path(stored_name: str) -> Path:
-    if not stored_name.isalnum():
-        raise ValueError("not a stored PDF name")
-    return pdf_dir() / stored_name
-
-
-def store_pdf(data: bytes) -> StoredPdf:
-    """Write `data` under a new random name, outside any served folder."""
-    directory = pdf_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    name = uuid.uuid4().hex
-    tmp = directory / f".{name}.part"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, directory / name)
-    os.chmod(directory / name, 0o440)
-    return StoredPdf(name, hashlib.sha256(data).hexdigest(), len(data))
-
-
-def discard_pdf(stored_name: str) -> None:
-    """Remove a file whose database row never committed."""
-    stored_pdf_path(stored_name).unlink(missing_ok=True)

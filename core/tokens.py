@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-from casework.settings import get_settings
+from core.settings import get_settings
 
 
 def new_token() -> str:

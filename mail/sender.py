@@ -44,12 +44,12 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from casework.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from db.audit import record_event
 from db.models import OutboxBody, OutboxMessage, OutboxStatus, utcnow
 from db.session import transaction
 
-log = logging.getLogger("casework.mailer")
+log = logging.getLogger("mail.sender")
 T = TypeVar("T")
 
 # The letter to all parents gets one audit event when it is queued, not one per parent.

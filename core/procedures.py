@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from db.models import IncidentType, Role
+from core.enums import IncidentType, Role
 
 
 class StepKind(StrEnum):

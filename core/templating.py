@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -9,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from casework.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 LONDON = ZoneInfo("Europe/London")
@@ -52,3 +54,27 @@ def environment() -> Environment:
 
 def render(name: str, **context: Any) -> str:
     return environment().get_template(name).render(**context)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+    @property
+    def digest(self) -> str:
+        """Identifies the content, so one body row serves every copy of it."""
+        parts = (self.subject, self.text, self.html)
+        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def render_email(template: str, **context: Any) -> RenderedEmail:
+    """Render `<template>.txt.j2` (which sets `subject`) and `<template>.html.j2`."""
+    env = environment()
+    text_module = env.get_template(f"{template}.txt.j2").make_module(context)
+    html = env.get_template(f"{template}.html.j2").render(**context)
+    subject = str(getattr(text_module, "subject", "")).strip()
+    if not subject:
+        raise ValueError(f"template {template}.txt.j2 does not set a subject")
+    return RenderedEmail(subject=subject, text=str(text_module), html=html)

@@ -1,0 +1,173 @@
+"""Casework's vocabulary: every kind of thing that is named in more than one place.
+
+A step key, an audit event kind or an email kind is written here once and used by name
+everywhere else, so a typo is an AttributeError at import time instead of a silent miss.
+They are string enums: the database and the audit trail store their values.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    HEADTEACHER = "headteacher"
+    DSL = "dsl"
+    HR = "hr"
+    AUDITOR = "auditor"
+    STAFF = "staff"
+    PARENT = "parent"
+    CHAIR = "chair_of_governors"
+
+
+class IncidentType(enum.StrEnum):
+    """One per procedure; the value is the slug its form, flow, templates and tests share."""
+
+    PUPIL_CONTACT = "pupil_contact"
+    PARENT_CONTACT = "parent_contact"
+    ONLINE_ABUSE = "online_abuse"
+    STAFF_CONDUCT = "staff_conduct"
+
+
+class Decision(enum.StrEnum):
+    """What a person decided at a step: a task's `completed`, or the option they chose."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+    REFER = "refer"
+    NOT_REFER = "not_refer"
+    POLICE = "police"
+    LEGAL_ADVICE = "legal_advice"
+    NO_FURTHER_ACTION = "no_further_action"
+    NO_ACTION = "no_action"
+    ADVICE = "advice"
+    FORMAL_PROCESS = "formal_process"
+    NO_RESPONSE = "no_response"  # nobody answered in time; recorded by Casework itself
+
+
+class ApprovalKind(enum.StrEnum):
+    """A request decided by approving or rejecting, or a task whose outcome is recorded."""
+
+    APPROVAL = "approval"
+    TASK = "task"
+
+
+class StepKey(enum.StrEnum):
+    """Every step of every procedure (see `core.procedures` for their order per type)."""
+
+    NOTIFY_HEADTEACHER = "notify_headteacher"
+    ALERT_DSL = "alert_dsl"
+    POLICE_CEOP_REFERRAL = "police_ceop_referral"
+    SAVE_EVIDENCE = "save_evidence"
+    ADVISE_STAFF = "advise_staff"
+    RECORD_PERSISTENCE = "record_persistence"
+    RECORD_DISCIPLINE = "record_discipline"
+    SEND_STOCK_RESPONSE = "send_stock_response"
+    REPORT_TO_PLATFORM = "report_to_platform"
+    PLATFORM_RESPONSE = "platform_response"
+    HELPLINE_ESCALATION = "helpline_escalation"
+    POLICE_DECISION = "police_decision"
+    ESCALATE_TO_HR = "escalate_to_hr"
+    RECORD_HR_ADVICE = "record_hr_advice"
+    STAFF_OUTCOME = "staff_outcome"
+    INVITE_TO_MEETING = "invite_to_meeting"
+    RECORD_MEETING = "record_meeting"
+    NEXT_ACTION = "next_action"
+    POLICE_REFERRAL = "police_referral"
+    SAFEGUARDING_REVIEW = "safeguarding_review"
+    INVESTIGATE = "investigate"
+    APPROVE_PARENT_LETTER = "approve_parent_letter"
+    SEND_PARENT_LETTER = "send_parent_letter"
+    RECORD_RESOLUTION = "record_resolution"
+    CLOSE_CASE = "close_case"
+
+
+class AuditKind(enum.StrEnum):
+    """Every kind of audit event: dotted and past tense."""
+
+    CASE_OPENED = "case.opened"
+    CASE_VIEWED = "case.viewed"
+    CASE_CLOSED = "case.closed"
+    STEP_COMPLETED = "step.completed"
+    STEP_SKIPPED = "step.skipped"
+    EVIDENCE_SAVED = "evidence.saved"
+    EVIDENCE_SEALED = "evidence.sealed"
+    EVIDENCE_VIEWED = "evidence.viewed"
+    EMAIL_QUEUED = "email.queued"
+    EMAIL_SENT = "email.sent"
+    EMAIL_FAILED = "email.failed"
+    FLOW_STARTED = "flow.started"
+    FLOW_RESTARTED = "flow.restarted"
+    FLOW_STOPPED = "flow.stopped"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_REISSUED = "approval.reissued"
+    APPROVAL_REMINDED = "approval.reminded"
+    APPROVAL_DECIDED = "approval.decided"
+    TASK_REQUESTED = "task.requested"
+    TASK_REISSUED = "task.reissued"
+    TASK_REMINDED = "task.reminded"
+    TASK_COMPLETED = "task.completed"
+    DEADLINE_PASSED = "deadline.passed"
+    DSL_ALERTED = "dsl.alerted"
+    SAFEGUARDING_OPENED = "safeguarding.opened"
+    PACK_PRODUCED = "pack.produced"
+    PACK_VIEWED = "pack.viewed"
+    LETTER_SENT = "letter.sent"
+    LETTER_REFUSED = "letter.refused"
+    LETTER_PRINT_READY = "letter.print_ready"
+    LETTER_PRINT_DOWNLOADED = "letter.print_downloaded"
+    LETTER_PRINTED = "letter.printed"
+    AUDIT_EXPORTED = "audit.exported"
+    PERSON_SIGNED_IN = "person.signed_in"
+    PARENTS_IMPORTED = "parents.imported"
+    SCHOOL_SEEDED = "school.seeded"
+    SCHOOL_STOCK_RESPONSE_CHANGED = "school.stock_response_changed"
+
+    @classmethod
+    def requested(cls, kind: ApprovalKind) -> AuditKind:
+        """`approval.requested` or `task.requested`."""
+        return cls.APPROVAL_REQUESTED if kind == ApprovalKind.APPROVAL else cls.TASK_REQUESTED
+
+    @classmethod
+    def reissued(cls, kind: ApprovalKind) -> AuditKind:
+        return cls.APPROVAL_REISSUED if kind == ApprovalKind.APPROVAL else cls.TASK_REISSUED
+
+    @classmethod
+    def reminded(cls, kind: ApprovalKind) -> AuditKind:
+        return cls.APPROVAL_REMINDED if kind == ApprovalKind.APPROVAL else cls.TASK_REMINDED
+
+    @classmethod
+    def decided(cls, kind: ApprovalKind) -> AuditKind:
+        """`approval.decided` or `task.completed`."""
+        return cls.APPROVAL_DECIDED if kind == ApprovalKind.APPROVAL else cls.TASK_COMPLETED
+
+
+# Reading a case, its evidence or a pack: the access log, kept apart from the timeline.
+ACCESS_KINDS = frozenset({AuditKind.CASE_VIEWED, AuditKind.EVIDENCE_VIEWED, AuditKind.PACK_VIEWED})
+# The events that tell whether a case's procedure is running: the latest one decides.
+FLOW_KINDS = (AuditKind.FLOW_STARTED, AuditKind.FLOW_RESTARTED, AuditKind.FLOW_STOPPED)
+
+
+class EmailKind(enum.StrEnum):
+    """What an outbox row is; most are also the name of their template under emails/."""
+
+    SIGNIN_LINK = "signin_link"
+    CASE_OPENED = "case_opened"
+    CASE_CLOSED = "case_closed"
+    ADVICE = "advice"
+    STOCK_RESPONSE = "stock_response"
+    SAFEGUARDING_ALERT = "safeguarding_alert"
+    SAFEGUARDING_ADVICE = "safeguarding_advice"
+    RISK_ALERT = "risk_alert"
+    HR_ESCALATION = "hr_escalation"
+    PROCEDURE_STOPPED = "procedure_stopped"
+    APPROVAL_REQUEST = "approval_request"
+    TASK_REQUEST = "task_request"
+    MEETING_INVITATION = "meeting_invitation"
+    PARENT_LETTER = "parent_letter"
+
+    @classmethod
+    def request(cls, kind: ApprovalKind) -> EmailKind:
+        """The email that carries an approval's or a task's link."""
+        return cls.APPROVAL_REQUEST if kind == ApprovalKind.APPROVAL else cls.TASK_REQUEST
