@@ -20,6 +20,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.rules import YEAR_GROUPS, looks_like_email
 from db.audit import record_event
 from db.models import ContactBy, Person, Role
 from db.people import first_school
@@ -86,17 +87,12 @@ CONTACT_WORDS = {
     **dict.fromkeys(("email", "e-mail", "emails", "by email", "by e-mail"), ContactBy.EMAIL),
     **dict.fromkeys(("post", "postal", "by post", "letter", "paper", "printed"), ContactBy.POST),
 }
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
 YEAR_RE = re.compile(r"^(?:years?|yrs?|y)?\s*(\d{1,2})$")
 SPECIAL_YEARS = {
     **dict.fromkeys(("n", "nursery", "nur", "fs1"), "Nursery"),
     **dict.fromkeys(("r", "reception", "rec", "fs2", "yr r", "year r"), "Reception"),
 }
-YEAR_ORDER = ["Nursery", "Reception", *(f"Year {n}" for n in range(1, 14))]
-MAX_NAME, MAX_ADDRESS, MAX_EMAIL = 200, 500, 320
+MAX_NAME, MAX_ADDRESS = 200, 500
 PROGRESS_EVERY = 250
 
 
@@ -227,7 +223,7 @@ def parse_years(raw: str) -> tuple[list[str], list[str]]:
             found.add(f"Year {int(match.group(1))}")
         else:
             bad.append(clean(part))
-    return sorted(found, key=YEAR_ORDER.index), bad
+    return sorted(found, key=YEAR_GROUPS.index), bad
 
 
 def address_of(cells: dict[str, str]) -> str:
@@ -252,7 +248,7 @@ def check_row(line: int, cells: dict[str, str]) -> tuple[ParentRow | None, list[
         problems.append(f"Line {line}: the parent's name is missing.")
     elif len(name) > MAX_NAME:
         problems.append(f"Line {line}: the name is longer than {MAX_NAME} characters.")
-    if email is not None and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
+    if email is not None and not looks_like_email(email):
         problems.append(f"Line {line}: the email address '{typed_email}' is not valid.")
     years, bad_years = parse_years(cells.get(YEARS, ""))
     for bad in bad_years:

@@ -20,6 +20,13 @@ class Role(enum.StrEnum):
     CHAIR = "chair_of_governors"
 
 
+class ContactBy(enum.StrEnum):
+    """How a parent or carer wants letters from the school."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
 class IncidentType(enum.StrEnum):
     """One per procedure; the value is the slug its form, flow, templates and tests share."""
 

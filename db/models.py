@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from core.enums import ApprovalKind, Decision, IncidentType, Role
+from core.enums import ApprovalKind, ContactBy, Decision, IncidentType, Role
 
 
 def utcnow() -> datetime:
@@ -91,13 +91,6 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
-
-
-class ContactBy(enum.StrEnum):
-    """How a parent or carer wants letters from the school."""
-
-    EMAIL = "email"
-    POST = "post"
 
 
 class School(Base):

@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
 
 READ_ONLY = "casework_read_only"
+
+# Code outside db/ names the unit of work and a database that cannot answer through these
+# names, and never imports SQLAlchemy itself (an import-linter contract says so).
+__all__ = ["DatabaseUnavailable", "Session", "reading", "transaction"]
+DatabaseUnavailable = OperationalError
 
 
 def make_engine(url: str) -> Engine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
+from core.rules import meeting_successful, needs_police_decision
 from db.cases import get_case
 from db.models import Decision
 from db.session import transaction
@@ -15,7 +16,6 @@ from flows.steps.letters import skip_step
 from flows.steps.lifecycle import close
 from flows.steps.meeting import invite_to_meeting
 from flows.steps.opening import opening_steps
-from forms.online_abuse import POLICE_KINDS
 
 PUPIL_STEPS = ("record_discipline",)
 STAFF_STEPS = ("escalate_to_hr", "record_hr_advice", "staff_outcome")
@@ -66,7 +66,7 @@ async def report_to_platform(case_id: int) -> None:
 
 async def consider_police(case_id: int, kinds: set[str]) -> None:
     """Step 3: racist, sexist, sexual or hate-crime content needs the head's police decision."""
-    if not kinds & POLICE_KINDS:
+    if not needs_police_decision(kinds):
         await skip_step(
             case_id,
             "police_decision",
@@ -95,7 +95,7 @@ async def adult_perpetrator(case_id: int) -> None:
     """Steps 5-6: meeting; if it fails or the material stays up, the head decides more."""
     await invite_to_meeting(case_id)
     meeting = await wait_for_person(case_id, "record_meeting")
-    if meeting.answer("held") == "yes" and meeting.answer("agreed") == "yes":
+    if meeting_successful(meeting.answer("held"), meeting.answer("agreed")):
         await skip_step(case_id, "next_action", "Not needed: the meeting was successful.")
         return
     decision = await wait_for_person(case_id, "next_action")

@@ -11,19 +11,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 LONDON = ZoneInfo("Europe/London")
 
-PLATFORMS: dict[str, str] = {
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "x": "X (Twitter)",
-    "tiktok": "TikTok",
-    "snapchat": "Snapchat",
-    "youtube": "YouTube",
-    "whatsapp": "WhatsApp",
-    "other": "Another platform",
-}
-
-YEAR_GROUPS: tuple[str, ...] = ("Nursery", "Reception", *(f"Year {n}" for n in range(1, 14)))
-
 
 class CaseForm(BaseModel):
     """Base for every form: unknown fields refused; `messages` hold each field's plain error."""

@@ -7,11 +7,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from forms.common import PLATFORMS, CaseForm, parse_local_time
-
-PlatformKey = Literal[
-    "facebook", "instagram", "x", "tiktok", "snapchat", "youtube", "whatsapp", "other"
-]
+from core.rules import PLATFORMS, PlatformKey
+from forms.common import CaseForm, parse_local_time
 
 BASE_MESSAGES: dict[str, str] = {
     "platform": "Choose the platform where it happened.",

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from core.rules import looks_like_email
 from forms.incident import BASE_MESSAGES, IncidentForm
 
 TARGETS = {
@@ -23,8 +24,6 @@ CONTENT_KINDS = {
     "threats": "Threats",
     "other": "Other offensive or upsetting content",
 }
-# The procedure asks for a police decision when the content is any of these.
-POLICE_KINDS = frozenset({"racist", "sexist", "sexual", "hate_crime"})
 RESPONSIBLE = {
     "current_pupil": "A current pupil",
     "staff_member": "A member of staff",
@@ -89,16 +88,12 @@ class OnlineAbuseForm(IncidentForm):
     @field_validator("responsible_email")
     @classmethod
     def _email_shape(cls, value: str) -> str:
-        if value and ("@" not in value or " " in value):
+        if value and not looks_like_email(value):
             raise ValueError("Enter a valid email address, or leave it blank.")
         return value
 
     def subject_staff_id(self) -> int | None:
         return self.responsible_staff_id
-
-    @property
-    def needs_police_decision(self) -> bool:
-        return bool(POLICE_KINDS.intersection(self.content_kinds))
 
     def details(self) -> dict[str, Any]:
         return {**super().details(), "still_online": self.still_online == "yes"}

@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from forms.common import YEAR_GROUPS
+from core.rules import YEAR_GROUPS
 from forms.incident import BASE_MESSAGES, IncidentForm
 
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from core.rules import meeting_successful
 from forms.common import CaseForm
 
 YesNo = Literal["yes", "no"]
@@ -175,7 +176,7 @@ class MeetingForm(StepForm):
 
     @property
     def successful(self) -> bool:
-        return self.held == "yes" and self.agreed == "yes"
+        return meeting_successful(self.held, self.agreed)
 
     def summary(self) -> str:
         if self.held == "no":

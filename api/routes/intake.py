@@ -19,6 +19,7 @@ from api.security import check_csrf, require_user
 from casework.reconciler import record_flow_run
 from core.files import evidence_files
 from core.procedures import PROCEDURES, procedure_for
+from core.rules import PLATFORMS, YEAR_GROUPS
 from core.settings import get_settings
 from db.audit import record_event
 from db.cases import NewCase, acting_head_for, open_case
@@ -28,7 +29,7 @@ from db.session import transaction
 from flows.steps.lifecycle import notify_headteacher_now
 from flows.steps.safeguarding import settle_at_intake
 from flows.trigger import start_case_flow
-from forms.common import PLATFORMS, YEAR_GROUPS, UploadedFile, check_evidence, validate
+from forms.common import UploadedFile, check_evidence, validate
 from forms.incident import IncidentForm
 from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS, OnlineAbuseForm
 from forms.parent_contact import CONTACT_KINDS, ParentContactForm
