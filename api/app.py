@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_handlers
-from api.routes import admin, approvals, audit, auth, cases, documents, intake, school
+from api.routes import (
+    admin,
+    approvals,
+    audit,
+    auth,
+    cases,
+    documents,
+    intake,
+    letters,
+    school,
+)
 from api.security import BodyLimit, session_middleware
 from core.settings import PROJECT_ROOT, get_settings
 
@@ -23,12 +33,10 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, intake, cases, documents, audit, school):
+    for module in (auth, intake, cases, documents, letters, audit, school, admin, approvals):
         app.include_router(module.router)
-    app.include_router(admin.router)
     if settings.dev_mode:
         from api.routes import devmail
 
         app.include_router(devmail.router)
-    app.include_router(approvals.router)  # last: its /{route}/{token} pattern is broad
     return app

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from db.people import NobodyInRole
+
 log = logging.getLogger("casework.api")
 
 TITLES = {
@@ -78,6 +80,16 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
         return error_response(request, 422, f"These parts of the request were not valid: {fields}.")
+
+    @app.exception_handler(NobodyInRole)
+    async def _not_set_up(request: Request, exc: NobodyInRole) -> Response:
+        return error_response(
+            request,
+            409,
+            f"{exc} Nothing was saved. Ask whoever looks after Casework at your school to add "
+            "them (with their role), then try again.",
+            "Casework needs someone in a role first",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from core.settings import get_settings
 from core.templating import render
@@ -25,3 +25,19 @@ def render_page(
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def attachment(
+    data: bytes, media_type: str, filename: str, fingerprint: tuple[str, str]
+) -> Response:
+    """A file to download, never to render: its name, and its SHA-256 in a header."""
+    header, sha256 = fingerprint
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            header: sha256,
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

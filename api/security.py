@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from fastapi import Request, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import AppError
 from core.settings import get_settings
-from core.tokens import new_token, same, sign, token_hash
-from db.audit import record_event
-from db.models import Person, Role, UserSession, utcnow
-from db.people import first_school
-from db.session import reading, transaction
+from core.tokens import new_token, same, sign
+from db.models import Person
+from db.schools import first_school
+from db.session import reading
+from db.sessions import signed_in_person
 
 SESSION_COOKIE = "cw_session"
 CSRF_COOKIE = "cw_csrf"
@@ -28,17 +26,9 @@ def load_user(raw_session: str | None) -> tuple[Person | None, str]:
     with reading() as session:
         school = first_school(session)
         school_name = school.name if school else "Casework"
-        if not raw_session:
-            return None, school_name
-        row = session.scalars(
-            select(UserSession).where(UserSession.token_hash == token_hash(raw_session))
-        ).first()
-        if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-            return None, school_name
-        person = session.get(Person, row.person_id)
-        if person is None or not person.active or person.role == Role.PARENT:
-            return None, school_name
-        session.expunge(person)
+        person = signed_in_person(session, raw_session) if raw_session else None
+        if person is not None:
+            session.expunge(person)
         return person, school_name
 
 
@@ -86,58 +76,6 @@ def check_csrf(request: Request, form: FormData) -> None:
             "reload the page and try again.",
             "The form could not be accepted",
         )
-
-
-def current_user(request: Request) -> Person | None:
-    return getattr(request.state, "user", None)
-
-
-def require_user(request: Request) -> Person:
-    """The signed-in person; otherwise a 401 that the error handler turns into sign-in."""
-    user = current_user(request)
-    if user is None:
-        raise AppError(401, "Sign in to see this page.")
-    return user
-
-
-SCHOOL_MANAGERS = (Role.HEADTEACHER, Role.DSL)
-
-
-def require_manager(request: Request, what: str) -> Person:
-    """The signed-in headteacher or DSL; anyone else is told who can `what`."""
-    user = require_user(request)
-    if user.role not in SCHOOL_MANAGERS:
-        raise AppError(403, f"Only the headteacher or the designated safeguarding lead can {what}.")
-    return user
-
-
-def start_session(person: Person, ip: str, user_agent: str) -> str:
-    """Create a session for `person`; returns the cookie value."""
-    raw = new_token()
-    ttl = timedelta(hours=get_settings().session_ttl_hours)
-    with transaction() as session:
-        session.add(
-            UserSession(person_id=person.id, token_hash=token_hash(raw), expires_at=utcnow() + ttl)
-        )
-        record_event(
-            session,
-            case_id=None,
-            kind="person.signed_in",
-            actor=person,
-            data={"ip": ip, "user_agent": user_agent[:200]},
-        )
-    return raw
-
-
-def end_session(raw: str | None) -> None:
-    if not raw:
-        return
-    with transaction() as session:
-        row = session.scalars(
-            select(UserSession).where(UserSession.token_hash == token_hash(raw))
-        ).first()
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = utcnow()
 
 
 def client_ip(request: Request) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from core.enums import AuditKind, Role
 from db.audit import record_event
-from db.models import Person, Role, School
+from db.models import School
+from db.people import add_person
+from db.schools import add_school, first_school
+from db.session import Session
 
 STAFF: tuple[tuple[str, str, Role, str], ...] = (
     ("Helen Okafor", "head@oakfield.example", Role.HEADTEACHER, "Headteacher"),
@@ -24,33 +25,29 @@ LAST = ("Hughes", "Patel", "Evans", "Khan", "Wright", "Murphy", "Clarke", "Ali",
 
 def seed_demo(session: Session, parents: int = 50) -> School | None:
     """Create the demo school unless any school exists; returns it, or None if skipped."""
-    if session.scalars(select(School).limit(1)).first() is not None:
+    if first_school(session) is not None:
         return None
-    school = School(
+    school = add_school(
+        session,
         name="Oakfield Primary School",
         address="1 Orchard Lane\nOakfield\nOK1 2AB",
         email="office@oakfield.example",
         phone="01234 567890",
     )
-    session.add(school)
-    session.flush()
     for name, email, role, title in STAFF:
-        session.add(Person(school_id=school.id, name=name, email=email, role=role, job_title=title))
+        add_person(session, school_id=school.id, name=name, email=email, role=role, job_title=title)
     for n in range(parents):
-        name = f"{FIRST[n % 10]} {LAST[(n // 10) % 10]}"
-        session.add(
-            Person(
-                school_id=school.id,
-                name=name,
-                role=Role.PARENT,
-                email=f"parent{n + 1:02d}@families.example",
-            )
+        add_person(
+            session,
+            school_id=school.id,
+            name=f"{FIRST[n % 10]} {LAST[(n // 10) % 10]}",
+            role=Role.PARENT,
+            email=f"parent{n + 1:02d}@families.example",
         )
-    session.flush()
     record_event(
         session,
         case_id=None,
-        kind="school.seeded",
+        kind=AuditKind.SCHOOL_SEEDED,
         data={"school": school.name, "staff": len(STAFF), "parents": parents},
     )
     return school

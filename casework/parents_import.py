@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core.rules import YEAR_GROUPS, looks_like_email
 from db.audit import record_event
 from db.models import ContactBy, Person, Role
-from db.people import first_school
+from db.schools import first_school
 from db.session import transaction
 
 # Called as progress(stage, done, total); stage is "checking" or "saving".

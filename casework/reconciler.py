@@ -12,91 +12,34 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from prefect.client.schemas.objects import StateType
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
+from core.enums import AuditKind, Decision, EmailKind, StepKey
 from core.settings import get_settings
-from db.approvals import awaiting_resume, claim_decision, due_for_reminder, overdue
-from db.audit import procedure_stopped, record_event
-from db.cases import acting_head, finish_step, get_case
-from db.models import Approval, AuditEvent, Case, CaseStatus, Decision, Person, utcnow
-from db.session import reading, transaction
-from flows.steps.approval import remind
-from flows.steps.context import email_about_case
+from db.approvals import awaiting_resume, due_for_reminder, overdue
+from db.audit import count_since, procedure_stopped, record_event
+from db.cases import acting_head, get_case, open_runs, open_without_run
+from db.models import Case, utcnow
+from db.outbox import dedup_key
+from db.people import find_person
+from db.session import Session, reading, transaction
 from flows.trigger import (
-    Delivery,
-    FlowNotReady,
     StoppedRun,
+    deliver_decision,
+    record_restart,
     restart_case_flow,
-    resume_case_flow,
-    start_case_flow,
+    start_flow_safely,
     stopped_runs,
 )
+from services.notices import email_about_case
+from services.requests import Answer, decide, remind
 
 log = logging.getLogger("casework.reconciler")
-
-
-def deliver_decision(approval_id: int) -> bool:
-    """Resume the run waiting on this decision; True once nothing more is needed."""
-    with transaction() as session:
-        approval = session.get(Approval, approval_id)
-        case = session.get(Case, approval.case_id) if approval else None
-        if approval is None or case is None or approval.resumed_at is not None:
-            return True
-        if not case.flow_run_id or approval.decision is None:
-            return False
-        flow_run_id, step_key = case.flow_run_id, approval.step_key
-        run_input = {"approval_id": approval.id, "decision": approval.decision.value}
-    # No transaction is held while Prefect is called: SQLite writers would queue behind it.
-    try:
-        delivery = resume_case_flow(flow_run_id, step_key, run_input)
-    except FlowNotReady as exc:
-        log.info("approval %s: flow not ready to resume (%s)", approval_id, exc)
-        return False
-    except Exception as exc:
-        log.warning("approval %s: Prefect unreachable (%s)", approval_id, exc)
-        return False
-    with transaction() as session:
-        approval = session.get(Approval, approval_id)
-        if approval is not None and approval.resumed_at is None:
-            approval.resumed_at = utcnow()
-            if delivery == Delivery.RESTARTED:
-                record_restart(session, approval.case_id, flow_run_id, f"decision on {step_key}")
-    return True
-
 
 # A run that crashes every time it starts is restarted at most this often, so a broken
 # machine cannot fill the audit trail; the warning in the log says why it was left.
 RESTARTS_PER_HOUR = 3
-
-
-def record_restart(
-    session: Session, case_id: int, flow_run_id: str, why: str, actor: Person | None = None
-) -> None:
-    record_event(
-        session,
-        case_id=case_id,
-        kind="flow.restarted",
-        actor=actor,
-        data={"flow_run_id": flow_run_id, "after": why},
-    )
-
-
-def recent_restarts(session: Session, case_id: int) -> int:
-    since = utcnow() - timedelta(hours=1)
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(
-                AuditEvent.case_id == case_id,
-                AuditEvent.kind == "flow.restarted",
-                AuditEvent.at >= since,
-            )
-        )
-        or 0
-    )
+# Requests whose expiry is someone else's deadline, not a link to renew.
+DEADLINE_STEPS = (StepKey.PLATFORM_RESPONSE,)
+NO_ANSWER = "No response from the platform was recorded by the deadline."
 
 
 def look_after_stopped_flows() -> int:
@@ -105,15 +48,9 @@ def look_after_stopped_flows() -> int:
     Returns how many runs were restarted.
     """
     with reading() as session:
-        runs = dict(
-            session.execute(
-                select(Case.flow_run_id, Case.id).where(
-                    Case.status == CaseStatus.OPEN, Case.flow_run_id.is_not(None)
-                )
-            ).all()
-        )
-        if not runs:
-            return 0
+        runs = open_runs(session)
+    if not runs:
+        return 0
     try:
         stopped = stopped_runs(list(runs))
     except Exception as exc:
@@ -123,10 +60,9 @@ def look_after_stopped_flows() -> int:
     for run in stopped:
         case_id = runs[run.flow_run_id]
         with reading() as session:
-            retry = (
-                run.state == StateType.CRASHED
-                and recent_restarts(session, case_id) < RESTARTS_PER_HOUR
-            )
+            since = utcnow() - timedelta(hours=1)
+            recent = count_since(session, case_id, AuditKind.FLOW_RESTARTED, since)
+        retry = run.crashed and recent < RESTARTS_PER_HOUR
         if retry and restart_quietly(case_id, run.flow_run_id):
             restarted += 1
         elif not retry:
@@ -152,14 +88,14 @@ def flag_stopped(case_id: int, run: StoppedRun) -> None:
         flagged = procedure_stopped(session, case_id)
         if flagged is not None and flagged.data.get("since") == run.since:
             return
-        log.warning("case %s: flow run %s is %s", case_id, run.flow_run_id, run.state.value)
+        log.warning("case %s: flow run %s is %s", case_id, run.flow_run_id, run.state_name)
         record_event(
             session,
             case_id=case_id,
-            kind="flow.stopped",
+            kind=AuditKind.FLOW_STOPPED,
             data={
                 "flow_run_id": run.flow_run_id,
-                "state": run.state.value.lower(),
+                "state": run.state_name,
                 "message": run.message[:500],
                 "since": run.since,
             },
@@ -169,79 +105,34 @@ def flag_stopped(case_id: int, run: StoppedRun) -> None:
 
 def tell_case_managers(session: Session, case: Case, since: str) -> None:
     """Email the case lead and the acting head (content-free) that the procedure stopped."""
-    found = (session.get(Person, case.lead_id), acting_head(session, case))
+    found = (find_person(session, case.lead_id), acting_head(session, case))
     for person in {p.id: p for p in found if p is not None}.values():
         email_about_case(
             session,
             case,
             person,
-            "procedure_stopped",
-            dedup_key=f"procedure_stopped:{case.id}:{since}:{person.id}",
+            EmailKind.PROCEDURE_STOPPED,
+            dedup_key=dedup_key(EmailKind.PROCEDURE_STOPPED, case.id, since, person.id),
         )
 
 
 def start_missing_flows() -> int:
     """Start flows for open cases that have no run yet; returns how many were started."""
-    with transaction() as session:
-        waiting = [
-            (c.id, c.incident_type)
-            for c in session.scalars(
-                select(Case).where(Case.flow_run_id.is_(None), Case.status == CaseStatus.OPEN)
-            )
-        ]
-    started = 0
-    for case_id, kind in waiting:
-        try:
-            run_id = start_case_flow(case_id, kind)
-        except Exception as exc:
-            log.warning("case %s: flow not started yet (%s)", case_id, exc)
-            continue
-        record_flow_run(case_id, run_id)
-        started += 1
-    return started
-
-
-def record_flow_run(case_id: int, run_id: str) -> None:
-    with transaction() as session:
-        case = session.get(Case, case_id)
-        if case is not None and case.flow_run_id is None:
-            case.flow_run_id = run_id
-            record_event(
-                session, case_id=case_id, kind="flow.started", data={"flow_run_id": run_id}
-            )
+    with reading() as session:
+        waiting = open_without_run(session)
+    return sum(start_flow_safely(case_id, kind) for case_id, kind in waiting)
 
 
 def record_missed_platform_deadlines() -> int:
     """A platform that has not answered by the deadline: record that, so the flow moves on."""
-    now = utcnow()
+    answer = Answer(
+        Decision.NO_RESPONSE, NO_ANSWER, {"response": "none"}, NO_ANSWER, "", "casework"
+    )
     with transaction() as session:
-        late = overdue(session, "platform_response", now)
+        late = overdue(session, StepKey.PLATFORM_RESPONSE, utcnow())
         for approval in late:
-            reason = "No response from the platform was recorded by the deadline."
-            if not claim_decision(
-                session,
-                approval.id,
-                decision=Decision.NO_RESPONSE,
-                reason=reason,
-                response={"response": "none"},
-                ip="",
-                user_agent="casework",
-                now=now,
-                live_only=False,
-            ):
-                continue
-            record_event(
-                session,
-                case_id=approval.case_id,
-                kind="deadline.passed",
-                data={"step": approval.step_key, "deadline": approval.expires_at.isoformat()},
-            )
-            finish_step(session, approval.case_id, approval.step_key, outcome=reason)
+            decide(session, approval, answer, None, live_only=False)
         return len(late)
-
-
-# Requests whose expiry is someone else's deadline, not a link to renew.
-DEADLINE_STEPS = ("platform_response",)
 
 
 def send_reminders() -> int:
@@ -258,9 +149,7 @@ def send_reminders() -> int:
             deadlines=DEADLINE_STEPS,
         )
         for approval in waiting:
-            case = session.get(Case, approval.case_id)
-            assert case is not None
-            remind(session, case, approval)
+            remind(session, get_case(session, approval.case_id), approval)
         return len(waiting)
 
 
@@ -269,7 +158,7 @@ def reconcile_once() -> tuple[int, int]:
     record_missed_platform_deadlines()
     send_reminders()
     started = start_missing_flows()
-    with transaction() as session:
+    with reading() as session:
         pending = [a.id for a in awaiting_resume(session)]
     delivered = sum(deliver_decision(approval_id) for approval_id in pending)
     look_after_stopped_flows()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.enums import IncidentType, Role
+from core.enums import IncidentType, Role, StepKey
 
 
 class StepKind(StrEnum):
@@ -19,7 +19,7 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class StepSpec:
-    key: str
+    key: StepKey
     title: str
     kind: StepKind
     owner: Role | None = None  # who acts: the case lead's role, or the approver's
@@ -33,6 +33,7 @@ class Procedure:
     steps: tuple[StepSpec, ...]
 
     def step(self, key: str) -> StepSpec:
+        """The step with this key; KeyError if the procedure has none."""
         for spec in self.steps:
             if spec.key == key:
                 return spec
@@ -42,33 +43,37 @@ class Procedure:
 def opening(advice_title: str) -> tuple[StepSpec, ...]:
     """The steps every procedure starts with: tell, protect children first, seal, advise."""
     return (
-        StepSpec("notify_headteacher", "Tell the headteacher a case is open", StepKind.SYSTEM),
         StepSpec(
-            "alert_dsl",
+            StepKey.NOTIFY_HEADTEACHER, "Tell the headteacher a case is open", StepKind.SYSTEM
+        ),
+        StepSpec(
+            StepKey.ALERT_DSL,
             "Alert the designated safeguarding lead (sexual images of a child)",
             StepKind.SYSTEM,
         ),
         StepSpec(
-            "police_ceop_referral",
+            StepKey.POLICE_CEOP_REFERRAL,
             "Refer to the police or CEOP and record the reference",
             StepKind.TASK,
             Role.DSL,
         ),
-        StepSpec("save_evidence", "Seal the evidence (SHA-256 fingerprints)", StepKind.SYSTEM),
-        StepSpec("advise_staff", advice_title, StepKind.SYSTEM),
+        StepSpec(
+            StepKey.SAVE_EVIDENCE, "Seal the evidence (SHA-256 fingerprints)", StepKind.SYSTEM
+        ),
+        StepSpec(StepKey.ADVISE_STAFF, advice_title, StepKind.SYSTEM),
     )
 
 
 LETTER_STEPS = (
     StepSpec(
-        "approve_parent_letter",
+        StepKey.APPROVE_PARENT_LETTER,
         "Headteacher approves the letter to all parents",
         StepKind.APPROVAL,
         Role.HEADTEACHER,
     ),
-    StepSpec("send_parent_letter", "Send the letter to every parent", StepKind.SYSTEM),
+    StepSpec(StepKey.SEND_PARENT_LETTER, "Send the letter to every parent", StepKind.SYSTEM),
 )
-CLOSE = StepSpec("close_case", "Close the case", StepKind.SYSTEM)
+CLOSE = StepSpec(StepKey.CLOSE_CASE, "Close the case", StepKind.SYSTEM)
 
 PUPIL_CONTACT = Procedure(
     incident_type=IncidentType.PUPIL_CONTACT,
@@ -77,13 +82,13 @@ PUPIL_CONTACT = Procedure(
     steps=(
         *opening("Send the staff member advice"),
         StepSpec(
-            "record_persistence",
+            StepKey.RECORD_PERSISTENCE,
             "Record whether the pupil persisted and the policy reminder given",
             StepKind.TASK,
             Role.DSL,
         ),
         StepSpec(
-            "record_discipline",
+            StepKey.RECORD_DISCIPLINE,
             "Record the outcome of mediation or discipline",
             StepKind.TASK,
             Role.DSL,
@@ -100,7 +105,7 @@ PARENT_CONTACT = Procedure(
     steps=(
         *opening("Send the staff member advice on whether to respond"),
         StepSpec(
-            "send_stock_response",
+            StepKey.SEND_STOCK_RESPONSE,
             "Send the staff member the school's stock response",
             StepKind.SYSTEM,
         ),
@@ -117,62 +122,73 @@ ONLINE_ABUSE = Procedure(
     steps=(
         *opening("Tell the person targeted not to retaliate, and to keep dated evidence"),
         StepSpec(
-            "report_to_platform",
+            StepKey.REPORT_TO_PLATFORM,
             "Report the material to the platform and record its reference",
             StepKind.TASK,
             Role.DSL,
         ),
-        StepSpec("platform_response", "Record the platform's response", StepKind.TASK, Role.DSL),
         StepSpec(
-            "helpline_escalation",
+            StepKey.PLATFORM_RESPONSE, "Record the platform's response", StepKind.TASK, Role.DSL
+        ),
+        StepSpec(
+            StepKey.HELPLINE_ESCALATION,
             "Decide whether to escalate to the Professionals Online Safety Helpline",
             StepKind.TASK,
             Role.DSL,
         ),
         StepSpec(
-            "police_decision",
+            StepKey.POLICE_DECISION,
             "Headteacher decides whether to contact the police",
             StepKind.APPROVAL,
             Role.HEADTEACHER,
         ),
         StepSpec(
-            "record_discipline",
+            StepKey.RECORD_DISCIPLINE,
             "Record the outcome of mediation or discipline (pupil)",
             StepKind.TASK,
             Role.DSL,
         ),
         StepSpec(
-            "escalate_to_hr", "Escalate to HR with the case pack (staff member)", StepKind.SYSTEM
+            StepKey.ESCALATE_TO_HR,
+            "Escalate to HR with the case pack (staff member)",
+            StepKind.SYSTEM,
         ),
         StepSpec(
-            "record_hr_advice", "Headteacher records HR's advice", StepKind.TASK, Role.HEADTEACHER
+            StepKey.RECORD_HR_ADVICE,
+            "Headteacher records HR's advice",
+            StepKind.TASK,
+            Role.HEADTEACHER,
         ),
         StepSpec(
-            "staff_outcome",
+            StepKey.STAFF_OUTCOME,
             "Headteacher decides the outcome for the staff member",
             StepKind.APPROVAL,
             Role.HEADTEACHER,
         ),
         StepSpec(
-            "invite_to_meeting",
+            StepKey.INVITE_TO_MEETING,
             "Invite the parent or adult to a meeting at school",
             StepKind.SYSTEM,
         ),
-        StepSpec("record_meeting", "Record the meeting and its outcome", StepKind.TASK, Role.DSL),
         StepSpec(
-            "next_action",
+            StepKey.RECORD_MEETING, "Record the meeting and its outcome", StepKind.TASK, Role.DSL
+        ),
+        StepSpec(
+            StepKey.NEXT_ACTION,
             "Headteacher decides further action (police, legal advice or none)",
             StepKind.APPROVAL,
             Role.HEADTEACHER,
         ),
         StepSpec(
-            "police_referral",
+            StepKey.POLICE_REFERRAL,
             "Send the police referral pack and record the police reference",
             StepKind.TASK,
             Role.DSL,
         ),
         *LETTER_STEPS,
-        StepSpec("record_resolution", "Record how the case was resolved", StepKind.TASK, Role.DSL),
+        StepSpec(
+            StepKey.RECORD_RESOLUTION, "Record how the case was resolved", StepKind.TASK, Role.DSL
+        ),
         CLOSE,
     ),
 )
@@ -184,18 +200,21 @@ STAFF_CONDUCT = Procedure(
     steps=(
         *opening("Confirm the report to the person who made it"),
         StepSpec(
-            "safeguarding_review",
+            StepKey.SAFEGUARDING_REVIEW,
             "Safeguarding lead reviews the risk to children",
             StepKind.TASK,
             Role.DSL,
         ),
         StepSpec(
-            "investigate", "Investigate and record the findings", StepKind.TASK, Role.HEADTEACHER
+            StepKey.INVESTIGATE,
+            "Investigate and record the findings",
+            StepKind.TASK,
+            Role.HEADTEACHER,
         ),
-        StepSpec("escalate_to_hr", "Escalate to HR with the case pack", StepKind.SYSTEM),
-        StepSpec("record_hr_advice", "Record HR's advice", StepKind.TASK, Role.HEADTEACHER),
+        StepSpec(StepKey.ESCALATE_TO_HR, "Escalate to HR with the case pack", StepKind.SYSTEM),
+        StepSpec(StepKey.RECORD_HR_ADVICE, "Record HR's advice", StepKind.TASK, Role.HEADTEACHER),
         StepSpec(
-            "staff_outcome",
+            StepKey.STAFF_OUTCOME,
             "Decide the outcome (no action, advice, formal process)",
             StepKind.APPROVAL,
             Role.HEADTEACHER,

@@ -55,6 +55,17 @@ def for_step(session: Session, case_id: int, step_key: str) -> Approval | None:
     ).first()
 
 
+def approvals_of(session: Session, case_id: int) -> dict[str, Approval]:
+    """Every request the case has made, by step key."""
+    return {
+        a.step_key: a for a in session.scalars(select(Approval).where(Approval.case_id == case_id))
+    }
+
+
+def get_approval(session: Session, approval_id: int) -> Approval | None:
+    return session.get(Approval, approval_id)
+
+
 def by_token(session: Session, token: str) -> Approval | None:
     return session.scalars(select(Approval).where(Approval.token_hash == token_hash(token))).first()
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from core.enums import FLOW_KINDS, AuditKind
 from db.models import AuditEvent, Person, utcnow
 
 GENESIS = "0" * 64
@@ -93,24 +94,20 @@ def record_event(
     return event
 
 
-# The events that tell whether a case's procedure is running: the latest one decides.
-FLOW_EVENTS = ("flow.started", "flow.restarted", "flow.stopped")
-
-
 def last_stop(events: Iterable[AuditEvent]) -> AuditEvent | None:
     """The `flow.stopped` event if that is the latest word among these, in order."""
     latest = None
     for event in events:
-        if event.kind in FLOW_EVENTS:
+        if event.kind in FLOW_KINDS:
             latest = event
-    return latest if latest is not None and latest.kind == "flow.stopped" else None
+    return latest if latest is not None and latest.kind == AuditKind.FLOW_STOPPED else None
 
 
 def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
     """The `flow.stopped` event if that is the latest word on the case's procedure."""
     latest = session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(FLOW_EVENTS))
+        .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(FLOW_KINDS))
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     )
@@ -125,12 +122,46 @@ def stopped_among(session: Session, case_ids: list[int]) -> set[int]:
             select(AuditEvent.case_id, AuditEvent.kind)
             .where(
                 AuditEvent.case_id.in_(case_ids[start : start + 500]),
-                AuditEvent.kind.in_(FLOW_EVENTS),
+                AuditEvent.kind.in_(FLOW_KINDS),
             )
             .order_by(AuditEvent.seq)
         ):
-            latest[case_id] = kind
-    return {case_id for case_id, kind in latest.items() if kind == "flow.stopped"}
+            if case_id is not None:
+                latest[case_id] = kind
+    return {case_id for case_id, kind in latest.items() if kind == AuditKind.FLOW_STOPPED}
+
+
+def count_since(session: Session, case_id: int, kind: AuditKind, since: datetime) -> int:
+    """How many events of `kind` the case has had since `since`."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.case_id == case_id, AuditEvent.kind == kind, AuditEvent.at >= since)
+        )
+        or 0
+    )
+
+
+def first_for_step(session: Session, case_id: int, kind: AuditKind, step: str) -> datetime | None:
+    """When the case first had an event of `kind` about `step` (e.g. a request first made)."""
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.data)
+        .where(AuditEvent.case_id == case_id, AuditEvent.kind == kind)
+        .order_by(AuditEvent.seq)
+    ).all()
+    return next((at for at, data in rows if data.get("step") == step), None)
+
+
+def data_of(session: Session, case_id: int, kind: AuditKind) -> list[dict[str, Any]]:
+    """The data of each of the case's events of `kind`, oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent.data)
+            .where(AuditEvent.case_id == case_id, AuditEvent.kind == kind)
+            .order_by(AuditEvent.seq)
+        )
+    )
 
 
 def case_events(session: Session, case_id: int) -> list[AuditEvent]:

@@ -9,20 +9,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.enums import AuditKind
 from core.procedures import procedure_for
 from db.audit import record_event
 from db.models import (
     Case,
     CaseStatus,
     CaseStep,
-    Evidence,
     IncidentType,
     Person,
     Role,
     StepStatus,
     utcnow,
 )
-from db.people import headteacher, holder_of
+from db.people import NobodyInRole, headteacher, holder_of
 
 
 class CaseNotFound(LookupError):
@@ -71,7 +71,7 @@ def open_case(
     record_event(
         session,
         case_id=case.id,
-        kind="case.opened",
+        kind=AuditKind.CASE_OPENED,
         actor=reporter,
         data={
             "reference": case.reference,
@@ -127,7 +127,7 @@ def finish_step(
     step.status = StepStatus.SKIPPED if skipped else StepStatus.DONE
     step.outcome = outcome
     step.completed_at = utcnow()
-    kind = "step.skipped" if skipped else "step.completed"
+    kind = AuditKind.STEP_SKIPPED if skipped else AuditKind.STEP_COMPLETED
     record_event(
         session,
         case_id=case_id,
@@ -150,13 +150,7 @@ def close_case(session: Session, case: Case, outcome: str, actor: Person | None 
     case.outcome = outcome
     case.closed_at = utcnow()
     record_event(
-        session, case_id=case.id, kind="case.closed", actor=actor, data={"outcome": outcome}
-    )
-
-
-def evidence_of(session: Session, case_id: int) -> list[Evidence]:
-    return list(
-        session.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id))
+        session, case_id=case.id, kind=AuditKind.CASE_CLOSED, actor=actor, data={"outcome": outcome}
     )
 
 
@@ -177,7 +171,7 @@ def acting_head_for(session: Session, school_id: int, subject_id: int | None) ->
     if is_headteacher(session, subject_id):
         chair = holder_of(session, school_id, Role.CHAIR)
         if chair is None:
-            raise LookupError(
+            raise NobodyInRole(
                 "The headteacher is the subject of this case and the school has "
                 "no chair of governors in Casework to act instead."
             )
@@ -209,3 +203,52 @@ def visible_cases(session: Session, person: Person) -> list[Case]:
         select(Case).where(Case.school_id == person.school_id).order_by(Case.opened_at.desc())
     )
     return [c for c in cases if can_view(session, person, c)]
+
+
+def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
+    """The titles of the steps each case is waiting on."""
+    found: dict[int, list[str]] = {}
+    if not case_ids:
+        return found
+    for step in session.scalars(
+        select(CaseStep).where(
+            CaseStep.case_id.in_(case_ids), CaseStep.status == StepStatus.WAITING
+        )
+    ):
+        found.setdefault(step.case_id, []).append(step.title)
+    return found
+
+
+# --- Each case's Prefect flow run -------------------------------------------------------
+
+
+def set_flow_run(session: Session, case_id: int, run_id: str) -> bool:
+    """Remember the case's flow run (once) and record that it started."""
+    case = session.get(Case, case_id)
+    if case is None or case.flow_run_id is not None:
+        return False
+    case.flow_run_id = run_id
+    record_event(
+        session, case_id=case_id, kind=AuditKind.FLOW_STARTED, data={"flow_run_id": run_id}
+    )
+    return True
+
+
+def open_without_run(session: Session) -> list[tuple[int, IncidentType]]:
+    """Open cases whose flow run was never created (Prefect was down at intake)."""
+    return [
+        (c.id, c.incident_type)
+        for c in session.scalars(
+            select(Case).where(Case.flow_run_id.is_(None), Case.status == CaseStatus.OPEN)
+        )
+    ]
+
+
+def open_runs(session: Session) -> dict[str, int]:
+    """The flow run of every open case that has one, with the case id."""
+    rows = session.execute(
+        select(Case.flow_run_id, Case.id).where(
+            Case.status == CaseStatus.OPEN, Case.flow_run_id.is_not(None)
+        )
+    )
+    return {str(run_id): case_id for run_id, case_id in rows}

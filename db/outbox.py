@@ -6,18 +6,24 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.enums import AuditKind
 from core.settings import get_settings
 from core.templating import RenderedEmail
 from db.audit import record_event
-from db.models import OutboxBody, OutboxMessage, Person, utcnow
+from db.models import OutboxBody, OutboxMessage, OutboxStatus, Person, utcnow
 
 T = TypeVar("T")
 # Rows per statement: well inside SQLite's limit on bound parameters.
 CHUNK = 1000
+
+
+def dedup_key(kind: str, *parts: object) -> str:
+    """The key that makes an email go once: its kind and what makes it unique."""
+    return ":".join([str(kind), *(str(part) for part in parts)])
 
 
 def new_message_id() -> str:
@@ -62,7 +68,7 @@ def queue_email(
         record_event(
             session,
             case_id=case_id,
-            kind="email.queued",
+            kind=AuditKind.EMAIL_QUEUED,
             actor=actor,
             data={"outbox_id": row.id, "kind": kind, "to": recipient},
         )
@@ -135,6 +141,33 @@ def queue_many(
         for key, address in recipients
         if key not in queued and address
     ]
-    for part in chunks(rows):
-        session.execute(insert(OutboxMessage), list(part))
+    for batch in chunks(rows):
+        session.execute(insert(OutboxMessage), list(batch))
     return len(rows)
+
+
+def delivery_counts(session: Session, case_id: int) -> dict[str, int]:
+    """How many of the case's emails are in each outbox status."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.case_id == case_id)
+        .group_by(OutboxMessage.status)
+    ).all()
+    counts = {status.value: 0 for status in OutboxStatus}
+    counts.update({status.value: n for status, n in rows})
+    return counts
+
+
+def undelivered(session: Session, case_id: int, limit: int) -> list[OutboxMessage]:
+    """The case's emails the server refused, or is still deferring with an answer."""
+    troubled = (OutboxMessage.status == OutboxStatus.FAILED) | (
+        (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.last_error != "")
+    )
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.case_id == case_id, troubled)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )

@@ -7,11 +7,58 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import ContactBy, Person, Role, School
+from db.models import ContactBy, Person, Role
+
+# Who a report can be about, and who signs in: everyone but parents and auditors' oversight.
+STAFF_ROLES = (Role.HEADTEACHER, Role.DSL, Role.HR, Role.STAFF)
 
 
-def first_school(session: Session) -> School | None:
-    return session.scalars(select(School).order_by(School.id).limit(1)).first()
+def get_person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise LookupError(f"there is no person {person_id}")
+    return person
+
+
+def find_person(session: Session, person_id: int | None) -> Person | None:
+    return session.get(Person, person_id) if person_id else None
+
+
+def names_of(session: Session, person_ids: set[int]) -> dict[int, str]:
+    """Each person's name by id."""
+    if not person_ids:
+        return {}
+    found = session.execute(select(Person.id, Person.name).where(Person.id.in_(person_ids)))
+    return {person_id: name for person_id, name in found}
+
+
+def add_person(
+    session: Session,
+    *,
+    school_id: int,
+    name: str,
+    role: Role,
+    email: str | None,
+    job_title: str = "",
+) -> Person:
+    person = Person(school_id=school_id, name=name, role=role, email=email, job_title=job_title)
+    session.add(person)
+    return person
+
+
+def staff_of(session: Session, school_id: int) -> list[Person]:
+    """The school's active staff, in name order: who a report can be about."""
+    return list(
+        session.scalars(
+            select(Person)
+            .where(
+                Person.school_id == school_id,
+                Person.role.in_(STAFF_ROLES),
+                Person.active.is_(True),
+            )
+            .order_by(Person.name)
+        )
+    )
 
 
 def staff_by_email(session: Session, email: str) -> Person | None:
@@ -38,32 +85,20 @@ def holder_of(session: Session, school_id: int, role: Role) -> Person | None:
     ).first()
 
 
+class NobodyInRole(LookupError):
+    """The school has nobody in a role Casework needs: something to set up, not a bug."""
+
+
 def headteacher(session: Session, school_id: int) -> Person:
     head = holder_of(session, school_id, Role.HEADTEACHER)
     if head is None:
-        raise LookupError("The school has no active headteacher in Casework.")
+        raise NobodyInRole("The school has no active headteacher in Casework.")
     return head
 
 
 def case_lead(session: Session, school_id: int) -> Person:
     """The designated safeguarding lead runs cases; the headteacher does when there is none."""
     return holder_of(session, school_id, Role.DSL) or headteacher(session, school_id)
-
-
-def parents_with_email(session: Session, school_id: int) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .where(
-                Person.school_id == school_id,
-                Person.role == Role.PARENT,
-                Person.active.is_(True),
-                Person.email.is_not(None),
-                Person.email != "",
-            )
-            .order_by(Person.id)
-        )
-    )
 
 
 def active_parents(session: Session, school_id: int) -> list[Person]:
@@ -78,21 +113,6 @@ def active_parents(session: Session, school_id: int) -> list[Person]:
             )
             .order_by(Person.name, Person.id)
         )
-    )
-
-
-def parent_count(session: Session, school_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Person)
-            .where(
-                Person.school_id == school_id,
-                Person.role == Role.PARENT,
-                Person.active.is_(True),
-            )
-        )
-        or 0
     )
 
 

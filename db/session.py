@@ -64,10 +64,6 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def get_engine() -> Engine:
-    return engine_for(get_settings().database_url)
-
-
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url or get_settings().database_url), expire_on_commit=False)
 

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import flow
 
+from core.enums import Decision, StepKey
 from core.rules import meeting_successful, needs_police_decision
-from db.cases import get_case
-from db.models import Decision
-from db.session import transaction
-from flows.steps.approval import PersonOutcome, step_pending, wait_for_person
-from flows.steps.context import STEP_OPTIONS
-from flows.steps.ending import parent_letter
-from flows.steps.escalation import escalate_to_hr, produce_police_pack
-from flows.steps.letters import skip_step
-from flows.steps.lifecycle import close
-from flows.steps.meeting import invite_to_meeting
+from flows.steps.actions import escalate_to_hr, invite_to_meeting, produce_police_pack
+from flows.steps.base import case_details, skip_step, step_pending
+from flows.steps.closing import close
+from flows.steps.letters import parent_letter
 from flows.steps.opening import opening_steps
+from flows.steps.waiting import wait_for_person
+from services.requests import PersonOutcome
 
-PUPIL_STEPS = ("record_discipline",)
-STAFF_STEPS = ("escalate_to_hr", "record_hr_advice", "staff_outcome")
-ADULT_STEPS = ("invite_to_meeting", "record_meeting", "next_action")
-
-
-@task(name="read_facts", **STEP_OPTIONS)
-async def read_facts(case_id: int) -> dict[str, object]:
-    """The reported facts the branches depend on."""
-    with transaction() as session:
-        details = dict(get_case(session, case_id).details or {})
-    return {
-        "kinds": set(details.get("content_kinds", [])),
-        "responsible": details.get("responsible", "unknown"),
-    }
+PUPIL_STEPS = (StepKey.RECORD_DISCIPLINE,)
+STAFF_STEPS = (StepKey.ESCALATE_TO_HR, StepKey.RECORD_HR_ADVICE, StepKey.STAFF_OUTCOME)
+ADULT_STEPS = (StepKey.INVITE_TO_MEETING, StepKey.RECORD_MEETING, StepKey.NEXT_ACTION)
 
 
 @flow(name="online_abuse", persist_result=False)
@@ -38,11 +24,11 @@ async def online_abuse(case_id: int) -> str:
     """Steps 1-6 of the procedure with exactly the branches it names, then the ending."""
     await opening_steps(case_id)
     await report_to_platform(case_id)
-    facts = await read_facts(case_id)
-    await consider_police(case_id, set(facts["kinds"]))  # type: ignore[call-overload]
-    responsible = str(facts["responsible"])
+    facts = await case_details(case_id)
+    await consider_police(case_id, set(facts.get("content_kinds", [])))
+    responsible = str(facts.get("responsible", "unknown"))
     if responsible == "current_pupil":
-        await wait_for_person(case_id, "record_discipline")
+        await wait_for_person(case_id, StepKey.RECORD_DISCIPLINE)
     elif responsible == "staff_member":
         await staff_perpetrator(case_id)
     elif responsible in ("parent", "other_adult"):
@@ -50,18 +36,18 @@ async def online_abuse(case_id: int) -> str:
     await skip_other_branches(case_id, responsible)
     # Only when the school chooses: the headteacher may well decide against it.
     await parent_letter(case_id, "The school chose not to write to parents")
-    resolution = await wait_for_person(case_id, "record_resolution")
+    resolution = await wait_for_person(case_id, StepKey.RECORD_RESOLUTION)
     return await close(case_id, resolution_text(resolution))
 
 
 async def report_to_platform(case_id: int) -> None:
     """Step 2: report, wait for the answer; no answer in time -> the helpline question."""
-    await wait_for_person(case_id, "report_to_platform")
-    answer = await wait_for_person(case_id, "platform_response")
+    await wait_for_person(case_id, StepKey.REPORT_TO_PLATFORM)
+    answer = await wait_for_person(case_id, StepKey.PLATFORM_RESPONSE)
     if answer.decision == Decision.NO_RESPONSE:
-        await wait_for_person(case_id, "helpline_escalation")
+        await wait_for_person(case_id, StepKey.HELPLINE_ESCALATION)
     else:
-        await skip_step(case_id, "helpline_escalation", "The platform answered in time.")
+        await skip_step(case_id, StepKey.HELPLINE_ESCALATION, "The platform answered in time.")
 
 
 async def consider_police(case_id: int, kinds: set[str]) -> None:
@@ -69,36 +55,36 @@ async def consider_police(case_id: int, kinds: set[str]) -> None:
     if not needs_police_decision(kinds):
         await skip_step(
             case_id,
-            "police_decision",
+            StepKey.POLICE_DECISION,
             "Not needed: the content is not racist, sexist, sexual or a hate crime.",
         )
         return
-    decision = await wait_for_person(case_id, "police_decision")
+    decision = await wait_for_person(case_id, StepKey.POLICE_DECISION)
     if decision.decision == Decision.REFER:
         await refer_to_police(case_id)
 
 
 async def refer_to_police(case_id: int) -> None:
-    if await step_pending(case_id, "police_referral"):
+    if await step_pending(case_id, StepKey.POLICE_REFERRAL):
         await produce_police_pack(case_id)
-        await wait_for_person(case_id, "police_referral")
+        await wait_for_person(case_id, StepKey.POLICE_REFERRAL)
 
 
 async def staff_perpetrator(case_id: int) -> None:
     """Step 4 (staff): HR first, the head records HR's advice, then decides."""
     await escalate_to_hr(case_id)
-    await wait_for_person(case_id, "record_hr_advice")
-    await wait_for_person(case_id, "staff_outcome")
+    await wait_for_person(case_id, StepKey.RECORD_HR_ADVICE)
+    await wait_for_person(case_id, StepKey.STAFF_OUTCOME)
 
 
 async def adult_perpetrator(case_id: int) -> None:
     """Steps 5-6: meeting; if it fails or the material stays up, the head decides more."""
     await invite_to_meeting(case_id)
-    meeting = await wait_for_person(case_id, "record_meeting")
+    meeting = await wait_for_person(case_id, StepKey.RECORD_MEETING)
     if meeting_successful(meeting.answer("held"), meeting.answer("agreed")):
-        await skip_step(case_id, "next_action", "Not needed: the meeting was successful.")
+        await skip_step(case_id, StepKey.NEXT_ACTION, "Not needed: the meeting was successful.")
         return
-    decision = await wait_for_person(case_id, "next_action")
+    decision = await wait_for_person(case_id, StepKey.NEXT_ACTION)
     if decision.decision == Decision.POLICE:
         await refer_to_police(case_id)
 
@@ -118,7 +104,7 @@ async def skip_other_branches(case_id: int, responsible: str) -> None:
                 key,
                 f"Not needed: the person responsible is {responsible.replace('_', ' ')}.",
             )
-    await skip_step(case_id, "police_referral", "No referral to the police was decided.")
+    await skip_step(case_id, StepKey.POLICE_REFERRAL, "No referral to the police was decided.")
 
 
 def resolution_text(resolution: PersonOutcome) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.steps.advice import send_stock_response
-from flows.steps.ending import parent_letter
-from flows.steps.lifecycle import close
+from flows.steps.actions import send_stock_response
+from flows.steps.closing import close
+from flows.steps.letters import parent_letter
 from flows.steps.opening import opening_steps
 
 

@@ -1,7 +1,8 @@
-"""Starting and resuming a case's flow run on the Prefect server.
+"""A case's flow run on the Prefect server: start, resume, restart, and their bookkeeping.
 
 Our database is the source of truth: these calls may fail (Prefect down) and the
-reconciler (casework.worker) repeats them later; they are safe to repeat.
+reconciler (casework.reconciler) repeats them later; they are safe to repeat. Nothing
+outside flows/ talks to Prefect.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
 from prefect.states import Scheduled, Suspended
 
-from db.models import IncidentType
+from core.enums import AuditKind, IncidentType
+from db.approvals import get_approval
+from db.audit import record_event
+from db.cases import get_case, set_flow_run
+from db.models import Person, utcnow
+from db.session import Session, transaction
 
 log = logging.getLogger("casework.trigger")
 
@@ -97,7 +103,7 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
 
 
 # Prefect names a suspended wait's inputs "<state name>-<pause key>-...".
-WAIT_INPUTS = f"{Suspended().name.lower()}-"
+WAIT_INPUTS = f"{(Suspended().name or 'Suspended').lower()}-"
 
 
 # A run whose process is stopped (a runner restarted or killed) ends CRASHED, even when
@@ -112,7 +118,7 @@ def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
     waits = client.filter_flow_run_input(run_id, WAIT_INPUTS, limit=1000, exclude_keys=set())
     for stale in waits:
         client.delete_flow_run_input(run_id, stale.key)
-    state = Scheduled(name="Restarting", message="Started again after the run stopped.")
+    state: State[Any] = Scheduled(name="Restarting", message="Started again after the run stopped.")
     return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
 
 
@@ -133,6 +139,15 @@ class StoppedRun:
     state: StateType
     message: str
     since: str  # when it stopped (ISO 8601): tells one stop from the next
+
+    @property
+    def crashed(self) -> bool:
+        """Its process died (safe to run again), rather than failing or being cancelled."""
+        return self.state == StateType.CRASHED
+
+    @property
+    def state_name(self) -> str:
+        return self.state.value.lower()
 
 
 def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
@@ -159,3 +174,58 @@ def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
                 if run.state is not None
             )
     return found
+
+
+# --- Bookkeeping: what our database remembers about each case's run --------------------
+
+
+def start_flow_safely(case_id: int, kind: IncidentType) -> bool:
+    """Start the case's flow now if Prefect answers; otherwise the reconciler starts it later."""
+    try:
+        run_id = start_case_flow(case_id, kind)
+    except Exception as exc:
+        log.warning("case %s: flow not started yet (%s)", case_id, exc)
+        return False
+    with transaction() as session:
+        set_flow_run(session, case_id, run_id)
+    return True
+
+
+def record_restart(
+    session: Session, case_id: int, flow_run_id: str, why: str, actor: Person | None = None
+) -> None:
+    record_event(
+        session,
+        case_id=case_id,
+        kind=AuditKind.FLOW_RESTARTED,
+        actor=actor,
+        data={"flow_run_id": flow_run_id, "after": why},
+    )
+
+
+def deliver_decision(approval_id: int) -> bool:
+    """Resume the run waiting on this decision; True once nothing more is needed."""
+    with transaction() as session:
+        approval = get_approval(session, approval_id)
+        if approval is None or approval.resumed_at is not None:
+            return True
+        flow_run_id, step_key = get_case(session, approval.case_id).flow_run_id, approval.step_key
+        if not flow_run_id or approval.decision is None:
+            return False
+        run_input = {"approval_id": approval.id, "decision": approval.decision.value}
+    # No transaction is held while Prefect is called: SQLite writers would queue behind it.
+    try:
+        delivery = resume_case_flow(flow_run_id, step_key, run_input)
+    except FlowNotReady as exc:
+        log.info("approval %s: flow not ready to resume (%s)", approval_id, exc)
+        return False
+    except Exception as exc:
+        log.warning("approval %s: Prefect unreachable (%s)", approval_id, exc)
+        return False
+    with transaction() as session:
+        approval = get_approval(session, approval_id)
+        if approval is not None and approval.resumed_at is None:
+            approval.resumed_at = utcnow()
+            if delivery == Delivery.RESTARTED:
+                record_restart(session, approval.case_id, flow_run_id, f"decision on {step_key}")
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,19 +20,6 @@ class CaseForm(BaseModel):
 
 
 F = TypeVar("F", bound=CaseForm)
-
-
-@runtime_checkable
-class IncidentReport(Protocol):
-    """What every incident form gives intake, whatever else it asks."""
-
-    occurred_at: datetime
-    description: str
-
-    @property
-    def platform_label(self) -> str: ...
-
-    def details(self) -> dict[str, Any]: ...
 
 
 def validate(form: type[F], data: dict[str, Any]) -> tuple[F | None, dict[str, str]]:

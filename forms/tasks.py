@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from core.enums import Decision, StepKey
 from core.rules import meeting_successful
 from forms.common import CaseForm
 
@@ -251,19 +252,19 @@ class SafeguardingReviewForm(StepForm):
         return f"{self.actions}{outside}"
 
 
-TASK_FORMS: dict[str, type[StepForm]] = {
-    "record_persistence": PersistenceForm,
-    "record_discipline": DisciplineForm,
-    "police_ceop_referral": ReferralForm,
-    "report_to_platform": PlatformReportForm,
-    "platform_response": PlatformResponseForm,
-    "helpline_escalation": HelplineForm,
-    "record_hr_advice": HrAdviceForm,
-    "record_meeting": MeetingForm,
-    "police_referral": PoliceReferenceForm,
-    "record_resolution": ResolutionForm,
-    "investigate": InvestigationForm,
-    "safeguarding_review": SafeguardingReviewForm,
+TASK_FORMS: dict[StepKey, type[StepForm]] = {
+    StepKey.RECORD_PERSISTENCE: PersistenceForm,
+    StepKey.RECORD_DISCIPLINE: DisciplineForm,
+    StepKey.POLICE_CEOP_REFERRAL: ReferralForm,
+    StepKey.REPORT_TO_PLATFORM: PlatformReportForm,
+    StepKey.PLATFORM_RESPONSE: PlatformResponseForm,
+    StepKey.HELPLINE_ESCALATION: HelplineForm,
+    StepKey.RECORD_HR_ADVICE: HrAdviceForm,
+    StepKey.RECORD_MEETING: MeetingForm,
+    StepKey.POLICE_REFERRAL: PoliceReferenceForm,
+    StepKey.RECORD_RESOLUTION: ResolutionForm,
+    StepKey.INVESTIGATE: InvestigationForm,
+    StepKey.SAFEGUARDING_REVIEW: SafeguardingReviewForm,
 }
 
 
@@ -271,51 +272,44 @@ TASK_FORMS: dict[str, type[StepForm]] = {
 class DecisionSpec:
     """The options of a decision step, and which of them need a written reason."""
 
-    options: tuple[tuple[str, str], ...]
-    reason_required: frozenset[str]
+    options: tuple[tuple[Decision, str], ...]
+    reason_required: frozenset[Decision]
 
     def label(self, value: str) -> str:
-        return dict(self.options).get(value, value)
+        """How the option reads on the page and in the case's record."""
+        return {str(option): label for option, label in self.options}.get(value, value)
 
 
-EVERY = frozenset(
-    {
-        "approved",
-        "rejected",
-        "refer",
-        "not_refer",
-        "police",
-        "legal_advice",
-        "no_further_action",
-        "no_action",
-        "advice",
-        "formal_process",
-    }
-)
-DECISIONS: dict[str, DecisionSpec] = {
-    "approve_parent_letter": DecisionSpec(
+# For most decisions, whichever option is chosen needs a written reason.
+EVERY = frozenset(Decision) - {Decision.COMPLETED, Decision.NO_RESPONSE}
+DECISIONS: dict[StepKey, DecisionSpec] = {
+    StepKey.APPROVE_PARENT_LETTER: DecisionSpec(
         (
-            ("approved", "Approve: send this letter to every parent"),
-            ("rejected", "Reject: do not send it"),
+            (Decision.APPROVED, "Approve: send this letter to every parent"),
+            (Decision.REJECTED, "Reject: do not send it"),
         ),
-        frozenset({"rejected"}),
+        frozenset({Decision.REJECTED}),
     ),
-    "police_decision": DecisionSpec(
-        (("refer", "Refer to the police"), ("not_refer", "Do not refer to the police")), EVERY
-    ),
-    "next_action": DecisionSpec(
+    StepKey.POLICE_DECISION: DecisionSpec(
         (
-            ("police", "Refer to the police"),
-            ("legal_advice", "Take legal advice"),
-            ("no_further_action", "No further action"),
+            (Decision.REFER, "Refer to the police"),
+            (Decision.NOT_REFER, "Do not refer to the police"),
         ),
         EVERY,
     ),
-    "staff_outcome": DecisionSpec(
+    StepKey.NEXT_ACTION: DecisionSpec(
         (
-            ("no_action", "No action"),
-            ("advice", "Advice or guidance to the member of staff"),
-            ("formal_process", "Start the formal disciplinary process"),
+            (Decision.POLICE, "Refer to the police"),
+            (Decision.LEGAL_ADVICE, "Take legal advice"),
+            (Decision.NO_FURTHER_ACTION, "No further action"),
+        ),
+        EVERY,
+    ),
+    StepKey.STAFF_OUTCOME: DecisionSpec(
+        (
+            (Decision.NO_ACTION, "No action"),
+            (Decision.ADVICE, "Advice or guidance to the member of staff"),
+            (Decision.FORMAL_PROCESS, "Start the formal disciplinary process"),
         ),
         EVERY,
     ),
@@ -328,7 +322,7 @@ class DecisionForm(StepForm):
     decision: str
     reason: str = Field(default="", max_length=2000, validate_default=True)
 
-    spec: ClassVar[DecisionSpec] = DECISIONS["approve_parent_letter"]
+    spec: ClassVar[DecisionSpec] = DECISIONS[StepKey.APPROVE_PARENT_LETTER]
     messages: ClassVar[dict[str, str]] = {
         "decision": "Choose one of the options.",
         "reason": "Keep the reason to 2,000 characters.",
@@ -353,7 +347,7 @@ class DecisionForm(StepForm):
         return f"{label}." + (f" Reason: {self.reason}" if self.reason else "")
 
 
-def _decision_form(key: str, spec: DecisionSpec) -> type[DecisionForm]:
+def _decision_form(key: StepKey, spec: DecisionSpec) -> type[DecisionForm]:
     namespace: dict[str, Any] = {
         "spec": spec,
         "__annotations__": {"spec": ClassVar[DecisionSpec]},
@@ -362,14 +356,15 @@ def _decision_form(key: str, spec: DecisionSpec) -> type[DecisionForm]:
     return type(f"DecisionForm_{key}", (DecisionForm,), namespace)
 
 
-DECISION_FORMS: dict[str, type[DecisionForm]] = {
+DECISION_FORMS: dict[StepKey, type[DecisionForm]] = {
     key: _decision_form(key, spec) for key, spec in DECISIONS.items()
 }
-ApprovalForm = DECISION_FORMS["approve_parent_letter"]
+ApprovalForm = DECISION_FORMS[StepKey.APPROVE_PARENT_LETTER]
 
 
 def form_for_step(step_key: str) -> type[StepForm]:
     """The form a person fills in for this step."""
-    if step_key in DECISION_FORMS:
-        return DECISION_FORMS[step_key]
-    return TASK_FORMS[step_key]
+    key = StepKey(step_key)
+    if key in DECISION_FORMS:
+        return DECISION_FORMS[key]
+    return TASK_FORMS[key]

@@ -1,36 +1,28 @@
-"""School administration: the list of parents and carers, and the printed letters to them."""
+"""School administration: the list of parents and carers."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
+from api.deps import checked_form, manager
 from api.errors import AppError
 from api.import_progress import IMPORT_ID, Stage, tracker
 from api.pages import render_page
-from api.routes.cases import viewable_case
-from api.security import check_csrf, require_manager, require_user
 from casework.parents_import import ImportResult, Progress, check_file, save_import
-from core.files import letter_files
 from core.settings import get_settings
-from db.audit import record_event
-from db.models import Person, PrintFile, Role
+from db.models import Person
 from db.people import letter_recipients
 from db.session import reading, transaction
-from flows.steps.letters import mark_printed, print_file_of
 
 router = APIRouter()
-DIRECTORY_KEEPERS = (Role.HEADTEACHER, Role.DSL)
 ERRORS_SHOWN = 200
-
-
-def require_keeper(request: Request) -> Person:
-    return require_manager(request, "manage the list of parents and carers")
+keeper = manager("manage the list of parents and carers")
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,8 @@ def parents_page(
 
 
 @router.get("/admin/parents")
-async def show_parents(request: Request) -> Response:
-    user = require_keeper(request)
-    return await run_in_threadpool(parents_page, request, user)
+def show_parents(request: Request, user: Person = Depends(keeper)) -> Response:
+    return parents_page(request, user)
 
 
 def run_import(
@@ -103,10 +94,11 @@ def tracked_import(user: Person, import_id: str, filename: str, data: bytes) -> 
 
 
 @router.post("/admin/parents")
-async def upload_parents(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
-    user = require_keeper(request)
+async def upload_parents(
+    request: Request,
+    form: FormData = Depends(checked_form()),
+    user: Person = Depends(keeper),
+) -> Response:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         failed = ImportResult(errors=["Choose the CSV file of parents and carers to upload."])
@@ -124,9 +116,8 @@ async def upload_parents(request: Request) -> Response:
 
 
 @router.get("/admin/parents/imports/{import_id}")
-async def import_progress(request: Request, import_id: str) -> Response:
+def import_progress(import_id: str, user: Person = Depends(keeper)) -> Response:
     """How far the signed-in person's running import has got, for the progress bar."""
-    user = require_keeper(request)
     stage = tracker.get(import_id, user.id)
     if stage is None:
         raise AppError(404, "There is no import with that reference running for you.")
@@ -134,64 +125,3 @@ async def import_progress(request: Request, import_id: str) -> Response:
         {"stage": stage.stage, "done": stage.done, "total": stage.total},
         headers={"Cache-Control": "no-store"},
     )
-
-
-# --- Printed letters: the office downloads the PDF and records that it was printed --------
-
-
-def load_print_file(user: Person, case_id: int, file_id: int) -> tuple[PrintFile, str]:
-    """The print file and the case reference, if `user` may see the case; logs the download."""
-    with transaction() as session:
-        case = viewable_case(session, user, case_id)
-        row = print_file_of(session, case.id, file_id)
-        if row is None:
-            raise AppError(404, "That file of printed letters is not part of this case.")
-        record_event(
-            session,
-            case_id=case.id,
-            kind="letter.print_downloaded",
-            actor=session.get(Person, user.id),
-            data={"print_file_id": row.id, "sha256": row.sha256},
-        )
-        session.expunge(row)
-        return row, case.reference
-
-
-@router.get("/cases/{case_id}/print/{file_id}")
-async def download_print_file(request: Request, case_id: int, file_id: int) -> Response:
-    """The print-ready PDF of postal letters, to people who may see the case."""
-    user = require_user(request)
-    row, reference = await run_in_threadpool(load_print_file, user, case_id, file_id)
-    data = await run_in_threadpool(letter_files().path(row.stored_name).read_bytes)
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{reference}-letters-{row.id}.pdf"',
-            "X-Content-SHA256": row.sha256,
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
-
-
-def record_printed(user: Person, case_id: int, file_id: int) -> None:
-    with transaction() as session:
-        case = viewable_case(session, user, case_id)
-        row = print_file_of(session, case.id, file_id)
-        if row is None:
-            raise AppError(404, "That file of printed letters is not part of this case.")
-        person = session.get(Person, user.id)
-        assert person is not None
-        mark_printed(session, row, person)
-
-
-@router.post("/cases/{case_id}/print/{file_id}/printed")
-async def mark_print_file_printed(request: Request, case_id: int, file_id: int) -> Response:
-    """Record that the office has printed the letters (once; later presses change nothing)."""
-    form = await request.form()
-    check_csrf(request, form)
-    user = require_user(request)
-    if user.role == Role.AUDITOR:
-        raise AppError(403, "Auditors read cases; they do not record printing.")
-    await run_in_threadpool(record_printed, user, case_id, file_id)
-    return RedirectResponse(f"/cases/{case_id}#letters", status_code=303)

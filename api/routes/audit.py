@@ -7,44 +7,28 @@ import io
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
+from api.deps import read_only, reviewer, unit_of_work
 from api.errors import AppError
 from api.pages import render_page
-from api.routes.cases import viewable_case
-from api.security import require_user
-from db.audit import ChainReport, case_events, record_event, verify_chain
-from db.cases import CASE_RUNNERS
+from api.views import log_access, viewable_case
+from core.enums import AuditKind
+from db.audit import case_events, verify_chain
 from db.models import AuditEvent, Person
-from db.session import reading, transaction
+from db.session import Session
 
 router = APIRouter()
 COLUMNS = ("seq", "at", "kind", "actor", "data", "prev_hash", "hash")
-
-
-def require_reviewer(request: Request) -> Person:
-    user = require_user(request)
-    if user.role not in CASE_RUNNERS:
-        raise AppError(
-            403,
-            "The audit trail is open to the headteacher, the designated "
-            "safeguarding lead and auditors.",
-        )
-    return user
-
-
-def run_verify() -> ChainReport:
-    with reading() as session:
-        return verify_chain(session)
+FORMATS = ("json", "csv")
 
 
 @router.get("/audit")
-async def audit_home(request: Request) -> Response:
-    require_reviewer(request)
-    report = await run_in_threadpool(run_verify)
-    return render_page(request, "pages/audit.html", report=report)
+def audit_home(
+    request: Request, _: Person = Depends(reviewer), session: Session = Depends(read_only)
+) -> Response:
+    return render_page(request, "pages/audit.html", report=verify_chain(session))
 
 
 def as_row(event: AuditEvent) -> dict[str, Any]:
@@ -60,31 +44,22 @@ def as_row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def export_rows(user: Person, case_id: int) -> tuple[str, list[dict[str, Any]]]:
-    with transaction() as session:
-        case = viewable_case(session, user, case_id)
-        rows = [as_row(e) for e in case_events(session, case.id)]
-        record_event(
-            session,
-            case_id=case.id,
-            kind="audit.exported",
-            actor=session.get(Person, user.id),
-            data={"events": len(rows)},
-        )
-        return case.reference, rows
-
-
 @router.get("/cases/{case_id}/audit.{fmt}")
-async def export(request: Request, case_id: int, fmt: str) -> Response:
+def export(
+    case_id: int,
+    fmt: str,
+    user: Person = Depends(reviewer),
+    session: Session = Depends(unit_of_work),
+) -> Response:
     """The case's events with their hashes, so each can be checked outside Casework."""
-    user = require_reviewer(request)
-    if fmt not in ("json", "csv"):
+    if fmt not in FORMATS:
         raise AppError(404, "Exports are available as .json or .csv.")
-    reference, rows = await run_in_threadpool(export_rows, user, case_id)
-    filename = f"{reference}-audit.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    case = viewable_case(session, user, case_id)
+    rows = [as_row(e) for e in case_events(session, case.id)]
+    log_access(session, case, user, AuditKind.AUDIT_EXPORTED, events=len(rows))
+    headers = {"Content-Disposition": f'attachment; filename="{case.reference}-audit.{fmt}"'}
     if fmt == "json":
-        body = json.dumps({"case": reference, "events": rows}, indent=2, sort_keys=True)
+        body = json.dumps({"case": case.reference, "events": rows}, indent=2, sort_keys=True)
         return Response(body, media_type="application/json", headers=headers)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")

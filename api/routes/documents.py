@@ -2,55 +2,47 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
+from api.deps import signed_in
 from api.errors import AppError
-from api.routes.cases import viewable_case
-from api.security import require_user
+from api.views import log_access, viewable_case
+from core.enums import AuditKind, StepKey
 from core.pdf import render_pdf
-from db.audit import record_event
 from db.cases import step_is_settled
 from db.models import Person
 from db.session import transaction
-from flows.steps.meeting import render_invitation
-from flows.steps.packs import PACKS, render_pack
+from services.meeting import render_invitation
+from services.packs import PACKS, render_pack
 
 router = APIRouter()
+INVITATION = "meeting-invitation"
 
 
 def load_pack(user: Person, case_id: int, kind: str) -> str:
     with transaction() as session:
         case = viewable_case(session, user, case_id)
-        record_event(
-            session,
-            case_id=case.id,
-            kind="pack.viewed",
-            actor=session.get(Person, user.id),
-            data={"pack": kind},
-        )
+        log_access(session, case, user, AuditKind.PACK_VIEWED, pack=kind)
         return render_pack(session, case.id, kind)
 
 
 @router.get("/cases/{case_id}/packs/{name}")
-async def case_pack(request: Request, case_id: int, name: str) -> Response:
+def case_pack(case_id: int, name: str, user: Person = Depends(signed_in)) -> Response:
     """The pack as it stands: a page to read (`hr`) or a PDF to send (`hr.pdf`)."""
-    user = require_user(request)
     kind, as_pdf = name.removesuffix(".pdf"), name.endswith(".pdf")
     if kind not in PACKS:
         raise AppError(404, "There is no such pack. Packs: HR and police.")
-    html = await run_in_threadpool(load_pack, user, case_id, kind)
-    return await document(html, as_pdf, f"case-{case_id}-{kind}-pack.pdf")
+    html = load_pack(user, case_id, kind)
+    return document(html, as_pdf, f"case-{case_id}-{kind}-pack.pdf")
 
 
-async def document(html: str, as_pdf: bool, filename: str) -> Response:
+def document(html: str, as_pdf: bool, filename: str) -> Response:
     """The same rendering as a web page or, for printing and sending, as a PDF."""
     if not as_pdf:
         return HTMLResponse(html)
-    data = await run_in_threadpool(render_pdf, html)
     return Response(
-        data,
+        render_pdf(html),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -59,16 +51,15 @@ async def document(html: str, as_pdf: bool, filename: str) -> Response:
 def load_invitation(user: Person, case_id: int) -> str:
     with transaction() as session:
         case = viewable_case(session, user, case_id)
-        if not step_is_settled(session, case.id, "invite_to_meeting"):
+        if not step_is_settled(session, case.id, StepKey.INVITE_TO_MEETING):
             raise AppError(404, "This case has no meeting invitation yet.")
         return render_invitation(session, case).html
 
 
 @router.get("/cases/{case_id}/letters/{name}")
-async def meeting_invitation(request: Request, case_id: int, name: str) -> Response:
+def meeting_invitation(case_id: int, name: str, user: Person = Depends(signed_in)) -> Response:
     """The meeting invitation, the same letter that was emailed, to print or post."""
-    user = require_user(request)
-    if name not in ("meeting-invitation", "meeting-invitation.pdf"):
+    if name not in (INVITATION, f"{INVITATION}.pdf"):
         raise AppError(404, "There is no such letter on this case.")
-    html = await run_in_threadpool(load_invitation, user, case_id)
-    return await document(html, name.endswith(".pdf"), f"case-{case_id}-meeting-invitation.pdf")
+    html = load_invitation(user, case_id)
+    return document(html, name.endswith(".pdf"), f"case-{case_id}-{INVITATION}.pdf")

@@ -2,53 +2,35 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import astuple
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from api.deps import read_only, reporter
 from api.errors import AppError, wants_json
 from api.pages import render_page
-from api.security import check_csrf, require_user
-from casework.reconciler import record_flow_run
-from core.files import evidence_files
+from api.security import check_csrf
+from core.enums import IncidentType
 from core.procedures import PROCEDURES, procedure_for
 from core.rules import PLATFORMS, YEAR_GROUPS
 from core.settings import get_settings
-from db.audit import record_event
-from db.cases import NewCase, acting_head_for, open_case
-from db.models import Evidence, IncidentType, Person, Role
-from db.people import case_lead
-from db.session import transaction
-from flows.steps.lifecycle import notify_headteacher_now
-from flows.steps.safeguarding import settle_at_intake
-from flows.trigger import start_case_flow
+from db.cases import NewCase
+from db.models import Person
+from db.people import staff_of
+from db.session import Session, reading
+from flows.trigger import start_flow_safely
 from forms.common import UploadedFile, check_evidence, validate
 from forms.incident import IncidentForm
-from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS, OnlineAbuseForm
-from forms.parent_contact import CONTACT_KINDS, ParentContactForm
-from forms.pupil_contact import PupilContactForm
+from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS
+from forms.parent_contact import CONTACT_KINDS
+from forms.registry import EVIDENCE_REQUIRED, INCIDENT_FORMS
 from forms.staff_conduct import CONCERN_KINDS, StaffConductForm
+from services.intake import open_reported_case
 
-log = logging.getLogger("casework.intake")
 router = APIRouter()
-
-FORMS: dict[IncidentType, type[IncidentForm]] = {
-    IncidentType.PUPIL_CONTACT: PupilContactForm,
-    IncidentType.PARENT_CONTACT: ParentContactForm,
-    IncidentType.ONLINE_ABUSE: OnlineAbuseForm,
-    IncidentType.STAFF_CONDUCT: StaffConductForm,
-}
-# Screenshots are the heart of these two reports; for the others they are optional.
-EVIDENCE_REQUIRED = {IncidentType.PUPIL_CONTACT, IncidentType.ONLINE_ABUSE}
 NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
-STAFF_ROLES = (Role.HEADTEACHER, Role.DSL, Role.HR, Role.STAFF)
 NO_FILES = (
     "Do not attach any file when the material includes sexual images of a child: "
     "describe it in words instead. Nothing has been saved; send the report again "
@@ -57,43 +39,44 @@ NO_FILES = (
 
 
 def incident(slug: str) -> IncidentType:
+    """The incident type named in the address (a path dependency)."""
     try:
         return IncidentType(slug)
     except ValueError:
         raise AppError(404, "Casework has no form for that kind of incident.") from None
 
 
-def reporter_allowed(user: Person) -> Person:
-    if user.role in (Role.AUDITOR, Role.PARENT):
-        raise AppError(403, "Auditors can read cases but cannot report incidents.")
-    return user
+async def report_form(request: Request) -> FormData:
+    """The posted report with its files, within the upload limits, CSRF-checked."""
+    try:
+        form = await request.form(max_files=get_settings().max_files + 1, max_fields=80)
+    except Exception as exc:  # multipart parse errors: bad input, not our failure
+        raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
+    check_csrf(request, form)
+    return form
 
 
 @router.get("/report")
-async def choose(request: Request) -> Response:
-    reporter_allowed(require_user(request))
+def choose(request: Request, _: Person = Depends(reporter)) -> Response:
     return render_page(request, "pages/report_choose.html", procedures=list(PROCEDURES.values()))
 
 
 @router.get("/report/{slug}")
-async def show_form(request: Request, slug: str) -> Response:
-    user = reporter_allowed(require_user(request))
-    kind = incident(slug)
-    staff = await run_in_threadpool(staff_list, user.school_id)
-    return form_page(request, kind, values={}, errors={}, staff=staff)
+def show_form(
+    request: Request,
+    user: Person = Depends(reporter),
+    kind: IncidentType = Depends(incident),
+    session: Session = Depends(read_only),
+) -> Response:
+    return form_page(request, kind, values={}, errors={}, staff=staff_list(session, user))
 
 
-def staff_list(school_id: int) -> list[dict[str, Any]]:
+def staff_list(session: Session, user: Person) -> list[dict[str, Any]]:
     """Staff a report can be about, for the form's list."""
-    with transaction() as session:
-        people = session.scalars(
-            select(Person)
-            .where(
-                Person.school_id == school_id, Person.role.in_(STAFF_ROLES), Person.active.is_(True)
-            )
-            .order_by(Person.name)
-        )
-        return [{"id": p.id, "name": p.name, "job_title": p.job_title} for p in people]
+    return [
+        {"id": p.id, "name": p.name, "job_title": p.job_title}
+        for p in staff_of(session, user.school_id)
+    ]
 
 
 def form_page(
@@ -126,13 +109,13 @@ def form_page(
     )
 
 
-async def read_uploads(form: FormData) -> list[UploadedFile]:
+def read_uploads(form: FormData) -> list[UploadedFile]:
     uploads: list[UploadedFile] = []
     limit = get_settings().max_file_bytes
     for item in form.getlist("evidence"):
         if isinstance(item, UploadFile):
             # Read one byte past the limit: enough to know it is too big, no more.
-            data = await item.read(limit + 1)
+            data = item.file.read(limit + 1)
             uploads.append(UploadedFile(item.filename or "", item.content_type or "", data))
     return uploads
 
@@ -147,30 +130,41 @@ def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:
 
 
 @router.post("/report/{slug}")
-async def submit(request: Request, slug: str) -> Response:
-    user = reporter_allowed(require_user(request))
-    kind = incident(slug)
-    settings = get_settings()
-    try:
-        form = await request.form(max_files=settings.max_files + 1, max_fields=80)
-    except Exception as exc:  # multipart parse errors: bad input, not our failure
-        raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
-    check_csrf(request, form)
-    values = form_values(form, FORMS[kind])
-    model, errors = validate(FORMS[kind], values)
-    uploads = await read_uploads(form)
-    files = check_files(kind, values, uploads, errors)
-    staff = await run_in_threadpool(staff_list, user.school_id)
+def submit(
+    request: Request,
+    user: Person = Depends(reporter),
+    kind: IncidentType = Depends(incident),
+    form: FormData = Depends(report_form),
+) -> Response:
+    """Validate everything, then open the case in one call and start its procedure."""
+    values = form_values(form, INCIDENT_FORMS[kind])
+    model, errors = validate(INCIDENT_FORMS[kind], values)
+    files = check_files(kind, values, read_uploads(form), errors)
+    with reading() as session:
+        staff = staff_list(session, user)
     if model is not None:
         check_subject(model, staff, errors)
     if model is None or errors:
         return rejected(request, kind, values, errors, staff)
     source = str(form.get("evidence_source") or "")[:500]
-    case_id = await run_in_threadpool(save_case, user, kind, model, files, source)
-    await run_in_threadpool(start_flow_safely, case_id, kind)
+    case_id = open_reported_case(user.id, new_case(kind, model), files, source)
+    start_flow_safely(case_id, kind)
     if wants_json(request):
         return JSONResponse({"case_id": case_id, "url": f"/cases/{case_id}"}, status_code=201)
     return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)
+
+
+def new_case(kind: IncidentType, model: IncidentForm) -> NewCase:
+    """What the validated form tells intake about the incident."""
+    return NewCase(
+        incident_type=kind,
+        platform=model.platform_label,
+        occurred_at=model.occurred_at,
+        description=model.description,
+        details=model.details(),
+        subject_id=model.subject_staff_id(),
+        safeguarding=model.safeguarding,
+    )
 
 
 def check_files(
@@ -214,93 +208,3 @@ def rejected(
             status_code=400,
         )
     return form_page(request, kind, values, errors, staff, status_code=400)
-
-
-def save_case(
-    user: Person, kind: IncidentType, model: IncidentForm, files: list[UploadedFile], source: str
-) -> int:
-    """Write evidence files, then the case and everything it starts with, in one transaction."""
-    store = evidence_files()
-    stored = [(f, *astuple(store.save(f.data))[:2]) for f in files]
-    try:
-        with transaction() as session:
-            reporter = session.get(Person, user.id)
-            assert reporter is not None
-            new = NewCase(
-                incident_type=kind,
-                platform=model.platform_label,
-                occurred_at=model.occurred_at,
-                description=model.description,
-                details=model.details(),
-                subject_id=model.subject_staff_id(),
-                safeguarding=model.safeguarding,
-            )
-            case = open_case(
-                session,
-                school_id=reporter.school_id,
-                reporter=reporter,
-                lead=lead_for(session, reporter.school_id, new),
-                new=new,
-            )
-            for upload, name, digest in stored:
-                add_evidence(session, case.id, reporter, upload, name, digest, source)
-            settle_at_intake(session, case, reporter)
-            notify_headteacher_now(session, case, reporter)
-            return case.id
-    except Exception:
-        store.discard([name for _, name, _ in stored])
-        raise
-
-
-def lead_for(session: Session, school_id: int, new: NewCase) -> Person:
-    """The DSL leads, unless the case is about them; then whoever acts as head does."""
-    lead = case_lead(session, school_id)
-    if new.subject_id is None or lead.id != new.subject_id:
-        return lead
-    return acting_head_for(session, school_id, new.subject_id)
-
-
-def add_evidence(
-    session: Session,
-    case_id: int,
-    reporter: Person,
-    upload: UploadedFile,
-    stored_name: str,
-    digest: str,
-    source: str,
-) -> None:
-    item = Evidence(
-        case_id=case_id,
-        stored_name=stored_name,
-        sha256=digest,
-        size=len(upload.data),
-        content_type=upload.content_type,
-        original_filename=upload.filename,
-        uploaded_by_id=reporter.id,
-        source=source,
-    )
-    session.add(item)
-    session.flush()
-    record_event(
-        session,
-        case_id=case_id,
-        kind="evidence.saved",
-        actor=reporter,
-        data={
-            "evidence_id": item.id,
-            "filename": upload.filename,
-            "sha256": digest,
-            "size": item.size,
-            "content_type": item.content_type,
-        },
-    )
-
-
-def start_flow_safely(case_id: int, kind: IncidentType) -> None:
-    """Start the flow now if Prefect answers; otherwise the reconciler starts it later."""
-    try:
-        run_id = start_case_flow(case_id, kind)
-    except Exception as exc:
-        log.warning("could not start the flow for case %s yet: %s", case_id, exc)
-        return
-    record_flow_run(case_id, run_id)

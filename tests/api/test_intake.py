@@ -170,3 +170,21 @@ def test_staff_cannot_see_someone_elses_case(
     hidden = other.get(case_path)
     assert hidden.status_code == 404
     assert other.get(case_path + "/evidence/1").status_code == 404
+
+
+def test_a_school_without_a_headteacher_is_told_what_to_set_up(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    from sqlalchemy import update
+
+    from db.models import Person, Role
+    from db.session import transaction
+
+    client = signed_in(STAFF)
+    with transaction(configured.database_url) as session:
+        session.execute(update(Person).where(Person.role == Role.HEADTEACHER).values(active=False))
+    answer = submit_report(client, [("chat.png", PNG, "image/png")])
+    assert answer.status_code == 409
+    assert "The school has no active headteacher in Casework." in answer.text
+    assert "Ask whoever looks after Casework" in answer.text
+    nothing_saved(configured)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from core.settings import Settings
 from db.models import School
 from db.session import transaction
-from flows.steps.advice import stock_response_text
+from services.advice import stock_response_text
 from tests.support import audit_kinds, csrf_of
 
 OWN_WORDS = (

@@ -13,9 +13,9 @@ from core.settings import Settings, get_settings
 from db.cases import close_case
 from db.models import Approval, Case, IncidentType
 from db.session import transaction
-from flows.steps.approval import ask
 from mail.catcher import MailStore
 from mail.sender import deliver_due
+from services.requests import ask
 from tests.support import audit_kinds, link_in, mail_to, make_approval, make_case, signin
 
 HEAD = "head@oakfield.example"

@@ -12,6 +12,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from core.enums import EmailKind, StepKey
 from core.files import letter_files
 from core.settings import Settings
 from core.templating import environment
@@ -28,16 +29,10 @@ from db.models import (
     StepStatus,
 )
 from db.session import transaction
-from flows.steps.letters import (
-    LETTER_KIND,
-    SEND_LETTER,
-    NamedPerson,
-    letter_preview,
-    mentions,
-    names_in_details,
-    send_parent_letter,
-)
+from flows.steps.letters import send_parent_letter
 from mail.catcher import MailStore
+from services.letter_check import NamedPerson, mentions, names_in_details
+from services.letters import letter_preview
 from tests.support import audit_kinds, count, csrf_of, make_approval, make_case, person
 
 DEMO_PARENTS = 50  # all by email, seeded by the `configured` fixture
@@ -79,7 +74,9 @@ def add_families(url: str) -> None:
 def step_of(url: str, case_id: int) -> CaseStep:
     with transaction(url) as session:
         step = session.scalars(
-            select(CaseStep).where(CaseStep.case_id == case_id, CaseStep.key == SEND_LETTER)
+            select(CaseStep).where(
+                CaseStep.case_id == case_id, CaseStep.key == StepKey.SEND_PARENT_LETTER
+            )
         ).one()
         session.expunge(step)
         return step
@@ -90,7 +87,7 @@ def letters_queued(url: str, case_id: int) -> list[OutboxMessage]:
         rows = list(
             session.scalars(
                 select(OutboxMessage).where(
-                    OutboxMessage.case_id == case_id, OutboxMessage.kind == LETTER_KIND
+                    OutboxMessage.case_id == case_id, OutboxMessage.kind == EmailKind.PARENT_LETTER
                 )
             )
         )

@@ -1,4 +1,4 @@
-"""Reporting to the platform: a ready-to-use report, and the wait for the platform's answer."""
+"""Reporting to the platform: where to report, which rules apply, and the words to use."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.models import Case
-
-REPORT_TO_PLATFORM = "report_to_platform"
-PLATFORM_RESPONSE = "platform_response"
 
 
 @dataclass(frozen=True)

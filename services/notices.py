@@ -1,34 +1,34 @@
-"""What every step's emails need: the school, the case, and links back into Casework."""
+"""Emails about a case: what every template is given, links back into Casework, queueing.
+
+Notices are content-free: the kind of case and a link, never a pupil's name or details.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect.cache_policies import NO_CACHE
-from sqlalchemy.orm import Session
-
+from core.enums import ApprovalKind
 from core.settings import get_settings
 from core.templating import render_email
-from db.models import Case, Person, School
+from db.models import Case, Person
 from db.outbox import queue_email
-
-# Steps are idempotent by (case id, step key) in our database; Prefect's result
-# cache is neither needed nor trusted for that, so it is switched off.
-STEP_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 5}
+from db.schools import get_school
+from db.session import Session
 
 
 def case_link(case_id: int) -> str:
     return f"{get_settings().base_url}/cases/{case_id}"
 
 
-def action_link(kind: str, token: str) -> str:
-    """The emailed link for an approval (`approvals`) or a task (`tasks`)."""
-    return f"{get_settings().base_url}/{kind}/{token}"
+def action_link(kind: ApprovalKind, token: str) -> str:
+    """The emailed link for an approval (`/approvals/...`) or a task (`/tasks/...`)."""
+    route = "approvals" if kind == ApprovalKind.APPROVAL else "tasks"
+    return f"{get_settings().base_url}/{route}/{token}"
 
 
 def base_context(session: Session, case: Case) -> dict[str, Any]:
-    school = session.get(School, case.school_id)
-    return {"school": school, "case": case}
+    """What every email, letter and pack about a case can use."""
+    return {"school": get_school(session, case.school_id), "case": case}
 
 
 def email_about_case(

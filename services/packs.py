@@ -1,4 +1,4 @@
-"""Case packs: the case summary, timeline and evidence list with hashes, for HR or police."""
+"""Case packs for HR and the police: summary, steps, timeline and evidence with hashes."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
 from core.templating import render
-from db.audit import case_events, record_event
-from db.cases import evidence_of, get_case, steps_of
-from db.models import AuditEvent, Case, Person, StepStatus, utcnow
-from flows.steps.context import base_context
+from db.audit import case_events, data_of, record_event
+from db.cases import get_case, steps_of
+from db.evidence import evidence_of
+from db.models import Case, StepStatus, utcnow
+from db.people import find_person, get_person
+from db.session import Session
+from services.notices import base_context
 
 PACKS = {
     "police": "Police referral pack",
     "hr": "HR case pack",
 }
-HIDDEN = {"case.viewed", "evidence.viewed", "pack.viewed"}
 
 
 def pack_context(session: Session, case: Case, kind: str) -> dict[str, Any]:
@@ -28,10 +28,10 @@ def pack_context(session: Session, case: Case, kind: str) -> dict[str, Any]:
         **base_context(session, case),
         "title": PACKS[kind],
         "label": procedure_for(case.incident_type).label,
-        "reporter": session.get(Person, case.reporter_id),
-        "subject": session.get(Person, case.subject_id) if case.subject_id else None,
+        "reporter": get_person(session, case.reporter_id),
+        "subject": find_person(session, case.subject_id),
         "steps": steps_of(session, case.id),
-        "events": [e for e in case_events(session, case.id) if e.kind not in HIDDEN],
+        "events": [e for e in case_events(session, case.id) if e.kind not in ACCESS_KINDS],
         "evidence": evidence_of(session, case.id),
         "produced_at": utcnow(),
     }
@@ -50,7 +50,7 @@ def record_pack(session: Session, case_id: int, kind: str) -> str:
     record_event(
         session,
         case_id=case_id,
-        kind="pack.produced",
+        kind=AuditKind.PACK_PRODUCED,
         data={"pack": kind, "sha256": digest, "bytes": len(html)},
     )
     return digest
@@ -64,17 +64,13 @@ class Document:
 
 def documents_of(session: Session, case: Case) -> list[Document]:
     """The documents a case has produced so far, for its page."""
-    produced = session.scalars(
-        select(AuditEvent.data).where(
-            AuditEvent.case_id == case.id, AuditEvent.kind == "pack.produced"
-        )
-    )
+    produced = data_of(session, case.id, AuditKind.PACK_PRODUCED)
     found = [
         Document(PACKS[kind], f"/cases/{case.id}/packs/{kind}")
         for kind in dict.fromkeys(str(d.get("pack")) for d in produced)
         if kind in PACKS
     ]
     statuses = {step.key: step.status for step in steps_of(session, case.id)}
-    if statuses.get("invite_to_meeting") == StepStatus.DONE:
+    if statuses.get(StepKey.INVITE_TO_MEETING) == StepStatus.DONE:
         found.append(Document("Meeting invitation", f"/cases/{case.id}/letters/meeting-invitation"))
     return found

@@ -1,0 +1,103 @@
+"""FastAPI dependencies: the signed-in person, the role guards, checked forms, units of work.
+
+A route names what it needs (`user: Person = Depends(signed_in)`) instead of fetching it
+by hand, and the role sets live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+
+from api.errors import AppError
+from api.security import check_csrf
+from core.enums import Role
+from db.models import Person
+from db.session import Session, reading, transaction
+
+# The people who run cases and the school's settings.
+SCHOOL_MANAGERS = frozenset({Role.HEADTEACHER, Role.DSL})
+# Who may read the audit trail of the whole school.
+REVIEWERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.AUDITOR})
+# Who sees the addresses of undelivered mail (parents' addresses are personal data).
+ADDRESS_READERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.CHAIR})
+# Who reports incidents: everyone but auditors (who read) and parents (who never sign in).
+REPORTERS = frozenset(set(Role) - {Role.AUDITOR, Role.PARENT})
+
+
+def current_user(request: Request) -> Person | None:
+    """The signed-in person the session middleware found, if any."""
+    return getattr(request.state, "user", None)
+
+
+def signed_in(request: Request) -> Person:
+    """The signed-in person; otherwise a 401 that the error handler turns into sign-in."""
+    user = current_user(request)
+    if user is None:
+        raise AppError(401, "Sign in to see this page.")
+    return user
+
+
+def manager(what: str) -> Callable[[Person], Person]:
+    """A guard: the signed-in headteacher or DSL; anyone else is told who can `what`."""
+
+    def guard(user: Person = Depends(signed_in)) -> Person:
+        if user.role not in SCHOOL_MANAGERS:
+            raise AppError(
+                403, f"Only the headteacher or the designated safeguarding lead can {what}."
+            )
+        return user
+
+    return guard
+
+
+def reviewer(user: Person = Depends(signed_in)) -> Person:
+    """The headteacher, the DSL or an auditor: the people who read the whole trail."""
+    if user.role not in REVIEWERS:
+        raise AppError(
+            403,
+            "The audit trail is open to the headteacher, the designated "
+            "safeguarding lead and auditors.",
+        )
+    return user
+
+
+def reporter(user: Person = Depends(signed_in)) -> Person:
+    """Someone who may report an incident."""
+    if user.role not in REPORTERS:
+        raise AppError(403, "Auditors can read cases but cannot report incidents.")
+    return user
+
+
+def checked_form(**limits: int) -> Callable[[Request], Coroutine[Any, Any, FormData]]:
+    """The posted form, refused unless its CSRF token matches this browser's cookie."""
+
+    async def read(request: Request) -> FormData:
+        try:
+            form = await request.form(**limits)
+        except AppError:
+            raise
+        except Exception as exc:  # multipart parse errors: bad input, not our failure
+            raise AppError(400, "The form could not be read. Please send it again.") from exc
+        check_csrf(request, form)
+        return form
+
+    return read
+
+
+posted_form = checked_form()
+
+
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for the request: committed when the handler returns, else rolled back."""
+    with transaction() as session:
+        yield session
+
+
+def read_only() -> Iterator[Session]:
+    """A transaction that only reads (it never waits for SQLite's writers)."""
+    with reading() as session:
+        yield session

@@ -1,0 +1,178 @@
+"""Read models for pages: everything a page shows, read in one unit of work.
+
+Each view is built from db/ queries and services, then detached from the session so the
+template can render it after the transaction has closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.errors import AppError
+from core.enums import ACCESS_KINDS, AuditKind, StepKey
+from core.procedures import procedure_for
+from db.approvals import approvals_of
+from db.audit import case_events, last_stop, record_event, stopped_among
+from db.cases import CaseNotFound, can_view, get_case, steps_of, visible_cases, waiting_steps
+from db.evidence import evidence_of
+from db.letters import LetterReport, letter_report
+from db.models import (
+    Approval,
+    AuditEvent,
+    Case,
+    CaseStatus,
+    CaseStep,
+    Evidence,
+    OutboxStatus,
+    Person,
+)
+from db.outbox import delivery_counts, undelivered
+from db.people import get_person, names_of
+from db.schools import get_school
+from db.session import Session
+from services.letters import letter_preview
+from services.packs import Document, documents_of
+from services.platform import platform_report
+
+UNDELIVERED_SHOWN = 50
+
+
+def viewable_case(session: Session, user: Person, case_id: int) -> Case:
+    """The case if `user` may see it; the same 404 whether it is missing or hidden."""
+    try:
+        case = get_case(session, case_id)
+    except CaseNotFound:
+        case = None
+    if case is None or not can_view(session, user, case):
+        raise AppError(404, "There is no case with that number that you can see.")
+    return case
+
+
+def log_access(session: Session, case: Case, user: Person, kind: AuditKind, **data: Any) -> None:
+    """Record who read what: the case page, an evidence file, a pack, a print file."""
+    record_event(session, case_id=case.id, kind=kind, actor=get_person(session, user.id), data=data)
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """An email of the case the server refused, or is still deferring, with its answer."""
+
+    to: str
+    kind: str
+    failed: bool  # False: still being retried
+    answer: str
+    attempts: int
+
+
+def undelivered_of(session: Session, case_id: int, show_addresses: bool) -> list[Undelivered]:
+    return [
+        Undelivered(
+            to=row.to_addr if show_addresses else "(address hidden)",
+            kind=row.kind.replace("_", " "),
+            failed=row.status == OutboxStatus.FAILED,
+            answer=row.last_error,
+            attempts=row.attempts,
+        )
+        for row in undelivered(session, case_id, UNDELIVERED_SHOWN)
+    ]
+
+
+@dataclass
+class CaseView:
+    case: Case
+    label: str
+    reporter: Person
+    lead: Person
+    steps: list[CaseStep]
+    owners: dict[int, str]
+    evidence: list[Evidence]
+    timeline: list[AuditEvent]
+    access_log: list[AuditEvent]
+    delivery: dict[str, int]
+    approvals: dict[str, Approval]
+    documents: list[Document]
+    letters: LetterReport | None = None
+    undelivered: list[Undelivered] = field(default_factory=list)
+    stopped: AuditEvent | None = None  # the procedure stopped and needs a person
+
+
+def case_view(session: Session, user: Person, case_id: int, show_addresses: bool) -> CaseView:
+    """Everything the case page shows; viewing is recorded in the access log."""
+    case = viewable_case(session, user, case_id)
+    log_access(session, case, user, AuditKind.CASE_VIEWED)
+    steps = steps_of(session, case.id)
+    events = case_events(session, case.id)
+    view = CaseView(
+        case=case,
+        label=procedure_for(case.incident_type).label,
+        reporter=get_person(session, case.reporter_id),
+        lead=get_person(session, case.lead_id),
+        steps=steps,
+        owners=names_of(session, {s.owner_id for s in steps if s.owner_id}),
+        evidence=evidence_of(session, case.id),
+        timeline=[e for e in events if e.kind not in ACCESS_KINDS],
+        access_log=[e for e in events if e.kind in ACCESS_KINDS],
+        delivery=delivery_counts(session, case.id),
+        approvals=approvals_of(session, case.id),
+        documents=documents_of(session, case),
+        letters=letter_report(session, case.id),
+        undelivered=undelivered_of(session, case.id, show_addresses),
+        stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+    )
+    session.expunge_all()
+    return view
+
+
+def case_rows(session: Session, user: Person) -> list[dict[str, Any]]:
+    """The case list: each case the person may see, what it waits on, whether it stopped."""
+    cases = visible_cases(session, user)
+    waiting = waiting_steps(session, [c.id for c in cases])
+    stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
+    return [
+        {
+            "case": c,
+            "label": procedure_for(c.incident_type).label,
+            "waiting": waiting.get(c.id, []),
+            "stopped": c.id in stopped,
+        }
+        for c in cases
+    ]
+
+
+@dataclass
+class LinkView:
+    """Everything a link's page needs, read in one transaction."""
+
+    approval: Approval
+    case: Case
+    approver: Person
+    step_title: str
+    label: str
+    steps: list[CaseStep]
+    preview: dict[str, Any]
+
+
+def previews(session: Session, case: Case, approval: Approval) -> dict[str, Any]:
+    """What the decision is about, shown exactly as it will go out."""
+    if approval.step_key == StepKey.REPORT_TO_PLATFORM:
+        return platform_report(case, get_school(session, case.school_id).name)
+    if approval.step_key == StepKey.APPROVE_PARENT_LETTER:
+        return letter_preview(session, case)
+    return {}
+
+
+def link_view(session: Session, approval: Approval) -> LinkView:
+    case = get_case(session, approval.case_id)
+    procedure = procedure_for(case.incident_type)
+    view = LinkView(
+        approval=approval,
+        case=case,
+        approver=get_person(session, approval.approver_id),
+        step_title=procedure.step(approval.step_key).title,
+        label=procedure.label,
+        steps=steps_of(session, case.id),
+        preview=previews(session, case, approval),
+    )
+    session.expunge_all()
+    return view

@@ -1,0 +1,62 @@
+"""Evidence: the rows for originals kept byte for byte (the bytes are in `core.files`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.enums import AuditKind
+from core.files import StoredFile
+from db.audit import record_event
+from db.models import Evidence, Person
+
+
+def add_evidence(
+    session: Session,
+    case_id: int,
+    uploader: Person,
+    stored: StoredFile,
+    *,
+    filename: str,
+    content_type: str,
+    source: str,
+) -> Evidence:
+    """Record one stored original and its fingerprint in the case's trail."""
+    item = Evidence(
+        case_id=case_id,
+        stored_name=stored.stored_name,
+        sha256=stored.sha256,
+        size=stored.size,
+        content_type=content_type,
+        original_filename=filename,
+        uploaded_by_id=uploader.id,
+        source=source,
+    )
+    session.add(item)
+    session.flush()
+    record_event(
+        session,
+        case_id=case_id,
+        kind=AuditKind.EVIDENCE_SAVED,
+        actor=uploader,
+        data={
+            "evidence_id": item.id,
+            "filename": filename,
+            "sha256": stored.sha256,
+            "size": item.size,
+            "content_type": content_type,
+        },
+    )
+    return item
+
+
+def evidence_of(session: Session, case_id: int) -> list[Evidence]:
+    return list(
+        session.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id))
+    )
+
+
+def evidence_in_case(session: Session, case_id: int, evidence_id: int) -> Evidence | None:
+    """The evidence item, if it belongs to this case."""
+    item = session.get(Evidence, evidence_id)
+    return item if item is not None and item.case_id == case_id else None

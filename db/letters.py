@@ -1,0 +1,128 @@
+"""Letters to all parents: the print files of postal letters, and where the letter stands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.enums import AuditKind, EmailKind
+from core.files import StoredFile
+from db.audit import record_event
+from db.models import OutboxMessage, OutboxStatus, Person, PostalLetter, PrintFile, utcnow
+
+
+def save_print_file(
+    session: Session,
+    case_id: int,
+    stored: StoredFile,
+    pages: Sequence[tuple[int, int]],
+    total_pages: int,
+) -> PrintFile:
+    """Record a stored PDF of postal letters: (parent id, first page) for each letter in it."""
+    row = PrintFile(
+        case_id=case_id,
+        kind=EmailKind.PARENT_LETTER,
+        stored_name=stored.stored_name,
+        sha256=stored.sha256,
+        size=stored.size,
+        letters=len(pages),
+    )
+    session.add(row)
+    session.flush()
+    session.add_all(
+        PostalLetter(print_file_id=row.id, case_id=case_id, person_id=person_id, page=page)
+        for person_id, page in pages
+    )
+    record_event(
+        session,
+        case_id=case_id,
+        kind=AuditKind.LETTER_PRINT_READY,
+        data={
+            "print_file_id": row.id,
+            "letters": len(pages),
+            "pages": total_pages,
+            "sha256": stored.sha256,
+        },
+    )
+    return row
+
+
+def print_file_of(session: Session, case_id: int, file_id: int) -> PrintFile | None:
+    """The print file, if it belongs to this case."""
+    row = session.get(PrintFile, file_id)
+    return row if row is not None and row.case_id == case_id else None
+
+
+def mark_printed(session: Session, row: PrintFile, person: Person) -> bool:
+    """Record that the office printed the file; False if it was recorded before."""
+    if row.printed_at is not None:
+        return False
+    row.printed_at, row.printed_by_id = utcnow(), person.id
+    record_event(
+        session,
+        case_id=row.case_id,
+        kind=AuditKind.LETTER_PRINTED,
+        actor=person,
+        data={"print_file_id": row.id, "letters": row.letters},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class PrintFileView:
+    id: int
+    letters: int
+    created_at: datetime
+    printed_at: datetime | None
+    printed_by: str
+
+
+@dataclass(frozen=True)
+class LetterReport:
+    """Where the letter to parents stands: emails sent, waiting, failed; letters printed."""
+
+    sent: int = 0
+    waiting: int = 0
+    failed: int = 0
+    by_post: int = 0
+    printed: int = 0
+    files: list[PrintFileView] = field(default_factory=list)
+
+    @property
+    def to_print(self) -> int:
+        return self.by_post - self.printed
+
+    @property
+    def started(self) -> bool:
+        return bool(self.sent or self.waiting or self.failed or self.files)
+
+
+def letter_report(session: Session, case_id: int) -> LetterReport:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.case_id == case_id, OutboxMessage.kind == EmailKind.PARENT_LETTER)
+        .group_by(OutboxMessage.status)
+    ).all()
+    emails = {status: n for status, n in rows}
+    files = []
+    for row in session.scalars(
+        select(PrintFile).where(PrintFile.case_id == case_id).order_by(PrintFile.id)
+    ):
+        printer = session.get(Person, row.printed_by_id) if row.printed_by_id else None
+        files.append(
+            PrintFileView(
+                row.id, row.letters, row.created_at, row.printed_at, printer.name if printer else ""
+            )
+        )
+    return LetterReport(
+        sent=emails.get(OutboxStatus.SENT, 0),
+        waiting=emails.get(OutboxStatus.PENDING, 0) + emails.get(OutboxStatus.SENDING, 0),
+        failed=emails.get(OutboxStatus.FAILED, 0),
+        by_post=sum(f.letters for f in files),
+        printed=sum(f.letters for f in files if f.printed_at is not None),
+        files=files,
+    )

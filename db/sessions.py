@@ -1,0 +1,80 @@
+"""Signing in: one-time emailed sign-in tokens and the browser sessions they start.
+
+Only hashes of tokens are stored: a leaked table gives no working link or cookie.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.enums import AuditKind, Role
+from core.tokens import new_token, token_hash
+from db.audit import record_event
+from db.models import Person, SignInToken, UserSession, utcnow
+
+
+def add_signin_token(session: Session, person: Person, ttl: timedelta) -> tuple[SignInToken, str]:
+    """A new one-time sign-in token for `person`; returns the row and the raw token."""
+    raw = new_token()
+    row = SignInToken(person_id=person.id, token_hash=token_hash(raw), expires_at=utcnow() + ttl)
+    session.add(row)
+    session.flush()
+    return row, raw
+
+
+def live_signin_token(
+    session: Session, raw: str, now: datetime | None = None
+) -> SignInToken | None:
+    """The unused, unexpired sign-in token for `raw`, if there is one."""
+    row = session.scalars(
+        select(SignInToken).where(SignInToken.token_hash == token_hash(raw))
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= (now or utcnow()):
+        return None
+    return row
+
+
+def use_signin_token(session: Session, raw: str) -> Person | None:
+    """Spend a live sign-in token; returns its person, or None if the token is not live."""
+    now = utcnow()
+    row = live_signin_token(session, raw, now)
+    if row is None:
+        return None
+    row.used_at = now
+    return session.get(Person, row.person_id)
+
+
+def start_session(session: Session, person: Person, ttl: timedelta, **seen: Any) -> str:
+    """Open a browser session for `person` and record the sign-in; returns the cookie value."""
+    raw = new_token()
+    session.add(
+        UserSession(person_id=person.id, token_hash=token_hash(raw), expires_at=utcnow() + ttl)
+    )
+    record_event(session, case_id=None, kind=AuditKind.PERSON_SIGNED_IN, actor=person, data=seen)
+    return raw
+
+
+def end_session(session: Session, raw: str) -> None:
+    """Revoke the session behind a cookie value (signing out)."""
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == token_hash(raw))
+    ).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def signed_in_person(session: Session, raw: str) -> Person | None:
+    """The active member of staff whose live session this cookie value is."""
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == token_hash(raw))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    person = session.get(Person, row.person_id)
+    if person is None or not person.active or person.role == Role.PARENT:
+        return None
+    return person

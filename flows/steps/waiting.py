@@ -1,0 +1,60 @@
+"""Waiting for a person: ask once, suspend the run, read the answer back from our database.
+
+The web app stores the answer and only then resumes the run. Because a resumed run starts
+again from the top, the answer is always read from our database, never only from Prefect.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect import task
+from prefect.flow_runs import asuspend_flow_run
+from prefect.input import RunInput
+
+from core.enums import StepKey
+from core.settings import get_settings
+from db.approvals import for_step
+from db.cases import get_case
+from db.session import transaction
+from flows.steps.base import STEP_OPTIONS
+from flows.trigger import pause_key
+from services.requests import PersonOutcome, ask, outcome_of
+
+
+class StepDecided(RunInput):
+    """What the web app hands the suspended run when it resumes it."""
+
+    approval_id: int
+    decision: str
+
+
+@task(name="request_person", **STEP_OPTIONS)
+async def request_person(case_id: int, step_key: StepKey) -> PersonOutcome | None:
+    """The recorded outcome if there is one; otherwise make sure someone has been asked."""
+    with transaction() as session:
+        existing = for_step(session, case_id, step_key)
+        if existing is not None:
+            return outcome_of(existing)
+        ask(session, get_case(session, case_id), step_key)
+        return None
+
+
+@task(name="read_outcome", **STEP_OPTIONS)
+async def read_outcome(case_id: int, step_key: StepKey) -> PersonOutcome:
+    with transaction() as session:
+        approval = for_step(session, case_id, step_key)
+        outcome = outcome_of(approval) if approval else None
+    if outcome is None:
+        raise RuntimeError(f"case {case_id} resumed at {step_key} with no decision stored")
+    return outcome
+
+
+async def wait_for_person(case_id: int, step_key: StepKey) -> PersonOutcome:
+    """Return the step's outcome, suspending the flow run until a person gives it."""
+    outcome = await request_person(case_id, step_key)
+    if outcome is not None:
+        return outcome
+    timeout = int(timedelta(days=get_settings().suspend_timeout_days).total_seconds())
+    await asuspend_flow_run(wait_for_input=StepDecided, key=pause_key(step_key), timeout=timeout)
+    return await read_outcome(case_id, step_key)

@@ -1,0 +1,63 @@
+"""Opening a reported case: everything it starts with, in one transaction.
+
+The evidence files are written first (outside the transaction: they can be large); then the
+case, its steps, its evidence rows, the safeguarding alert and the headteacher's notice are
+saved together, or none of them is and the files are removed again.
+"""
+
+from __future__ import annotations
+
+from core.files import evidence_files
+from db.cases import NewCase, acting_head_for, open_case
+from db.evidence import add_evidence
+from db.models import Person
+from db.people import case_lead, get_person
+from db.session import Session, transaction
+from forms.common import UploadedFile
+from services.lifecycle import notify_headteacher
+from services.safeguarding import settle_at_intake
+
+
+def open_reported_case(
+    reporter_id: int, new: NewCase, uploads: list[UploadedFile], source: str
+) -> int:
+    """Save the case and all it starts with; returns the case id.
+
+    `uploads` are files `forms.common.check_evidence` passed (typed by their content).
+    """
+    store = evidence_files()
+    stored = [(upload, store.save(upload.data)) for upload in uploads]
+    try:
+        with transaction() as session:
+            reporter = get_person(session, reporter_id)
+            case = open_case(
+                session,
+                school_id=reporter.school_id,
+                reporter=reporter,
+                lead=lead_for(session, reporter.school_id, new),
+                new=new,
+            )
+            for upload, kept in stored:
+                add_evidence(
+                    session,
+                    case.id,
+                    reporter,
+                    kept,
+                    filename=upload.filename,
+                    content_type=upload.content_type,
+                    source=source,
+                )
+            settle_at_intake(session, case, reporter)
+            notify_headteacher(session, case, reporter)
+            return case.id
+    except BaseException:
+        store.discard(kept.stored_name for _, kept in stored)
+        raise
+
+
+def lead_for(session: Session, school_id: int, new: NewCase) -> Person:
+    """The DSL leads, unless the case is about them; then whoever acts as head does."""
+    lead = case_lead(session, school_id)
+    if new.subject_id is None or lead.id != new.subject_id:
+        return lead
+    return acting_head_for(session, school_id, new.subject_id)

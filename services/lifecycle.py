@@ -1,0 +1,41 @@
+"""A case's first notice and its close."""
+
+from __future__ import annotations
+
+from core.enums import EmailKind, StepKey
+from core.procedures import procedure_for
+from db.cases import acting_head, close_case, finish_step
+from db.models import Case, Person
+from db.outbox import dedup_key
+from db.people import get_person
+from db.session import Session
+from services.notices import email_about_case
+
+
+def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
+    """Queue the content-free 'new case' email to whoever acts as head, and settle the step."""
+    head = acting_head(session, case)
+    email_about_case(
+        session,
+        case,
+        head,
+        EmailKind.CASE_OPENED,
+        dedup_key=dedup_key(EmailKind.CASE_OPENED, case.id),
+        reporter=reporter,
+        label=procedure_for(case.incident_type).label,
+    )
+    finish_step(session, case.id, StepKey.NOTIFY_HEADTEACHER, outcome=f"{head.name} told by email")
+
+
+def close(session: Session, case: Case, outcome: str) -> None:
+    """Close the case and tell its reporter and lead (once each)."""
+    close_case(session, case, outcome)
+    finish_step(session, case.id, StepKey.CLOSE_CASE, outcome=outcome)
+    for person_id in dict.fromkeys((case.reporter_id, case.lead_id)):
+        email_about_case(
+            session,
+            case,
+            get_person(session, person_id),
+            EmailKind.CASE_CLOSED,
+            dedup_key=dedup_key(EmailKind.CASE_CLOSED, case.id, person_id),
+        )

@@ -1,0 +1,239 @@
+"""Requests to a person: a task outcome or a decision, asked once by a single-use link.
+
+Every way an answer arrives (the emailed link's form, Casework recording a missed deadline)
+goes through `decide`, which stores it exactly once and completes the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, Role, StepKey
+from core.procedures import StepKind, procedure_for
+from core.settings import get_settings
+from core.templating import render_email
+from db.approvals import claim_decision, for_step, open_request, renew_token
+from db.audit import first_for_step, record_event
+from db.cases import acting_head, finish_step, mark_waiting
+from db.models import Approval, Case, Person
+from db.outbox import dedup_key, queue_email
+from db.people import get_person
+from db.session import Session
+from services.notices import action_link, base_context
+
+
+@dataclass(frozen=True)
+class PersonOutcome:
+    """What a person answered at a step, as the procedure reads it."""
+
+    decision: Decision
+    reason: str = ""
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == Decision.APPROVED
+
+    def answer(self, name: str) -> Any:
+        """One of the person's answers on the step's form."""
+        return self.response.get(name)
+
+
+def outcome_of(approval: Approval) -> PersonOutcome | None:
+    if approval.decision is None:
+        return None
+    return PersonOutcome(approval.decision, approval.reason, dict(approval.response or {}))
+
+
+def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
+    """The headteacher's steps go to the acting head; the rest to the case lead."""
+    if owner == Role.HEADTEACHER:
+        return acting_head(session, case)
+    return get_person(session, case.lead_id)
+
+
+def link_ttl(step_key: str = "") -> timedelta:
+    """How long a step's link works; the platform's answer has its own deadline."""
+    settings = get_settings()
+    if step_key == StepKey.PLATFORM_RESPONSE:
+        return timedelta(hours=settings.platform_wait_hours)
+    return timedelta(hours=settings.approval_ttl_hours)
+
+
+def ask(session: Session, case: Case, step_key: StepKey) -> Approval:
+    """Create the request and queue its content-free email, unless it exists already."""
+    spec = procedure_for(case.incident_type).step(step_key)
+    kind = ApprovalKind.APPROVAL if spec.kind == StepKind.APPROVAL else ApprovalKind.TASK
+    person = responsible_for(session, case, spec.owner)
+    approval, token = open_request(
+        session,
+        case_id=case.id,
+        step_key=step_key,
+        kind=kind,
+        approver=person,
+        ttl=link_ttl(step_key),
+    )
+    if token is None:
+        return approval
+    mark_waiting(session, case.id, step_key, person, approval.expires_at)
+    record_event(
+        session,
+        case_id=case.id,
+        kind=AuditKind.requested(kind),
+        data={"step": step_key, "from": person.name, "expires_at": approval.expires_at.isoformat()},
+    )
+    email_request(session, case, approval, person, token)
+    return approval
+
+
+def email_request(
+    session: Session,
+    case: Case,
+    approval: Approval,
+    person: Person,
+    token: str,
+    waiting_since: datetime | None = None,
+) -> None:
+    """Queue the emailed link for `token`: one email per token, never a second.
+
+    `waiting_since` makes it a reminder: when the request was first made.
+    """
+    title = procedure_for(case.incident_type).step(approval.step_key).title
+    kind = EmailKind.request(approval.kind)
+    email = render_email(
+        f"emails/{kind}",
+        **base_context(session, case),
+        person=person,
+        step_title=title,
+        link=action_link(approval.kind, token),
+        expires_at=approval.expires_at,
+        waiting_since=waiting_since,
+    )
+    queue_email(
+        session,
+        dedup_key=dedup_key(kind, approval.id, approval.token_hash[:16]),
+        to=person,
+        email=email,
+        kind=kind,
+        case_id=case.id,
+    )
+
+
+def renew_link(
+    session: Session,
+    case: Case,
+    approval: Approval,
+    event: AuditKind,
+    actor: Person | None = None,
+    **data: Any,
+) -> tuple[Person, str]:
+    """Give an undecided request a new link (the old one dies) and record why."""
+    person = get_person(session, approval.approver_id)
+    token = renew_token(session, approval, link_ttl(approval.step_key))
+    mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
+    record_event(
+        session,
+        case_id=case.id,
+        kind=event,
+        actor=actor,
+        data={
+            "step": approval.step_key,
+            "to": person.name,
+            **data,
+            "expires_at": approval.expires_at.isoformat(),
+        },
+    )
+    return person, token
+
+
+def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> None:
+    """Replace the link of an undecided request (lost or expired email); the old one dies."""
+    person, token = renew_link(
+        session, case, approval, AuditKind.reissued(approval.kind), actor=actor
+    )
+    email_request(session, case, approval, person, token)
+
+
+def remind(session: Session, case: Case, approval: Approval) -> None:
+    """Send a request still waiting again, with a fresh link; the old link stops working."""
+    since = (
+        first_for_step(session, case.id, AuditKind.requested(approval.kind), approval.step_key)
+        or approval.requested_at
+    )
+    approval.reminders_sent += 1
+    person, token = renew_link(
+        session,
+        case,
+        approval,
+        AuditKind.reminded(approval.kind),
+        reminder=approval.reminders_sent,
+    )
+    email_request(session, case, approval, person, token, waiting_since=since)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A person's (or Casework's) answer to a request, as it is to be stored."""
+
+    decision: Decision
+    reason: str
+    response: dict[str, Any]
+    summary: str
+    ip: str = ""
+    user_agent: str = ""
+
+
+def decide(
+    session: Session,
+    approval: Approval,
+    answer: Answer,
+    actor: Person | None,
+    *,
+    live_only: bool = True,
+) -> bool:
+    """Store the answer if nobody has yet, record it and complete the step; True if stored.
+
+    `live_only=False` is for Casework itself recording that a deadline passed.
+    """
+    if not claim_decision(
+        session,
+        approval.id,
+        decision=answer.decision,
+        reason=answer.reason,
+        response=answer.response,
+        ip=answer.ip,
+        user_agent=answer.user_agent,
+        live_only=live_only,
+    ):
+        return False
+    if actor is not None:
+        record_event(
+            session,
+            case_id=approval.case_id,
+            kind=AuditKind.decided(approval.kind),
+            actor=actor,
+            data={
+                "step": approval.step_key,
+                "decision": answer.decision.value,
+                "reason": answer.reason,
+                "answers": answer.response,
+                "ip": answer.ip,
+            },
+        )
+    else:
+        record_event(
+            session,
+            case_id=approval.case_id,
+            kind=AuditKind.DEADLINE_PASSED,
+            data={"step": approval.step_key, "deadline": approval.expires_at.isoformat()},
+        )
+    finish_step(session, approval.case_id, approval.step_key, outcome=answer.summary, actor=actor)
+    return True
+
+
+def waiting_request(session: Session, case_id: int, step_key: str) -> Approval | None:
+    """The step's request if it is still waiting for an answer."""
+    approval = for_step(session, case_id, step_key)
+    return approval if approval is not None and approval.decision is None else None
