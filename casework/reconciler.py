@@ -131,7 +131,7 @@ def record_missed_platform_deadlines() -> int:
     with transaction() as session:
         late = overdue(session, StepKey.PLATFORM_RESPONSE, utcnow())
         for approval in late:
-            decide(session, approval, answer, None, live_only=False)
+            decide(session, approval, answer, None)
         return len(late)
 
 

@@ -185,17 +185,11 @@ class Answer:
     user_agent: str = ""
 
 
-def decide(
-    session: Session,
-    approval: Approval,
-    answer: Answer,
-    actor: Person | None,
-    *,
-    live_only: bool = True,
-) -> bool:
+def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
     """Store the answer if nobody has yet, record it and complete the step; True if stored.
 
-    `live_only=False` is for Casework itself recording that a deadline passed.
+    `actor` is the person answering through a live link; None is Casework itself recording
+    that a deadline passed with no answer (the link has expired by then).
     """
     if not claim_decision(
         session,
@@ -205,7 +199,7 @@ def decide(
         response=answer.response,
         ip=answer.ip,
         user_agent=answer.user_agent,
-        live_only=live_only,
+        live_only=actor is not None,
     ):
         return False
     if actor is not None:
