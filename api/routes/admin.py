@@ -15,14 +15,16 @@ from api.import_progress import IMPORT_ID, Stage, tracker
 from api.pages import render_page
 from api.routes.cases import viewable_case
 from api.security import check_csrf, require_manager, require_user
-from casework.parents_import import ImportResult, Progress, check_file, save_import
 from core.files import letter_files
+from core.parent_directory import ImportResult, Progress
 from core.settings import get_settings
 from db.audit import record_event
 from db.models import Person, PrintFile, Role
+from db.parent_directory import save_import
 from db.people import letter_recipients
 from db.session import reading, transaction
 from flows.steps.letters import mark_printed, print_file_of
+from forms.parent_directory import check_file
 
 router = APIRouter()
 DIRECTORY_KEEPERS = (Role.HEADTEACHER, Role.DSL)
@@ -81,9 +83,14 @@ def run_import(
     if not result.ok:
         return result
     with transaction() as session:
-        actor = session.get(Person, user.id)
         return save_import(
-            session, user.school_id, rows, result, source=filename, actor=actor, progress=progress
+            session,
+            user.school_id,
+            rows,
+            result,
+            source=filename,
+            actor_id=user.id,
+            progress=progress,
         )
 
 
