@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from casework.parents_import import Progress
+from core.parent_directory import Progress
 
 KEEP_SECONDS = 600.0
 IMPORT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")

@@ -121,7 +121,8 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
     """Import parents from a CSV file; line errors go to stderr and nothing is saved."""
     from pathlib import Path
 
-    from casework.parents_import import FileProblem, TextProgress, import_parents_file
+    from casework.parents_file import TextProgress, import_parents_file
+    from forms.parent_directory import FileProblem
 
     path = Path(args.file)
     if not path.is_file():

@@ -14,11 +14,13 @@ from api.deps import checked_form, manager
 from api.errors import AppError
 from api.import_progress import IMPORT_ID, Stage, tracker
 from api.pages import render_page
-from casework.parents_import import ImportResult, Progress, check_file, save_import
+from core.parent_directory import ImportResult, Progress
 from core.settings import get_settings
 from db.models import Person
+from db.parent_directory import save_import
 from db.people import letter_recipients
 from db.session import reading, transaction
+from forms.parent_directory import check_file
 
 router = APIRouter()
 ERRORS_SHOWN = 200
@@ -72,9 +74,14 @@ def run_import(
     if not result.ok:
         return result
     with transaction() as session:
-        actor = session.get(Person, user.id)
         return save_import(
-            session, user.school_id, rows, result, source=filename, actor=actor, progress=progress
+            session,
+            user.school_id,
+            rows,
+            result,
+            source=filename,
+            actor_id=user.id,
+            progress=progress,
         )
 
 

@@ -13,9 +13,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from api.routes import admin
-from casework.parents_import import ImportResult, ParentRow, check_file
+from core.parent_directory import ImportResult, ParentRow
 from core.settings import Settings
 from db.models import Person, Role
+from forms.parent_directory import check_file
 from mail.catcher import MailStore
 from tests.browser.chromium import needs_chromium
 from tests.support import count, link_in, mail_to

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from casework.cli import main as casework_cli
-from casework.parents_import import check_file, import_parents_file
+from casework.parents_file import import_parents_file
 from core.settings import Settings
 from db.models import AuditEvent, ContactBy, Person, Role
 from db.session import transaction
+from forms.parent_directory import check_file
 from tests.support import count
 
 HEADER = ["Name", "Email", "Year group(s)", "Preferred contact", "Postal address"]

@@ -1,0 +1,41 @@
+"""`casework import-parents FILE`: the file checked, then saved into the school in one go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from core.parent_directory import ImportResult, Progress
+from db.parent_directory import save_import
+from db.schools import first_school
+from db.session import transaction
+from forms.parent_directory import FileProblem, check_file
+
+
+def import_parents_file(path: Path, *, progress: Progress | None = None) -> ImportResult:
+    """Import a CSV file into the school, all in one transaction."""
+    # Checked before the transaction opens: SQLite's other writers need not wait for it.
+    rows, result = check_file(path.read_bytes(), progress)
+    if not result.ok:
+        return result
+    with transaction() as session:
+        school = first_school(session)
+        if school is None:
+            raise FileProblem("There is no school in Casework yet: set up the school first.")
+        return save_import(session, school.id, rows, result, source=path.name, progress=progress)
+
+
+class TextProgress:
+    """A one-line progress bar per stage, redrawn in place on a terminal stream."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        end = "\n" if done >= total else ""
+        self.stream.write(f"\r{stage.capitalize():9} [{bar}] {done:,}/{total:,}{end}")
+        self.stream.flush()
