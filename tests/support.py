@@ -159,9 +159,10 @@ def person(url: str, role: Role) -> Person:
 
 def make_case(url: str, kind: IncidentType = IncidentType.PUPIL_CONTACT) -> int:
     """A case straight in the database (for tests of what follows intake)."""
-    reporter = person(url, Role.STAFF)
+    staff = person(url, Role.STAFF)
     with transaction(url) as session:
-        reporter = session.get(Person, reporter.id)
+        reporter = session.get(Person, staff.id)
+        assert reporter is not None
         lead = session.scalars(select(Person).where(Person.role == Role.DSL)).one()
         case = open_case(
             session,

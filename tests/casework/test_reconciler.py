@@ -54,6 +54,7 @@ def open_runs(url: str, how_many: int, closed: int = 0) -> list[tuple[int, str]]
         case_id = make_case(url)
         with transaction(url) as session:
             case = session.get(Case, case_id)
+            assert case is not None
             case.flow_run_id = str(uuid4())
             if n >= how_many - closed:
                 case.status = CaseStatus.CLOSED

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from casework.reconciler import send_reminders
+from core.enums import StepKey
 from core.settings import Settings, get_settings
 from db.cases import close_case
 from db.models import Approval, Case, IncidentType
@@ -26,7 +27,7 @@ def request_letter_approval(url: str, case_id: int) -> None:
     with transaction(url) as session:
         case = session.get(Case, case_id)
         assert case is not None
-        ask(session, case, "approve_parent_letter")
+        ask(session, case, StepKey.APPROVE_PARENT_LETTER)
 
 
 def hours_pass(url: str, case_id: int, hours: float) -> None:

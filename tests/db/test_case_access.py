@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from db.cases import NewCase, acting_head, can_view, open_case, visible_cases
@@ -10,17 +11,17 @@ from db.models import Case, IncidentType, Person, Role, utcnow
 from db.session import transaction
 
 
-def people(session: object) -> dict[str, Person]:
-    rows = session.scalars(select(Person).where(Person.role != Role.PARENT))  # type: ignore[attr-defined]
-    return {p.email.split("@")[0]: p for p in rows}
+def people(session: Session) -> dict[str, Person]:
+    rows = session.scalars(select(Person).where(Person.role != Role.PARENT))
+    return {str(p.email).split("@")[0]: p for p in rows}
 
 
-def conduct_case(session: object, subject: Person, reporter: Person, lead: Person) -> Case:
+def conduct_case(session: Session, subject: Person, reporter: Person, lead: Person) -> Case:
     return open_case(
         session,
         school_id=reporter.school_id,
         reporter=reporter,
-        lead=lead,  # type: ignore[arg-type]
+        lead=lead,
         new=NewCase(
             IncidentType.STAFF_CONDUCT,
             "Facebook",

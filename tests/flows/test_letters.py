@@ -120,6 +120,7 @@ def careless_letter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             ),
         }
     )
+    assert env.loader is not None
     monkeypatch.setattr(env, "loader", ChoiceLoader([careless, env.loader]))
     yield
     if env.cache is not None:
