@@ -103,6 +103,31 @@ def path_of(link: str) -> str:
     return urlsplit(link).path
 
 
+def person_id(url: str, email: str) -> int:
+    with transaction(url) as session:
+        found = session.scalars(select(Person.id).where(Person.email == email)).one()
+        return int(found)
+
+
+def step_outcomes(url: str, case_id: int) -> dict[str, str]:
+    """What each step of the case recorded, as its page shows it."""
+    from db.cases import steps_of
+
+    with transaction(url) as session:
+        return {s.key: s.outcome for s in steps_of(session, case_id)}
+
+
+def mail_about(stack: Stack, ref: str) -> list[StoredMail]:
+    """Every caught message whose subject names the case, in the order they arrived."""
+    return [mail for mail in stack.mail.all() if ref in mail.subject]
+
+
+def details_in(mail: StoredMail, *details: str) -> list[str]:
+    """Which of `details` a message shows its reader, in its subject or either body."""
+    shown = f"{mail.subject}\n{mail.text}\n{mail.html}"
+    return [detail for detail in details if detail in shown]
+
+
 def settle(seconds: float = 1.0) -> None:
     """Give a wrongly queued message the chance to appear before asserting it did not."""
     time.sleep(seconds)
@@ -111,12 +136,16 @@ def settle(seconds: float = 1.0) -> None:
 __all__ = [
     "answer_link",
     "approvers",
+    "details_in",
     "emails_of",
     "link_in",
+    "mail_about",
     "page_of_link",
     "path_of",
+    "person_id",
     "report_as",
     "settle",
+    "step_outcomes",
     "trail",
     "wait_closed",
 ]

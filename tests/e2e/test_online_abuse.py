@@ -14,13 +14,18 @@ from db.session import transaction
 from tests.e2e.flow_helpers import (
     answer_link,
     approvers,
+    details_in,
     emails_of,
+    mail_about,
+    page_of_link,
+    person_id,
     report_as,
+    step_outcomes,
     trail,
     wait_closed,
 )
 from tests.stack import Stack
-from tests.support import PNG, mail_to
+from tests.support import PNG, mail_to, signin
 
 # Procedure logic does not depend on the database; the PostgreSQL stack runs procedure A
 # end to end and every database test, which keeps `make test` within its time budget.
@@ -29,6 +34,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("stack", ["sqlite"], indi
 REPORTER = "amy.fletcher@oakfield.example"
 HEAD = "head@oakfield.example"
 DSL = "dsl@oakfield.example"
+HR = "hr@oakfield.example"
+COLLEAGUE = "sara.novak@oakfield.example"
 SCREENSHOT = [("post.png", PNG + b"abuse", "image/png")]
 
 
@@ -135,7 +142,7 @@ def test_pupil_perpetrator_with_hate_crime_goes_to_police_decision_and_disciplin
     print("EMAILS", emails_of(stack.db_url, case_id))
     assert got == PUPIL_TRAIL
     assert emails_of(stack.db_url, case_id) == PUPIL_EMAILS
-    outcome = {s: o for s, o in step_outcomes(stack.db_url, case_id)}
+    outcome = step_outcomes(stack.db_url, case_id)
     assert outcome["police_decision"].startswith("Do not refer to the police. Reason: The pupil")
 
 
@@ -189,8 +196,6 @@ def test_parent_perpetrator_meeting_fails_then_police_referral(stack: Stack) -> 
     assert got == PARENT_TRAIL
     assert emails_of(stack.db_url, case_id) == PARENT_EMAILS
     with stack.client() as head:
-        from tests.support import signin
-
         signin(head, HEAD, stack.mail)
         pack = head.get(f"/cases/{case_id}/packs/police")
         assert pack.status_code == 200 and "Police referral pack" in pack.text
@@ -216,7 +221,8 @@ def test_no_platform_response_in_48_hours_asks_about_the_helpline(stack: Stack) 
             .values(expires_at=Approval.requested_at)
         )
     question = mail_to(stack.mail, DSL, f"{ref}: please record – Decide whether to escalate")
-    assert "Jordan" not in question.raw
+    reported = abuse()
+    assert not details_in(question, reported["description"], reported["links"])
     answer_link(
         stack,
         DSL,
@@ -229,18 +235,159 @@ def test_no_platform_response_in_48_hours_asks_about_the_helpline(stack: Stack) 
     got = trail(stack.db_url, case_id)
     print("TRAIL", got)
     assert got == HELPLINE_TRAIL
-    outcome = {s: o for s, o in step_outcomes(stack.db_url, case_id)}
+    outcome = step_outcomes(stack.db_url, case_id)
     assert outcome["platform_response"] == (
         "No response from the platform was recorded by the deadline."
     )
     assert approvers(stack.db_url, case_id)["helpline_escalation"] == DSL
 
 
-def step_outcomes(url: str, case_id: int) -> list[tuple[str, str]]:
-    from db.cases import steps_of
+def test_racist_content_the_head_refers_to_the_police_and_the_dsl_records_the_reference(
+    stack: Stack,
+) -> None:
+    description = "An anonymous account keeps posting racist slurs under photos of me."
+    case_id, ref = report_as(
+        stack,
+        REPORTER,
+        "online_abuse",
+        abuse(description=description, content_kinds=["racist", "sexual"]),
+        SCREENSHOT,
+    )
+    report_to_platform(stack, ref, response="refused")
+    question = mail_to(stack.mail, HEAD, f"{ref}: your decision – Headteacher decides whether")
+    shown = page_of_link(question)
+    assert "<li>Racist</li>" in shown and "<li>Sexual</li>" in shown, "what was reported"
+    answer_link(
+        stack,
+        HEAD,
+        f"{ref}: your decision – Headteacher decides whether",
+        {"decision": "refer", "reason": "Racist abuse of a member of staff is a hate crime."},
+    )
+    task = mail_to(stack.mail, DSL, f"{ref}: please record – Send the police referral pack")
+    shown = page_of_link(task)
+    assert "The headteacher has decided to refer the case to the police" in shown
+    assert 'name="police_reference"' in shown
+    missing = answer_link(
+        stack,
+        DSL,
+        f"{ref}: please record – Send the police referral pack",
+        {"police_reference": "", "notes": ""},
+        expect=400,
+    )
+    assert "Enter the police reference" in missing.text
+    answer_link(
+        stack,
+        DSL,
+        f"{ref}: please record – Send the police referral pack",
+        {"police_reference": "CAD-4471-19NOV", "notes": "Spoke to the hate crime unit."},
+    )
+    finish(stack, ref)
+    wait_closed(stack, case_id)
 
-    with transaction(url) as session:
-        return [(s.key, s.outcome) for s in steps_of(session, case_id)]
+    got = trail(stack.db_url, case_id)
+    print("TRAIL", got)
+    print("EMAILS", emails_of(stack.db_url, case_id))
+    assert got == REFER_TRAIL
+    assert emails_of(stack.db_url, case_id) == REFER_EMAILS
+    assert approvers(stack.db_url, case_id)["police_decision"] == HEAD
+    assert approvers(stack.db_url, case_id)["police_referral"] == DSL
+    outcome = step_outcomes(stack.db_url, case_id)
+    assert outcome["police_decision"] == (
+        "Refer to the police. Reason: Racist abuse of a member of staff is a hate crime."
+    )
+    assert outcome["police_referral"] == (
+        "Referral pack sent to the police; their reference: CAD-4471-19NOV."
+    )
+    for key in ("record_discipline", "escalate_to_hr", "staff_outcome", "invite_to_meeting"):
+        assert outcome[key] == "Not needed: the person responsible is unknown.", key
+    for mail in mail_about(stack, ref):
+        assert not details_in(mail, description, "racist", "CAD-4471"), mail.subject
+    with stack.client() as dsl:
+        signin(dsl, DSL, stack.mail)
+        page = dsl.get(f"/cases/{case_id}").text
+        assert "Police referral pack" in page and "HR case pack" not in page
+        assert "Closed (resolved): The material is down and dealt with." in page
+        pack = dsl.get(f"/cases/{case_id}/packs/police").text
+        assert "Racist abuse of a member of staff is a hate crime." in pack
+        assert "CAD-4471-19NOV" in pack
+        assert hashlib.sha256(SCREENSHOT[0][1]).hexdigest() in pack
+
+
+def test_staff_perpetrator_goes_to_hr_before_the_head_decides_the_outcome(stack: Stack) -> None:
+    description = "A colleague has been posting mocking comments about my teaching."
+    colleague = person_id(stack.db_url, COLLEAGUE)
+    case_id, ref = report_as(
+        stack,
+        REPORTER,
+        "online_abuse",
+        abuse(
+            description=description,
+            responsible="staff_member",
+            responsible_staff_id=str(colleague),
+        ),
+        SCREENSHOT,
+    )
+    assert sees_case(stack, HR, case_id) == (404, False), "HR only once escalated"
+    report_to_platform(stack, ref)
+    notice = mail_to(stack.mail, HR, f"HR escalation: case {ref}")
+    assert f"/cases/{case_id}/packs/hr" in notice.text
+    assert not details_in(notice, description, "Sara Novak")
+    answer_link(
+        stack,
+        HEAD,
+        f"{ref}: please record – Headteacher records HR",
+        {
+            "advice": "An informal conversation and a written reminder of the policy.",
+            "adviser": "Priya Shah",
+        },
+    )
+    decision = mail_to(stack.mail, HEAD, f"{ref}: your decision – Headteacher decides the outcome")
+    assert "An informal conversation and a written reminder" in page_of_link(decision)
+    answer_link(
+        stack,
+        HEAD,
+        f"{ref}: your decision – Headteacher decides the outcome",
+        {"decision": "advice", "reason": "HR advises guidance rather than a formal process."},
+    )
+    finish(stack, ref)
+    wait_closed(stack, case_id)
+
+    got = trail(stack.db_url, case_id)
+    print("TRAIL", got)
+    print("EMAILS", emails_of(stack.db_url, case_id))
+    assert got == STAFF_TRAIL
+    assert emails_of(stack.db_url, case_id) == STAFF_EMAILS
+    asked_whom = approvers(stack.db_url, case_id)
+    assert asked_whom["record_hr_advice"] == HEAD and asked_whom["staff_outcome"] == HEAD
+    outcome = step_outcomes(stack.db_url, case_id)
+    assert outcome["escalate_to_hr"] == "Escalated to Priya Shah (HR) with the case pack"
+    assert outcome["record_hr_advice"] == (
+        "HR's advice (Priya Shah): An informal conversation and a written reminder of the policy."
+    )
+    assert outcome["staff_outcome"] == (
+        "Advice or guidance to the member of staff. "
+        "Reason: HR advises guidance rather than a formal process."
+    )
+    for key in ("record_discipline", "invite_to_meeting", "record_meeting", "next_action"):
+        assert outcome[key] == "Not needed: the person responsible is staff member.", key
+    for mail in mail_about(stack, ref):
+        assert not details_in(mail, description, "Sara Novak"), mail.subject
+    assert sees_case(stack, COLLEAGUE, case_id) == (404, False), "never the person reported"
+    with stack.client() as hr:
+        signin(hr, HR, stack.mail)
+        assert hr.get(f"/cases/{case_id}").status_code == 200
+        pack = hr.get(f"/cases/{case_id}/packs/hr")
+        assert pack.status_code == 200 and "HR case pack" in pack.text
+        assert "Sara Novak" in pack.text, "the pack says who the case is about"
+        assert hashlib.sha256(SCREENSHOT[0][1]).hexdigest() in pack.text
+
+
+def sees_case(stack: Stack, email: str, case_id: int) -> tuple[int, bool]:
+    """Signed in as `email`: the case page's status, and whether the case list shows it."""
+    with stack.client() as browser:
+        signin(browser, email, stack.mail)
+        status = browser.get(f"/cases/{case_id}").status_code
+        return status, f'/cases/{case_id}"' in browser.get("/").text
 
 
 OPENING = [
@@ -357,4 +504,60 @@ HELPLINE_TRAIL = [
         "police_referral",
     ),
     *NO_LETTER_END,
+]
+REFER_TRAIL = [
+    *OPENING,
+    *asked("task", "report_to_platform"),
+    *asked("task", "platform_response"),
+    *skipped("helpline_escalation"),
+    *asked("approval", "police_decision"),
+    "pack.produced",
+    *asked("task", "police_referral"),
+    *skipped(
+        "record_discipline",
+        "escalate_to_hr",
+        "record_hr_advice",
+        "staff_outcome",
+        "invite_to_meeting",
+        "record_meeting",
+        "next_action",
+    ),
+    *NO_LETTER_END,
+]
+REFER_EMAILS = [
+    ("case_opened", HEAD),
+    ("advice", REPORTER),
+    DSL_Q,
+    DSL_Q,
+    HEAD_Q,
+    DSL_Q,
+    HEAD_Q,
+    DSL_Q,
+    ("case_closed", REPORTER),
+    ("case_closed", DSL),
+]
+STAFF_TRAIL = [
+    *OPENING,
+    *PLATFORM,
+    *skipped("police_decision"),
+    "pack.produced",
+    "step.completed:escalate_to_hr",
+    *asked("task", "record_hr_advice"),
+    *asked("approval", "staff_outcome"),
+    *skipped("record_discipline", "invite_to_meeting", "record_meeting", "next_action"),
+    *skipped("police_referral"),
+    *NO_LETTER_END,
+]
+STAFF_EMAILS = [
+    ("case_opened", HEAD),
+    ("advice", REPORTER),
+    DSL_Q,
+    DSL_Q,
+    ("hr_escalation", HR),
+    ("task_request", HEAD),
+    HEAD_Q,
+    HEAD_Q,
+    DSL_Q,
+    ("case_closed", REPORTER),
+    ("case_closed", DSL),
 ]
