@@ -204,8 +204,8 @@ def test_parent_perpetrator_meeting_fails_then_police_referral(stack: Stack) -> 
         pdf = head.get(f"/cases/{case_id}/packs/police.pdf")
         assert pdf.headers["content-type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF")
-        invitation = head.get(f"/cases/{case_id}/letters/meeting-invitation.pdf")
-        assert invitation.content.startswith(b"%PDF")
+        printable = head.get(f"/cases/{case_id}/letters/meeting-invitation.pdf")
+        assert printable.content.startswith(b"%PDF")
         assert "Meeting invitation" in head.get(f"/cases/{case_id}").text
 
 
