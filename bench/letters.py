@@ -110,7 +110,7 @@ def floor_child() -> dict[str, float]:
 
     settings = get_settings()
     sender = sender_address(settings)
-    # The same bytes the email package would write (tests/casework/test_sender_units.py),
+    # The same bytes the email package would write (tests/mail/test_sender_units.py),
     # built in a second rather than thirty: building is not part of what is timed.
     messages = MessageBytes(settings.mail_from)
     with transaction() as session:
