@@ -106,7 +106,8 @@ def floor_child() -> dict[str, float]:
     from core.settings import get_settings
     from db.models import OutboxMessage
     from db.session import transaction
-    from mail.sender import MessageBytes, sender_address
+    from mail.message import MessageBytes
+    from mail.transport import sender_address
 
     settings = get_settings()
     sender = sender_address(settings)

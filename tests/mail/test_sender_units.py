@@ -12,17 +12,9 @@ import pytest
 from aiosmtplib import SMTPResponse
 
 from core.settings import Settings
-from mail.sender import (
-    Claimed,
-    MessageBytes,
-    Outcome,
-    RateLimiter,
-    backoff,
-    build_message,
-    claim_size,
-    flatten,
-    send_one,
-)
+from mail.message import MessageBytes, build_message, flatten
+from mail.sender import Claimed, RateLimiter, backoff, claim_size
+from mail.transport import Outcome, send_one
 
 ROW = Claimed(
     id=1,
