@@ -17,7 +17,8 @@ What can go wrong, and what happens:
   the same Message-ID. Only messages accepted but not yet recorded can reach the server
   twice: at most `smtp_connections` x (`outbox_record_batch` + 1) of them.
 
-Wire bytes are built in `mail.message` and SMTP is spoken in `mail.transport`.
+Wire bytes are built in `mail.message`, SMTP is spoken in `mail.transport`, and every
+query the sender runs is in `db.outbox_claims`.
 """
 
 from __future__ import annotations
@@ -30,19 +31,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import aiosmtplib
-from sqlalchemy import Row, select, update
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from core.settings import Settings, get_settings
-from db.audit import record_event
-from db.models import OutboxBody, OutboxMessage, OutboxStatus, utcnow
-from db.session import transaction
+from db.outbox_claims import BodyCache, Claimed, claim_due, record_outcomes, release, renew_leases
+from db.session import DatabaseUnavailable
 from mail.message import MessageBytes
 from mail.transport import (
     CONNECTION_ERRORS,
@@ -56,29 +51,12 @@ from mail.transport import (
 log = logging.getLogger("mail.sender")
 T = TypeVar("T")
 
-# The letter to all parents gets one audit event when it is queued, not one per parent.
-LETTER_KIND = "parent_letter"
-
 RECORD_TRIES = 5
 RECORD_LINGER_SECONDS = 0.02
 THOROUGH_CLAIM_SECONDS = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """An outbox row taken for sending, detached from the database."""
-
-    id: int
-    kind: str
-    case_id: int | None
-    to_addr: str
-    subject: str
-    text_body: str
-    html_body: str
-    message_id: str
-    created_at: datetime
-    attempts: int
-    priority: int = 0
+# --- pacing and batching ---------------------------------------------------------------
 
 
 class RateLimiter:
@@ -96,6 +74,7 @@ class RateLimiter:
         self._next = -math.inf
 
     async def wait(self) -> None:
+        """Return at this caller's start time: one interval after the previous caller's."""
         if not self.interval:
             return
         now = self._clock()
@@ -115,14 +94,6 @@ def shared_limiter(per_minute: int) -> RateLimiter:
     return _limiters[per_minute]
 
 
-# --- the database side ----------------------------------------------------------------
-
-
-def backoff(settings: Settings, attempts: int) -> timedelta:
-    seconds = settings.outbox_backoff_seconds * (2 ** max(attempts - 1, 0))
-    return timedelta(seconds=min(seconds, settings.outbox_backoff_cap_seconds))
-
-
 def claim_size(settings: Settings) -> int:
     """Rows per claim; under a rate limit about ten seconds' worth, so nothing urgent
     queued meanwhile waits long behind rows already claimed."""
@@ -131,211 +102,13 @@ def claim_size(settings: Settings) -> int:
     return min(size, max(rate // 6, settings.smtp_connections)) if rate > 0 else size
 
 
-CLAIM_COLUMNS = (
-    OutboxMessage.priority,
-    OutboxMessage.id,
-    OutboxMessage.kind,
-    OutboxMessage.case_id,
-    OutboxMessage.to_addr,
-    OutboxMessage.body_id,
-    OutboxMessage.message_id,
-    OutboxMessage.created_at,
-    OutboxMessage.attempts,
-)
-
-Body = tuple[str, str, str]  # subject, text, html
-
-
-class BodyCache:
-    """The bodies a sender has read, by id: a letter's is read once, not once per parent."""
-
-    def __init__(self, keep: int = 64) -> None:
-        self._keep = keep
-        self._bodies: dict[int, Body] = {}
-
-    def known(self, ids: set[int]) -> dict[int, Body]:
-        return {i: self._bodies[i] for i in ids if i in self._bodies}
-
-    def add(self, bodies: dict[int, Body]) -> None:
-        if len(self._bodies) + len(bodies) > self._keep:
-            self._bodies.clear()
-        self._bodies.update(bodies)
-
-
-def read_bodies(session: Session, ids: set[int]) -> dict[int, Body]:
-    if not ids:
-        return {}
-    found = session.execute(
-        select(OutboxBody.id, OutboxBody.subject, OutboxBody.text_body, OutboxBody.html_body).where(
-            OutboxBody.id.in_(ids)
-        )
-    ).all()
-    return {row.id: (row.subject, row.text_body, row.html_body) for row in found}
-
-
-def claim_due(
-    settings: Settings, limit: int, thorough: bool = True, bodies: BodyCache | None = None
-) -> list[Claimed]:
-    """Mark up to `limit` due rows as sending, oldest first.
-
-    A `thorough` claim also takes rows whose sender's lease ran out (it died), and puts
-    sign-in links and notices before any letter (urgent ones first, by `priority`), so they
-    never wait behind a 2,000-parent letter queued ahead of them. It reads every waiting
-    row: once a second is plenty.
-    """
-    now = utcnow()
-    lease_ended = now - timedelta(seconds=settings.outbox_stale_sending_seconds)
-    due = (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now)
-    is_letter = OutboxMessage.kind == LETTER_KIND
-    abandoned = (OutboxMessage.status == OutboxStatus.SENDING) & (
-        OutboxMessage.next_attempt_at <= lease_ended
-    )
-    # Simple queries rather than one with OR and a computed ORDER BY: each walks the status
-    # index in id order and stops at `limit`, where one query sorted every due row.
-    oldest_first = (OutboxMessage.id,)
-    wanted = (
-        [
-            (abandoned, oldest_first),
-            (due & ~is_letter, (OutboxMessage.priority.desc(), OutboxMessage.id)),
-            (due & is_letter, oldest_first),
-        ]
-        if thorough
-        else [(due, oldest_first)]
-    )
-    with transaction() as session:
-        found: list[Any] = []  # Row objects
-        for condition, order in wanted:
-            if len(found) < limit:
-                found += session.execute(
-                    select(*CLAIM_COLUMNS)
-                    .where(condition)
-                    .order_by(*order)
-                    .limit(limit - len(found))
-                    .with_for_update(skip_locked=True)
-                ).all()
-        needed = {r.body_id for r in found}
-        have = bodies.known(needed) if bodies is not None else {}
-        fresh = read_bodies(session, needed - have.keys())
-        if bodies is not None:
-            bodies.add(fresh)
-        have |= fresh
-        if found:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([r.id for r in found]))
-                .values(
-                    status=OutboxStatus.SENDING,
-                    attempts=OutboxMessage.attempts + 1,
-                    next_attempt_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-    return [claimed(r, have[r.body_id]) for r in found]
-
-
-def claimed(r: Row[Any], body: Body) -> Claimed:
-    subject, text_body, html_body = body
-    return Claimed(
-        id=r.id,
-        kind=r.kind,
-        case_id=r.case_id,
-        to_addr=r.to_addr,
-        subject=subject,
-        text_body=text_body,
-        html_body=html_body,
-        message_id=r.message_id,
-        created_at=r.created_at,
-        attempts=r.attempts + 1,
-        priority=r.priority,
-    )
-
-
-def update_sending(session: Session, ids: Sequence[int], **values: object) -> int:
-    """Update the rows still marked sending; returns how many there were."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def renew_leases(ids: Sequence[int]) -> None:
-    """Tell other senders these rows are still being worked on."""
-    with transaction() as session:
-        update_sending(session, ids, next_attempt_at=utcnow())
-
-
-def release(ids: Sequence[int]) -> None:
-    """Give back rows claimed but never tried (shutdown): due now, the attempt not counted."""
-    with transaction() as session:
-        update_sending(
-            session,
-            ids,
-            status=OutboxStatus.PENDING,
-            next_attempt_at=utcnow(),
-            attempts=OutboxMessage.attempts - 1,
-        )
-
-
-def record_outcomes(settings: Settings, results: Sequence[tuple[Claimed, Outcome]]) -> None:
-    """Write what the server said about each row, in one transaction."""
-    now = utcnow()
-    with transaction() as session:
-        sent = [row for row, outcome in results if outcome.sent]
-        if sent:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in sent]))
-                .values(status=OutboxStatus.SENT, sent_at=now, last_error="")
-                .execution_options(synchronize_session=False)
-            )
-        for row in sent:
-            if row.case_id is not None and row.kind != LETTER_KIND:
-                record_event(
-                    session,
-                    case_id=row.case_id,
-                    kind="email.sent",
-                    data={"outbox_id": row.id, "kind": row.kind},
-                )
-        for row, outcome in results:
-            if not outcome.sent:
-                record_failure(session, settings, row, outcome, now)
-
-
-def record_failure(
-    session: Session, settings: Settings, row: Claimed, outcome: Outcome, now: datetime
-) -> None:
-    answer = outcome.answer[:2000]
-    gave_up = row.attempts >= settings.outbox_max_attempts and not outcome.unreachable
-    if not (outcome.permanent or gave_up):
-        retry_at = now + backoff(settings, row.attempts)
-        update_sending(
-            session,
-            [row.id],
-            status=OutboxStatus.PENDING,
-            next_attempt_at=retry_at,
-            last_error=answer,
-        )
-        return
-    failed = update_sending(session, [row.id], status=OutboxStatus.FAILED, last_error=answer)
-    if failed and row.case_id is not None:
-        record_event(
-            session,
-            case_id=row.case_id,
-            kind="email.failed",
-            data={"outbox_id": row.id, "kind": row.kind, "answer": answer},
-        )
-
-
 def record_patiently(settings: Settings, results: Sequence[tuple[Claimed, Outcome]]) -> None:
     """Record, riding out a short database hiccup: an unrecorded send is a resend later."""
     for attempt in range(RECORD_TRIES):
         try:
             record_outcomes(settings, results)
             return
-        except OperationalError:
+        except DatabaseUnavailable:
             if attempt == RECORD_TRIES - 1:
                 raise
             log.warning("recording %d outcome(s) failed; retrying", len(results), exc_info=True)
@@ -348,7 +121,7 @@ def record_patiently(settings: Settings, results: Sequence[tuple[Claimed, Outcom
 class Delivery:
     """One pass: claim, send over N reused connections, record, until nothing is due."""
 
-    def __init__(self, settings: Settings, stop: asyncio.Event | None, limit: int | None):
+    def __init__(self, settings: Settings, stop: asyncio.Event | None, limit: int | None) -> None:
         self.settings = settings
         self.stop = stop
         self.remaining: float = math.inf if limit is None else limit
@@ -382,6 +155,7 @@ class Delivery:
         self.urgent_done = asyncio.Event()
 
     async def run(self) -> int:
+        """The whole pass; returns how many messages the server accepted."""
         try:
             return await self._run()
         finally:
@@ -455,13 +229,11 @@ class Delivery:
                     try:
                         smtp = await open_connection(self.settings)
                     except Exception as exc:  # refused, timed out, TLS or login: slot lost
-                        self._let_go(row)
-                        self.rows.appendleft(row)
+                        self._hand_back(row)
                         self.connection_error = describe(exc)
                         return
                 if not await self._my_turn():
-                    self._let_go(row)
-                    self.rows.appendleft(row)
+                    self._hand_back(row)
                     return
                 outcome = await self._send_in_order(smtp, row)
                 if outcome.unreachable or not smtp.is_connected:
@@ -492,6 +264,11 @@ class Delivery:
             return await self._send(smtp, row)
         finally:
             self._let_go(row)
+
+    def _hand_back(self, row: Claimed) -> None:
+        """Put an untried row back at the head of the queue, for another connection."""
+        self._let_go(row)
+        self.rows.appendleft(row)
 
     def _let_go(self, row: Claimed) -> None:
         """An urgent row is answered or handed back: ordinary rows may go once none remain."""
@@ -569,6 +346,7 @@ class Delivery:
 
 
 def describe(exc: BaseException) -> str:
+    """An error as words for `last_error` and the log, never an empty string."""
     return str(exc) or type(exc).__name__
 
 

@@ -12,8 +12,9 @@ import pytest
 from aiosmtplib import SMTPResponse
 
 from core.settings import Settings
+from db.outbox_claims import Claimed, backoff
 from mail.message import MessageBytes, build_message, flatten
-from mail.sender import Claimed, RateLimiter, backoff, claim_size
+from mail.sender import RateLimiter, claim_size
 from mail.transport import Outcome, send_one
 
 ROW = Claimed(
