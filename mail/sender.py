@@ -181,6 +181,7 @@ class Delivery:
         return self.stop is not None and self.stop.is_set()
 
     async def _next_row(self) -> Claimed | None:
+        """The next row to send, claiming more as the queue runs low; None when done."""
         while not self._stopping():
             if len(self.rows) <= self.batch:
                 self._start_claim()  # claim the next batch while this one is sent
@@ -203,6 +204,7 @@ class Delivery:
             self.claiming = asyncio.create_task(self._claim())
 
     async def _claim(self) -> None:
+        """Claim the next batch, a thorough claim at most once a second, and queue it."""
         size = int(min(self.batch, self.remaining))
         now = time.monotonic()
         thorough = now >= self.next_thorough_claim
@@ -222,6 +224,7 @@ class Delivery:
         self.claiming = None
 
     async def _connection_loop(self) -> None:
+        """One connection's worker: sends rows over one reused connection until none are left."""
         smtp: aiosmtplib.SMTP | None = None
         try:
             while (row := await self._next_row()) is not None:
@@ -278,6 +281,7 @@ class Delivery:
                 self.urgent_done.set()
 
     async def _send(self, smtp: aiosmtplib.SMTP, row: Claimed) -> Outcome:
+        """Send one row; whatever goes wrong becomes its outcome rather than an error."""
         try:
             return await send_one(smtp, row, self.messages, self.sender)
         except CONNECTION_ERRORS as exc:
@@ -310,6 +314,7 @@ class Delivery:
         self.unrecorded.difference_update(ids)
 
     async def _record_loop(self) -> None:
+        """Write the outcomes in batches until the last connection is done."""
         done = False
         while not done:
             batch, done = await self._collect_outcomes()
@@ -336,6 +341,7 @@ class Delivery:
         return batch, False
 
     async def _renew_loop(self) -> None:
+        """Renew the leases of rows claimed and not yet recorded, three times per lease."""
         every = max(self.settings.outbox_stale_sending_seconds / 3, 0.05)
         while not self.finished.is_set():
             with contextlib.suppress(TimeoutError):
