@@ -106,11 +106,12 @@ def floor_child() -> dict[str, float]:
     from core.settings import get_settings
     from db.models import OutboxMessage
     from db.session import transaction
-    from mail.sender import MessageBytes, sender_address
+    from mail.message import MessageBytes
+    from mail.transport import sender_address
 
     settings = get_settings()
     sender = sender_address(settings)
-    # The same bytes the email package would write (tests/casework/test_sender_units.py),
+    # The same bytes the email package would write (tests/mail/test_sender_units.py),
     # built in a second rather than thirty: building is not part of what is timed.
     messages = MessageBytes(settings.mail_from)
     with transaction() as session:

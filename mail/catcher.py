@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from functools import cached_property
@@ -26,6 +26,7 @@ from typing import Any
 from uuid import uuid4
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 # Ids are file stems we made ourselves; anything else (dots, slashes) is refused outright so an
 # id taken from a URL can never reach outside the store's directory.
@@ -88,11 +89,11 @@ def find_urls(text: str) -> list[str]:
     return list(dict.fromkeys(piece for piece, is_url in split_urls(text) if is_url))
 
 
-def _part_text(part: Message | None) -> str:
+def _part_text(part: MIMEPart | None) -> str:
     if part is None:
         return ""
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
     except (LookupError, ValueError):
         # An unknown or broken charset: show something rather than nothing.
         payload = part.get_payload(decode=True)
@@ -224,7 +225,7 @@ class CatcherHandler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # original_content is the message before any SMTPUTF8/decoding changes aiosmtpd makes.
         data = envelope.original_content or envelope.content or b""
         if isinstance(data, str):

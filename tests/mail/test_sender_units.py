@@ -12,17 +12,10 @@ import pytest
 from aiosmtplib import SMTPResponse
 
 from core.settings import Settings
-from mail.sender import (
-    Claimed,
-    MessageBytes,
-    Outcome,
-    RateLimiter,
-    backoff,
-    build_message,
-    claim_size,
-    flatten,
-    send_one,
-)
+from db.outbox_claims import Claimed, backoff
+from mail.message import MessageBytes, build_message, flatten
+from mail.sender import RateLimiter, claim_size
+from mail.transport import Outcome, send_one
 
 ROW = Claimed(
     id=1,

@@ -52,8 +52,10 @@ def _notice_mail() -> EmailMessage:
     return message
 
 
-async def _send(message: EmailMessage, port: int, **kwargs: object) -> None:
-    await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=10, **kwargs)
+async def _send(message: EmailMessage, port: int, recipients: list[str] | None = None) -> None:
+    await aiosmtplib.send(
+        message, hostname="127.0.0.1", port=port, timeout=10, recipients=recipients
+    )
 
 
 async def test_catches_multipart_mail_with_envelope_and_parsed_parts(
