@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     reconcile_seconds: float = 10.0
 
-    # The outbox sender (mail/sender.py).
+    # The outbox sender (mail/sender.py, and its queries in db/outbox_claims.py).
     smtp_connections: int = 4  # concurrent SMTP connections, each reused for many messages
     smtp_rate_per_minute: int = 0  # messages per minute across the process; 0 = no limit
     # A row left `sending` this long by a sender that died is claimed again and resent
