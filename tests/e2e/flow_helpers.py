@@ -64,6 +64,16 @@ def trail(url: str, case_id: int) -> list[str]:
         ]
 
 
+def assert_story(
+    stack: Stack, case_id: int, events: list[str], emails: list[tuple[str, str]]
+) -> None:
+    """The case's audit trail and its emails are exactly these, in this order."""
+    got = trail(stack.db_url, case_id)
+    assert got == events, got
+    sent = emails_of(stack.db_url, case_id)
+    assert sent == emails, sent
+
+
 def emails_of(url: str, case_id: int) -> list[tuple[str, str]]:
     """What the case queued, in order: (kind, recipient), letters to parents left out."""
     with transaction(url) as session:
@@ -136,6 +146,7 @@ def settle(seconds: float = 1.0) -> None:
 __all__ = [
     "answer_link",
     "approvers",
+    "assert_story",
     "details_in",
     "emails_of",
     "link_in",

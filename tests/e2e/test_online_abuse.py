@@ -14,8 +14,8 @@ from db.session import transaction
 from tests.e2e.flow_helpers import (
     answer_link,
     approvers,
+    assert_story,
     details_in,
-    emails_of,
     mail_about,
     page_of_link,
     person_id,
@@ -137,11 +137,7 @@ def test_pupil_perpetrator_with_hate_crime_goes_to_police_decision_and_disciplin
     finish(stack, ref)
     wait_closed(stack, case_id)
 
-    got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
-    assert got == PUPIL_TRAIL
-    assert emails_of(stack.db_url, case_id) == PUPIL_EMAILS
+    assert_story(stack, case_id, PUPIL_TRAIL, PUPIL_EMAILS)
     outcome = step_outcomes(stack.db_url, case_id)
     assert outcome["police_decision"].startswith("Do not refer to the police. Reason: The pupil")
 
@@ -190,11 +186,7 @@ def test_parent_perpetrator_meeting_fails_then_police_referral(stack: Stack) -> 
     finish(stack, ref, letter="approved")
     wait_closed(stack, case_id)
 
-    got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
-    assert got == PARENT_TRAIL
-    assert emails_of(stack.db_url, case_id) == PARENT_EMAILS
+    assert_story(stack, case_id, PARENT_TRAIL, PARENT_EMAILS)
     with stack.client() as head:
         signin(head, HEAD, stack.mail)
         pack = head.get(f"/cases/{case_id}/packs/police")
@@ -284,11 +276,7 @@ def test_racist_content_the_head_refers_to_the_police_and_the_dsl_records_the_re
     finish(stack, ref)
     wait_closed(stack, case_id)
 
-    got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
-    assert got == REFER_TRAIL
-    assert emails_of(stack.db_url, case_id) == REFER_EMAILS
+    assert_story(stack, case_id, REFER_TRAIL, REFER_EMAILS)
     assert approvers(stack.db_url, case_id)["police_decision"] == HEAD
     assert approvers(stack.db_url, case_id)["police_referral"] == DSL
     outcome = step_outcomes(stack.db_url, case_id)
@@ -352,11 +340,7 @@ def test_staff_perpetrator_goes_to_hr_before_the_head_decides_the_outcome(stack:
     finish(stack, ref)
     wait_closed(stack, case_id)
 
-    got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
-    assert got == STAFF_TRAIL
-    assert emails_of(stack.db_url, case_id) == STAFF_EMAILS
+    assert_story(stack, case_id, STAFF_TRAIL, STAFF_EMAILS)
     asked_whom = approvers(stack.db_url, case_id)
     assert asked_whom["record_hr_advice"] == HEAD and asked_whom["staff_outcome"] == HEAD
     outcome = step_outcomes(stack.db_url, case_id)

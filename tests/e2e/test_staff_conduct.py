@@ -213,8 +213,6 @@ def test_a_child_at_risk_in_the_report_goes_to_the_dsl_before_the_investigation(
     wait_closed(stack, case_id)
 
     got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
     assert got == [
         *OPENING,
         "dsl.alerted",
@@ -255,8 +253,6 @@ def test_a_child_at_risk_found_by_the_investigation_goes_to_the_dsl_before_hr(
     wait_closed(stack, case_id)
 
     got = trail(stack.db_url, case_id)
-    print("TRAIL", got)
-    print("EMAILS", emails_of(stack.db_url, case_id))
     assert got == [
         *OPENING,
         *asked("task", "investigate"),
