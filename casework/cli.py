@@ -1,4 +1,8 @@
-"""The `casework` command: set up, run every process, verify the audit trail."""
+"""The `casework` command: set up, run every process, verify the audit trail.
+
+Each command is a small function here; `casework run`, which starts and supervises all
+the others, lives in casework/run.py.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,12 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.request
 import warnings
 from collections.abc import Sequence
 
-from core.settings import PROJECT_ROOT, Settings, get_settings
-
-
-def prefect_env(settings: Settings) -> dict[str, str]:
-    """Environment for every process that talks to (or is) the Prefect server."""
-    return {
-        "PREFECT_HOME": str(settings.prefect_home),
-        "PREFECT_API_URL": settings.prefect_api_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_RUNNER_POLL_FREQUENCY": str(settings.runner_poll_seconds),
-        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "PREFECT_UI_ENABLED": "true",
-    }
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **prefect_env(settings), "PYTHONUNBUFFERED": "1"}
+from casework.run import cmd_run, prefect_env
+from core.settings import get_settings
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -140,110 +125,6 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
         return 1
     print(result.summary())
     return 0
-
-
-def wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll `url` until it answers 200; fail early if `proc` exits."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
-
-
-def prefect_server_command(settings: Settings) -> list[str]:
-    port = settings.prefect_api_url.rsplit(":", 1)[-1].split("/")[0]
-    return [
-        sys.executable,
-        "-m",
-        "prefect",
-        "server",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        port,
-    ]
-
-
-def spawn(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    print(f"  starting {name}")
-    # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
-    return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, start_new_session=True)
-
-
-def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    for proc in reversed(procs):
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def cmd_run(_: argparse.Namespace) -> int:
-    """Migrate, seed if empty, start every process, print where things are; Ctrl-C stops all."""
-    settings = get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    cmd_migrate(_)
-    cmd_seed(_)
-    env = child_env(settings)
-    me = [sys.executable, "-m", "casework.cli"]
-    procs: list[subprocess.Popen[bytes]] = []
-    stopping = False
-
-    def on_signal(_sig: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        if settings.dev_mode:
-            procs.append(spawn("mail catcher", [*me, "devmail"], env))
-        server = spawn("Prefect server", prefect_server_command(settings), env)
-        procs.append(server)
-        wait_http(settings.prefect_api_url + "/health", 120, server)
-        for name, sub in (("runner", "runner"), ("worker", "worker"), ("web app", "web")):
-            procs.append(spawn(name, [*me, sub], env))
-        wait_http(settings.base_url + "/healthz", 60, procs[-1])
-        print_banner(settings)
-        while not stopping:
-            if any(p.poll() is not None for p in procs):
-                print("A Casework process stopped unexpectedly; stopping the rest.")
-                return 1
-            time.sleep(0.5)
-        return 0
-    finally:
-        print("Stopping Casework…")
-        stop_all(procs)
-
-
-def print_banner(settings: Settings) -> None:
-    from casework.demo import STAFF
-
-    ui = settings.prefect_api_url.removesuffix("/api")
-    print(f"""
-Casework is running.
-  Web app          {settings.base_url}
-  Mail catcher     {settings.base_url}/dev/mail   (every email Casework sends lands here)
-  Prefect UI       {ui}
-
-Sign in at {settings.base_url}/signin with one of these addresses, then open the link
-that arrives in the mail catcher:""")
-    for name, email, role, _ in STAFF:
-        print(f"  {email:34} {name} ({role.value})")
-    print("\nPress Ctrl-C to stop everything.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
