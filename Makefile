@@ -16,9 +16,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP) system-packages
 	$(BIN)/casework run
 
+# Two xdist workers: the tests on the shared stack (end-to-end, and browser tests that use
+# it) run on one, in order, while the other takes everything else; see tests/conftest.py.
+TEST_WORKERS ?= 2
+
+# The checks first (seconds), then the tests (minutes): lint and format, the layer contracts
+# of docs/ARCHITECTURE.md, types over the whole tree.
 test: $(STAMP) chromium system-packages
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=10
 
 # Browser tests drive Debian's Chromium; install it when missing and we are root.
 chromium:
@@ -43,6 +52,8 @@ system-packages:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP) smtp-sink
 	@if ls bench/*.py >/dev/null 2>&1; then \

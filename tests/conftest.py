@@ -1,10 +1,17 @@
-"""Fixtures: real databases (SQLite and PostgreSQL), a real SMTP server, and the full stack."""
+"""Fixtures: real databases (SQLite and PostgreSQL), a real SMTP server, and the full stack.
+
+No process the suite starts may outlive it. Every one carries the session's lifeline mark
+(see casework/run.py): if pytest is killed, the watchdog ends them all, and at the end of
+a session that ran to its end any marked process still alive fails the run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,14 +23,55 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.cli import wait_http
+from casework.run import LIFELINES, Lifeline, describe, reap, wait_http
 from core.settings import Settings, get_settings
 from db.session import engine_for
 from mail.catcher import MailStore, free_port, start_catcher
-from tests.stack import Stack
+from tests.stack import PrefectServer, Stack
 from tests.support import create_pg_database, drop_pg_database, signin
 
 PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
+# Tests that share the session's stack run on one xdist worker, one after another.
+STACK_GROUP = "stack"
+SESSION_LIFELINE = pytest.StashKey[Lifeline]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Mark everything this run starts; xdist workers inherit the mark from the controller."""
+    if hasattr(config, "workerinput"):
+        return
+    lifeline = Lifeline().start()
+    config.stash[SESSION_LIFELINE] = lifeline
+    os.environ[LIFELINES] = lifeline.env(os.environ)[LIFELINES]
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has shut its workers down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail a run that leaves any process it started still running, and end those."""
+    lifeline = session.config.stash.get(SESSION_LIFELINE, None)
+    if lifeline is None:
+        return
+    deadline = time.monotonic() + 5  # a process that was just told to stop may still be going
+    while (left := lifeline.survivors()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        names = "".join(f"\n  {describe(pid)}" for pid in left)
+        print(f"\nThese processes the tests started were still running:{names}", file=sys.stderr)
+        reap(lifeline.mark)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lifeline = config.stash.get(SESSION_LIFELINE, None)
+    if lifeline is not None:
+        lifeline.close()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
 
 
 def backends() -> list[str]:
@@ -135,16 +183,29 @@ def live_server(configured: Settings) -> Iterator[str]:
     thread.join(10)
 
 
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One Prefect server for the session: it takes longer to start than anything else."""
+    server = PrefectServer(tmp_path_factory.mktemp("prefect"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session", params=backends())
 def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    prefect_server: PrefectServer,
 ) -> Iterator[Stack]:
     """The whole system as `make run` starts it, on each database backend."""
     root = tmp_path_factory.mktemp(f"stack-{request.param}")
     url = f"sqlite:///{root / 'casework.db'}"
     if request.param == "postgres":
         url = create_pg_database(PG_ADMIN_URL)
-    system = Stack(root, url)
+    system = Stack(root, url, prefect_server)
     try:
         system.start()
         yield system

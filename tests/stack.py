@@ -1,40 +1,129 @@
 """The whole system for end-to-end tests: the same processes `make run` starts.
 
 A real Prefect server, the runner, the worker (outbox sender + reconciler) and the web
-app each run as their own process; the SMTP server is the mail catcher on loopback.
+app each run as their own process; the SMTP server is the mail catcher on loopback. One
+Prefect server serves every stack of a test session, one stack at a time.
+
+Every process is started through a Lifeline (casework/run.py), so none outlives the test
+process, however that ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
+import prefect
 
-from casework.cli import prefect_server_command, wait_http
+from casework.run import Lifeline, prefect_env, prefect_server_command, wait_http
 from core.settings import PROJECT_ROOT, Settings
 from mail.catcher import MailStore, free_port, start_catcher
 from tests.support import wait_until
 
+# Kept between sessions, like .pytest_cache; `make clean` removes it with the rest of var/.
+CACHE = PROJECT_ROOT / "var" / "test-cache"
+
+
+def migrated_prefect_db() -> Path:
+    """A Prefect database with every migration applied, made once per Prefect version.
+
+    A new server spends over half its start-up migrating an empty database; one that
+    finds its schema up to date skips that.
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    made = CACHE / f"prefect-{prefect.__version__}.db"
+    with open(CACHE / "prefect.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers may both get here first
+        if not made.exists():
+            home = CACHE / f"prefect-{os.getpid()}"
+            env = {**os.environ, "PREFECT_HOME": str(home)}
+            upgrade = [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"]
+            subprocess.run(upgrade, env=env, check=True, capture_output=True)
+            copy_sqlite(home / "prefect.db", CACHE / "prefect.db.new")
+            os.replace(CACHE / "prefect.db.new", made)
+            shutil.rmtree(home)
+    return made
+
+
+def prepare_prefect_home(home: Path) -> None:
+    """Give a Prefect server that will use `home` an up-to-date database to start from."""
+    home.mkdir(parents=True, exist_ok=True)
+    copy_sqlite(migrated_prefect_db(), home / "prefect.db")
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a database into one file, with whatever is still in its write-ahead log."""
+    with closing(sqlite3.connect(source)) as old, closing(sqlite3.connect(target)) as new:
+        old.backup(new)
+
+
+class PrefectServer:
+    """A Prefect server of its own, in `root`, for the stacks of one test session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.api = f"http://127.0.0.1:{free_port()}/api"
+        self.lifeline = Lifeline()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def settings(self) -> Settings:
+        return Settings(prefect_api_url=self.api, var_dir=self.root)
+
+    def start(self) -> None:
+        """Start the server; `wait` for it to answer."""
+        self.lifeline.start()
+        prepare_prefect_home(self.settings().prefect_home)
+        env = {**os.environ, **prefect_env(self.settings())}
+        with open(self.root / "prefect.log", "ab") as log:
+            self.proc = self.lifeline.spawn(prefect_server_command(self.settings()), env, log)
+
+    def wait(self) -> None:
+        wait_http(self.api + "/health", 120, self.proc)
+
+    def forget_everything(self) -> None:
+        """Delete every flow, and with them their deployments and runs, so the next stack
+        starts afresh: its case ids, and so its runs' idempotency keys, repeat the last one's."""
+        with httpx.Client(base_url=self.api, timeout=30) as prefect:
+            while flows := prefect.post("/flows/filter", json={"limit": 50}).json():
+                for flow in flows:
+                    prefect.delete(f"/flows/{flow['id']}").raise_for_status()
+            runs = prefect.post("/flow_runs/count", json={}).json()
+        assert runs == 0, f"{runs} flow runs outlived their flows"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.lifeline.close()
+
 
 class Stack:
-    def __init__(self, root: Path, db_url: str) -> None:
+    def __init__(self, root: Path, db_url: str, prefect: PrefectServer) -> None:
         self.root = root
         self.db_url = db_url
-        self.web_port, self.smtp_port, self.prefect_port = free_port(), free_port(), free_port()
+        self.prefect = prefect
+        self.web_port, self.smtp_port = free_port(), free_port()
         self.base_url = f"http://127.0.0.1:{self.web_port}"
-        self.prefect_api = f"http://127.0.0.1:{self.prefect_port}/api"
+        self.prefect_api = prefect.api
         self.mail = MailStore(root / "var" / "devmail")
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.lifeline = Lifeline()
         self._catcher: Any = None
 
     def env(self) -> dict[str, str]:
-        from casework.cli import prefect_env
-
         values = {
             "CASEWORK_DATABASE_URL": self.db_url,
             "CASEWORK_VAR_DIR": str(self.root / "var"),
@@ -45,7 +134,7 @@ class Stack:
             "CASEWORK_DEV_MODE": "true",
             "CASEWORK_RECONCILE_SECONDS": "2",
         }
-        settings = Settings(**{k.removeprefix("CASEWORK_").lower(): v for k, v in values.items()})
+        settings = Settings(prefect_api_url=self.prefect_api, var_dir=self.root / "var")
         return {**os.environ, **values, **prefect_env(settings), "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> None:
@@ -53,32 +142,21 @@ class Stack:
         from db.migrate import upgrade
         from db.session import transaction
 
+        self.lifeline.start()
+        self.spawn("web", [sys.executable, "-m", "casework.cli", "web"])
         upgrade(self.db_url)
         with transaction(self.db_url) as session:
             seed_demo(session)
         self._catcher = start_catcher(self.mail, "127.0.0.1", self.smtp_port)
-        self.spawn("prefect", prefect_server_command(self.settings()))
-        self.spawn("web", [sys.executable, "-m", "casework.cli", "web"])
         self.start_worker()
-        wait_http(self.prefect_api + "/health", 120, self.procs["prefect"])
+        self.prefect.wait()
         self.start_runner()
         wait_http(self.base_url + "/healthz", 60, self.procs["web"])
 
-    def settings(self) -> Settings:
-        return Settings(
-            database_url=self.db_url, prefect_api_url=self.prefect_api, var_dir=self.root / "var"
-        )
-
     def spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen(
-            argv,
-            cwd=PROJECT_ROOT,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log: IO[bytes]
+        with open(self.root / f"{name}.log", "ab") as log:
+            self.procs[name] = self.lifeline.spawn(argv, self.env(), log)
 
     def start_runner(self) -> None:
         self.spawn("runner", [sys.executable, "-m", "casework.cli", "runner"])
@@ -118,10 +196,13 @@ class Stack:
             proc.wait()
 
     def stop(self) -> None:
-        for name in ("runner", "web", "worker", "prefect"):
+        for name in ("runner", "web", "worker"):
             self.terminate(name)
+        # Flow runs live in sessions of their own: the lifeline ends any still running.
+        self.lifeline.close()
         if self._catcher is not None:
             self._catcher.stop()
+        self.prefect.forget_everything()
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
