@@ -16,9 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP) system-packages
 	$(BIN)/casework run
 
-# Two xdist workers: the tests on each backend's shared stack (end-to-end, and browser tests
-# that use it) run in order on one worker, the rest wherever there is room; see
-# tests/conftest.py.
+# Two xdist workers: the tests on the shared stack (end-to-end, and browser tests that use
+# it) run on one, in order, while the other takes everything else; see tests/conftest.py.
 TEST_WORKERS ?= 2
 
 # The checks first (seconds), then the tests (minutes): lint and format, the layer contracts

@@ -69,12 +69,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One group per backend's stack: the SQLite and PostgreSQL stacks run side by side."""
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
-            callspec = getattr(item, "callspec", None)
-            backend = callspec.params.get("stack", "") if callspec is not None else ""
-            item.add_marker(pytest.mark.xdist_group(f"{STACK_GROUP}-{backend}"))
+            item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
 
 
 def backends() -> list[str]:
