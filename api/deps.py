@@ -6,8 +6,8 @@ by hand, and the role sets live here once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
@@ -72,18 +72,28 @@ def reporter(user: Person = Depends(signed_in)) -> Person:
     return user
 
 
-def checked_form(**limits: int) -> Callable[[Request], Coroutine[Any, Any, FormData]]:
-    """The posted form, refused unless its CSRF token matches this browser's cookie."""
-
-    async def read(request: Request) -> FormData:
-        try:
-            form = await request.form(**limits)
-        except AppError:
-            raise
-        except Exception as exc:  # multipart parse errors: bad input, not our failure
-            raise AppError(400, "The form could not be read. Please send it again.") from exc
+@asynccontextmanager
+async def open_form(request: Request, **limits: int) -> AsyncIterator[FormData]:
+    """The posted form, CSRF-checked, with its uploaded files closed when the block ends."""
+    try:
+        form = await request.form(**limits)
+    except AppError:
+        raise
+    except Exception as exc:  # multipart parse errors: bad input, not our failure
+        raise AppError(400, "The form could not be read. Please send it again.") from exc
+    try:
         check_csrf(request, form)
-        return form
+        yield form
+    finally:
+        await form.close()
+
+
+def checked_form(**limits: int) -> Callable[[Request], AsyncIterator[FormData]]:
+    """A dependency: the posted form, refused unless its CSRF token matches the cookie."""
+
+    async def read(request: Request) -> AsyncIterator[FormData]:
+        async with open_form(request, **limits) as form:
+            yield form
 
     return read
 

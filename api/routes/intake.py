@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.deps import read_only, reporter
+from api.deps import open_form, read_only, reporter
 from api.errors import AppError, wants_json
 from api.pages import render_page
-from api.security import check_csrf
 from core.enums import IncidentType
 from core.procedures import PROCEDURES, procedure_for
 from core.rules import PLATFORMS, YEAR_GROUPS
@@ -46,14 +46,11 @@ def incident(slug: str) -> IncidentType:
         raise AppError(404, "Casework has no form for that kind of incident.") from None
 
 
-async def report_form(request: Request) -> FormData:
+async def report_form(request: Request) -> AsyncIterator[FormData]:
     """The posted report with its files, within the upload limits, CSRF-checked."""
-    try:
-        form = await request.form(max_files=get_settings().max_files + 1, max_fields=80)
-    except Exception as exc:  # multipart parse errors: bad input, not our failure
-        raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
-    check_csrf(request, form)
-    return form
+    limits = {"max_files": get_settings().max_files + 1, "max_fields": 80}
+    async with open_form(request, **limits) as form:
+        yield form
 
 
 @router.get("/report")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 
 import httpx
@@ -102,32 +103,33 @@ def test_twenty_concurrent_decisions_record_exactly_one(
     case_id = make_case(url)
     token = make_approval(url, case_id)
     link = f"{live_server}/approvals/{token}"
-    browsers = [httpx.Client(timeout=60) for _ in range(20)]
-    forms = [b.get(link) for b in browsers]
-    assert all(f.status_code == 200 for f in forms)
-    start = threading.Barrier(20)
-    statuses: list[int] = []
+    with ExitStack() as stack:
+        browsers = [stack.enter_context(httpx.Client(timeout=60)) for _ in range(20)]
+        forms = [b.get(link) for b in browsers]
+        assert all(f.status_code == 200 for f in forms)
+        start = threading.Barrier(20)
+        statuses: list[int] = []
 
-    def press(browser: httpx.Client, page: httpx.Response, n: int) -> None:
-        start.wait()
-        answer = browser.post(
-            link,
-            data={
-                "decision": "approved" if n % 2 else "rejected",
-                "reason": f"click {n}",
-                "csrf_token": csrf_of(page.text),
-            },
-        )
-        statuses.append(answer.status_code)
+        def press(browser: httpx.Client, page: httpx.Response, n: int) -> None:
+            start.wait()
+            answer = browser.post(
+                link,
+                data={
+                    "decision": "approved" if n % 2 else "rejected",
+                    "reason": f"click {n}",
+                    "csrf_token": csrf_of(page.text),
+                },
+            )
+            statuses.append(answer.status_code)
 
-    threads = [
-        threading.Thread(target=press, args=(b, f, n))
-        for n, (b, f) in enumerate(zip(browsers, forms, strict=True))
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+        threads = [
+            threading.Thread(target=press, args=(b, f, n))
+            for n, (b, f) in enumerate(zip(browsers, forms, strict=True))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
     tally = Counter(statuses)
     assert tally[200] == 1 and tally[200] + tally[409] + tally[410] == 20, tally
     with transaction(url) as session:

@@ -43,13 +43,13 @@ LETTER_SUBJECT = "Pupils and staff on social media"
 
 def open_case(stack: Stack) -> tuple[int, float]:
     """Report an incident as the staff member; returns the case id and submit time."""
-    staff = stack.client()
-    signin(staff, REPORTER, stack.mail)
-    submitted = time.time()
-    answer = submit_report(staff, UPLOADS)
-    assert answer.status_code == 303, answer.text
-    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
-    page = staff.get(answer.headers["location"])
+    with stack.client() as staff:
+        signin(staff, REPORTER, stack.mail)
+        submitted = time.time()
+        answer = submit_report(staff, UPLOADS)
+        assert answer.status_code == 303, answer.text
+        case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+        page = staff.get(answer.headers["location"])
     assert "Your report is saved" in page.text
     return case_id, submitted
 
