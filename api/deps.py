@@ -13,19 +13,11 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.errors import AppError
-from api.security import check_csrf
+from api.security import Visitor, check_csrf
+from core.access import SCHOOL_RIGHTS, Action, Actor, may
 from core.enums import Role
 from db.models import Person
 from db.session import Session, reading, transaction
-
-# The people who run cases and the school's settings.
-SCHOOL_MANAGERS = frozenset({Role.HEADTEACHER, Role.DSL})
-# Who may read the audit trail of the whole school.
-REVIEWERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.AUDITOR})
-# Who sees the addresses of undelivered mail (parents' addresses are personal data).
-ADDRESS_READERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.CHAIR})
-# Who reports incidents: everyone but auditors (who read) and parents (who never sign in).
-REPORTERS = frozenset(set(Role) - {Role.AUDITOR, Role.PARENT})
 
 
 def current_user(request: Request) -> Person | None:
@@ -33,43 +25,48 @@ def current_user(request: Request) -> Person | None:
     return getattr(request.state, "user", None)
 
 
-def signed_in(request: Request) -> Person:
-    """The signed-in person; otherwise a 401 that the error handler turns into sign-in."""
-    user = current_user(request)
-    if user is None:
+def visitor(request: Request) -> Visitor:
+    """The signed-in person with their schools; otherwise a 401 that becomes sign-in."""
+    found: Visitor | None = getattr(request.state, "visitor", None)
+    if found is None:
         raise AppError(401, "Sign in to see this page.")
-    return user
+    return found
 
 
-def manager(what: str) -> Callable[[Person], Person]:
-    """A guard: the signed-in headteacher or DSL; anyone else is told who can `what`."""
+def signed_in(seen: Visitor = Depends(visitor)) -> Person:
+    """The signed-in person."""
+    return seen.person
 
-    def guard(user: Person = Depends(signed_in)) -> Person:
-        if user.role not in SCHOOL_MANAGERS:
-            raise AppError(
-                403, f"Only the headteacher or the designated safeguarding lead can {what}."
-            )
-        return user
+
+def acting(seen: Visitor = Depends(visitor)) -> Actor:
+    """The signed-in person as the access policy sees them."""
+    return seen.actor
+
+
+def forbidden(action: Action, role: Role) -> AppError:
+    """The 403 that says who can do what was refused (or, if many can, whose role cannot)."""
+    roles = SCHOOL_RIGHTS.get(action, frozenset())
+    who = [
+        r.label if r.label[:2].isupper() else r.label[0].lower() + r.label[1:]
+        for r in Role
+        if r in roles
+    ]
+    if not who or len(who) > 3:
+        return AppError(403, f"Your role in Casework ({role.label.lower()}) cannot {action.value}.")
+    names = ", ".join(who[:-1]) + (" or " if len(who) > 1 else "") + who[-1]
+    return AppError(403, f"Only the {names} can {action.value}.")
+
+
+def allowed(action: Action) -> Callable[[Visitor], Visitor]:
+    """A guard: the signed-in visitor, if the policy lets their role do `action` at the
+    school they are looking at."""
+
+    def guard(seen: Visitor = Depends(visitor)) -> Visitor:
+        if not may(seen.actor, action):
+            raise forbidden(action, seen.actor.role)
+        return seen
 
     return guard
-
-
-def reviewer(user: Person = Depends(signed_in)) -> Person:
-    """The headteacher, the DSL or an auditor: the people who read the whole trail."""
-    if user.role not in REVIEWERS:
-        raise AppError(
-            403,
-            "The audit trail is open to the headteacher, the designated "
-            "safeguarding lead and auditors.",
-        )
-    return user
-
-
-def reporter(user: Person = Depends(signed_in)) -> Person:
-    """Someone who may report an incident."""
-    if user.role not in REPORTERS:
-        raise AppError(403, "Auditors can read cases but cannot report incidents.")
-    return user
 
 
 @asynccontextmanager

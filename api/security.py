@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -10,26 +11,50 @@ from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import AppError
+from core.access import Actor
 from core.settings import get_settings
 from core.tokens import new_token, same, sign
 from db.models import Person
-from db.schools import first_school
+from db.people import actor_of
+from db.schools import schools_in
 from db.session import reading
-from db.sessions import signed_in_person
+from db.sessions import session_school, signed_in_person
 
 SESSION_COOKIE = "cw_session"
 CSRF_COOKIE = "cw_csrf"
 
 
-def load_user(raw_session: str | None) -> tuple[Person | None, str]:
-    """The signed-in person for a session cookie, and the school's name for the layout."""
+@dataclass(frozen=True)
+class Visitor:
+    """The signed-in person, what the policy knows of them, and the school they are looking at."""
+
+    person: Person
+    actor: Actor
+    school_id: int
+    school_name: str
+    schools: list[tuple[int, str]]  # every school they serve, by name
+
+
+def load_user(raw_session: str | None) -> Visitor | None:
+    """The signed-in person behind a session cookie, with their schools."""
+    if not raw_session:
+        return None
     with reading() as session:
-        school = first_school(session)
-        school_name = school.name if school else "Casework"
-        person = signed_in_person(session, raw_session) if raw_session else None
-        if person is not None:
-            session.expunge(person)
-        return person, school_name
+        person = signed_in_person(session, raw_session)
+        if person is None:
+            return None
+        actor = actor_of(session, person)
+        schools = [(s.id, s.name) for s in schools_in(session, actor.schools)]
+        chosen = session_school(session, raw_session)
+        current = chosen if chosen in actor.schools else person.school_id
+        session.expunge(person)
+        return Visitor(
+            person=person,
+            actor=actor,
+            school_id=current,
+            school_name=dict(schools).get(current, "Casework"),
+            schools=schools,
+        )
 
 
 async def session_middleware(
@@ -43,11 +68,11 @@ async def session_middleware(
         csrf_raw = new_token()
     request.state.csrf_raw = csrf_raw
     request.state.csrf_token = sign(f"csrf:{csrf_raw}")
-    if request.url.path.startswith("/static/"):
-        request.state.user, request.state.school_name = None, "Casework"
-    else:
-        user, school_name = await run_in_threadpool(load_user, request.cookies.get(SESSION_COOKIE))
-        request.state.user, request.state.school_name = user, school_name
+    visitor = None
+    if not request.url.path.startswith("/static/"):
+        visitor = await run_in_threadpool(load_user, request.cookies.get(SESSION_COOKIE))
+    request.state.visitor = visitor
+    request.state.user = visitor.person if visitor else None
     response = await call_next(request)
     if new_csrf:
         response.set_cookie(

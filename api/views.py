@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.errors import AppError
+from core.access import Action, Actor, may, may_download, sees_step_outcome
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
 from db.approvals import approvals_of
 from db.audit import case_events, last_stop, record_event, stopped_among
-from db.cases import CaseNotFound, can_view, get_case, steps_of, visible_cases, waiting_steps
+from db.cases import CaseNotFound, facts_of, get_case, steps_of, visible_cases, waiting_steps
 from db.evidence import evidence_of
 from db.letters import LetterReport, letter_report
 from db.models import (
@@ -36,22 +37,37 @@ from services.packs import Document, documents_of
 from services.platform import platform_report
 
 UNDELIVERED_SHOWN = 50
+CASE_ACTIONS = (
+    Action.VIEW_CASE,
+    Action.VIEW_RECORD,
+    Action.DOWNLOAD_EVIDENCE,
+    Action.WORK_CASE,
+    Action.EXPORT_TRAIL,
+    Action.SEE_ADDRESSES,
+)
 
 
-def viewable_case(session: Session, user: Person, case_id: int) -> Case:
-    """The case if `user` may see it; the same 404 whether it is missing or hidden."""
+def viewable_case(
+    session: Session, actor: Actor, case_id: int, action: Action = Action.VIEW_CASE
+) -> Case:
+    """The case if `actor` may do `action` on it: 404 (missing or hidden alike) or 403."""
     try:
         case = get_case(session, case_id)
     except CaseNotFound:
         case = None
-    if case is None or not can_view(session, user, case):
+    facts = facts_of(session, case) if case is not None else None
+    if case is None or facts is None or not may(actor, Action.VIEW_CASE, facts):
         raise AppError(404, "There is no case with that number that you can see.")
+    if not may(actor, action, facts):
+        raise AppError(403, f"You can see this case but you cannot {action.value}.")
     return case
 
 
-def log_access(session: Session, case: Case, user: Person, kind: AuditKind, **data: Any) -> None:
+def log_access(session: Session, case: Case, actor: Actor, kind: AuditKind, **data: Any) -> None:
     """Record who read what: the case page, an evidence file, a pack, a print file."""
-    record_event(session, case_id=case.id, kind=kind, actor=get_person(session, user.id), data=data)
+    record_event(
+        session, case_id=case.id, kind=kind, actor=get_person(session, actor.id), data=data
+    )
 
 
 @dataclass(frozen=True)
@@ -92,17 +108,22 @@ class CaseView:
     delivery: dict[str, int]
     approvals: dict[str, Approval]
     documents: list[Document]
+    rights: frozenset[str] = frozenset()  # the names of the case actions the viewer has
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
 
 
-def case_view(session: Session, user: Person, case_id: int, show_addresses: bool) -> CaseView:
-    """Everything the case page shows; viewing is recorded in the access log."""
-    case = viewable_case(session, user, case_id)
-    log_access(session, case, user, AuditKind.CASE_VIEWED)
+def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
+    """Everything the case page shows this person, need-to-know; the view is logged."""
+    case = viewable_case(session, actor, case_id)
+    facts = facts_of(session, case)
+    rights = frozenset(a.name for a in CASE_ACTIONS if may(actor, a, facts))
+    full = Action.VIEW_RECORD.name in rights
+    log_access(session, case, actor, AuditKind.CASE_VIEWED)
     steps = steps_of(session, case.id)
     events = case_events(session, case.id)
+    shown = events if full else []
     view = CaseView(
         case=case,
         label=procedure_for(case.incident_type).label,
@@ -110,23 +131,35 @@ def case_view(session: Session, user: Person, case_id: int, show_addresses: bool
         lead=get_person(session, case.lead_id),
         steps=steps,
         owners=names_of(session, {s.owner_id for s in steps if s.owner_id}),
-        evidence=evidence_of(session, case.id),
-        timeline=[e for e in events if e.kind not in ACCESS_KINDS],
-        access_log=[e for e in events if e.kind in ACCESS_KINDS],
-        delivery=delivery_counts(session, case.id),
-        approvals=approvals_of(session, case.id),
-        documents=documents_of(session, case),
-        letters=letter_report(session, case.id),
-        undelivered=undelivered_of(session, case.id, show_addresses),
+        evidence=[
+            e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
+        ],
+        timeline=[e for e in shown if e.kind not in ACCESS_KINDS],
+        access_log=[e for e in shown if e.kind in ACCESS_KINDS],
+        delivery=delivery_counts(session, case.id) if full else {},
+        approvals=approvals_of(session, case.id) if full else {},
+        documents=documents_of(session, case) if full else [],
+        rights=rights,
+        letters=letter_report(session, case.id) if full else None,
+        undelivered=(
+            undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
+        ),
         stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
     )
     session.expunge_all()
+    # Detached now, so hiding what this person need not know changes nothing stored.
+    for step in view.steps:
+        if not sees_step_outcome(actor, facts, step.owner_id):
+            step.outcome = ""
+    if not full:
+        case.outcome = ""
     return view
 
 
-def case_rows(session: Session, user: Person) -> list[dict[str, Any]]:
-    """The case list: each case the person may see, what it waits on, whether it stopped."""
-    cases = visible_cases(session, user)
+def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, Any]]:
+    """The case list at one school: each case the person may see, what it waits on, whether
+    it stopped."""
+    cases = visible_cases(session, actor, school_id)
     waiting = waiting_steps(session, [c.id for c in cases])
     stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
     return [

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from core.enums import AuditKind, Role
+from core.enums import AuditKind, OrganisationKind, Phase, Role
 from db.audit import record_event
 from db.models import School
 from db.people import add_person
-from db.schools import add_school, first_school
+from db.schools import add_organisation, add_school, first_school
 from db.session import Session
 
 STAFF: tuple[tuple[str, str, Role, str], ...] = (
     ("Helen Okafor", "head@oakfield.example", Role.HEADTEACHER, "Headteacher"),
     ("Daniel Price", "dsl@oakfield.example", Role.DSL, "Designated safeguarding lead"),
     ("Priya Shah", "hr@oakfield.example", Role.HR, "HR adviser"),
-    ("Graham Lowe", "auditor@oakfield.example", Role.AUDITOR, "Governor (audit)"),
+    ("Graham Lowe", "auditor@oakfield.example", Role.AUDITOR, "Trust auditor"),
     ("Amy Fletcher", "amy.fletcher@oakfield.example", Role.STAFF, "Year 6 teacher"),
     ("Tom Byrne", "tom.byrne@oakfield.example", Role.STAFF, "PE teacher"),
     ("Sara Novak", "sara.novak@oakfield.example", Role.STAFF, "Teaching assistant"),
     ("Margaret Ellis", "chair@oakfield.example", Role.CHAIR, "Chair of governors"),
+    ("Ruth Adeyemi", "governor@oakfield.example", Role.GOVERNOR, "Safeguarding governor"),
+    ("Ian Marsh", "admin@oakfield.example", Role.ADMIN, "School business manager"),
+    ("Kate Doyle", "deputy@oakfield.example", Role.DEPUTY_HEAD, "Deputy headteacher"),
 )
 FIRST = ("Alex", "Sam", "Jo", "Chris", "Pat", "Robin", "Kim", "Lee", "Jamie", "Morgan")
 LAST = ("Hughes", "Patel", "Evans", "Khan", "Wright", "Murphy", "Clarke", "Ali", "Jones", "Walsh")
@@ -27,8 +30,11 @@ def seed_demo(session: Session, parents: int = 50) -> School | None:
     """Create the demo school unless any school exists; returns it, or None if skipped."""
     if first_school(session) is not None:
         return None
+    trust = add_organisation(session, name="Oakfield Learning Trust", kind=OrganisationKind.TRUST)
     school = add_school(
         session,
+        organisation_id=trust.id,
+        phase=Phase.PRIMARY,
         name="Oakfield Primary School",
         address="1 Orchard Lane\nOakfield\nOK1 2AB",
         email="office@oakfield.example",

@@ -11,13 +11,56 @@ import enum
 
 
 class Role(enum.StrEnum):
+    """What a person is to Casework; what each role may do is in core/access.py."""
+
     HEADTEACHER = "headteacher"
+    DEPUTY_HEAD = "deputy_head"
     DSL = "dsl"
+    DEPUTY_DSL = "deputy_dsl"
     HR = "hr"
     AUDITOR = "auditor"
     STAFF = "staff"
     PARENT = "parent"
     CHAIR = "chair_of_governors"
+    GOVERNOR = "governor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        """The role as people say it."""
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    Role.HEADTEACHER: "Headteacher",
+    Role.DEPUTY_HEAD: "Deputy headteacher",
+    Role.DSL: "Designated safeguarding lead",
+    Role.DEPUTY_DSL: "Deputy safeguarding lead",
+    Role.HR: "HR adviser",
+    Role.AUDITOR: "Auditor",
+    Role.STAFF: "Member of staff",
+    Role.PARENT: "Parent or carer",
+    Role.CHAIR: "Chair of governors",
+    Role.GOVERNOR: "Governor",
+    Role.ADMIN: "Administrator",
+}
+
+
+class OrganisationKind(enum.StrEnum):
+    """Who holds a group of schools."""
+
+    TRUST = "trust"
+    LOCAL_AUTHORITY = "local_authority"
+    SINGLE_SCHOOL = "single_school"
+
+
+class Phase(enum.StrEnum):
+    """A school's phase: it decides the year groups its forms offer."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    ALL_THROUGH = "all_through"
+    SPECIAL = "special"
 
 
 class ContactBy(enum.StrEnum):
@@ -130,6 +173,14 @@ class AuditKind(enum.StrEnum):
     PARENTS_IMPORTED = "parents.imported"
     SCHOOL_SEEDED = "school.seeded"
     SCHOOL_STOCK_RESPONSE_CHANGED = "school.stock_response_changed"
+    SCHOOL_CREATED = "school.created"
+    SCHOOL_CHANGED = "school.changed"
+    ORGANISATION_CREATED = "organisation.created"
+    PERSON_ADDED = "person.added"
+    PERSON_CHANGED = "person.changed"
+    PERSON_DISABLED = "person.disabled"
+    PERSON_ENABLED = "person.enabled"
+    PEOPLE_IMPORTED = "people.imported"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.access import Action, Actor, CaseFacts, may
 from core.enums import AuditKind
 from core.procedures import procedure_for
 from db.audit import record_event
 from db.models import (
+    Approval,
     Case,
     CaseStatus,
     CaseStep,
@@ -154,9 +156,6 @@ def close_case(session: Session, case: Case, outcome: str, actor: Person | None 
     )
 
 
-CASE_RUNNERS = (Role.HEADTEACHER, Role.DSL, Role.AUDITOR)
-
-
 def is_headteacher(session: Session, person_id: int | None) -> bool:
     subject = session.get(Person, person_id) if person_id else None
     return subject is not None and subject.role == Role.HEADTEACHER
@@ -183,26 +182,47 @@ def acting_head(session: Session, case: Case) -> Person:
     return acting_head_for(session, case.school_id, case.subject_id)
 
 
-def can_view(session: Session, person: Person, case: Case) -> bool:
-    """Who may see a case: never its subject; HR once escalated; the chair when acting."""
-    if person.school_id != case.school_id or person.role == Role.PARENT:
-        return False
-    if person.id == case.subject_id:
-        return False
-    if person.role in CASE_RUNNERS or person.id in (case.reporter_id, case.lead_id):
-        return True
-    if person.role == Role.HR:
-        return case.hr_escalated_at is not None
-    if person.role == Role.CHAIR:
-        return subject_is_headteacher(session, case)
-    return False
-
-
-def visible_cases(session: Session, person: Person) -> list[Case]:
-    cases = session.scalars(
-        select(Case).where(Case.school_id == person.school_id).order_by(Case.opened_at.desc())
+def facts_of(session: Session, case: Case) -> CaseFacts:
+    """What the access policy needs to know about a case."""
+    asked = session.scalars(select(Approval.approver_id).where(Approval.case_id == case.id))
+    owners = session.scalars(
+        select(CaseStep.owner_id).where(CaseStep.case_id == case.id, CaseStep.owner_id.is_not(None))
     )
-    return [c for c in cases if can_view(session, person, c)]
+    return CaseFacts(
+        school_id=case.school_id,
+        reporter_id=case.reporter_id,
+        lead_id=case.lead_id,
+        subject_id=case.subject_id,
+        subject_is_head=subject_is_headteacher(session, case),
+        hr_escalated=case.hr_escalated_at is not None,
+        asked=frozenset({*asked, *(o for o in owners if o is not None)}),
+    )
+
+
+def can_view(session: Session, actor: Actor, case: Case) -> bool:
+    """The access policy's answer: may this person see this case at all?"""
+    return may(actor, Action.VIEW_CASE, facts_of(session, case))
+
+
+def visible_cases(session: Session, actor: Actor, school_id: int | None = None) -> list[Case]:
+    """The cases `actor` may see, newest first: at one of their schools, or at all of them."""
+    schools = actor.schools if school_id is None else actor.schools & {school_id}
+    if not schools:
+        return []
+    cases = session.scalars(
+        select(Case).where(Case.school_id.in_(schools)).order_by(Case.opened_at.desc())
+    )
+    return [c for c in cases if can_view(session, actor, c)]
+
+
+def case_counts(session: Session, school_id: int) -> dict[tuple[IncidentType, CaseStatus], int]:
+    """How many cases the school has of each kind in each status: numbers, no details."""
+    rows = session.execute(
+        select(Case.incident_type, Case.status, func.count())
+        .where(Case.school_id == school_id)
+        .group_by(Case.incident_type, Case.status)
+    )
+    return {(kind, status): count for kind, status, count in rows}
 
 
 def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:

@@ -23,7 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from core.enums import ApprovalKind, ContactBy, Decision, IncidentType, Role
+from core.enums import (
+    ApprovalKind,
+    ContactBy,
+    Decision,
+    IncidentType,
+    OrganisationKind,
+    Phase,
+    Role,
+)
 
 
 def utcnow() -> datetime:
@@ -93,11 +101,24 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class Organisation(Base):
+    """A trust or local authority holding schools (or a school on its own)."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrganisationKind] = mapped_column(str_enum(OrganisationKind))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class School(Base):
     __tablename__ = "schools"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[Phase] = mapped_column(str_enum(Phase), default=Phase.PRIMARY)
     address: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str] = mapped_column(String(320), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
@@ -126,6 +147,16 @@ class Person(Base):
     postal_address: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (UniqueConstraint("school_id", "email", "role", name="uq_people_email"),)
+
+
+class Serves(Base):
+    """A school a person serves beyond their own: a council HR adviser, a trust auditor."""
+
+    __tablename__ = "person_schools"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Case(Base):
@@ -344,3 +375,5 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The school a person who serves several is looking at (none: their own).
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))

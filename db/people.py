@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import ContactBy, Person, Role
-
-# Who a report can be about, and who signs in: everyone but parents and auditors' oversight.
-STAFF_ROLES = (Role.HEADTEACHER, Role.DSL, Role.HR, Role.STAFF)
+from core.access import STAFF_ROLES, Actor
+from db.models import ContactBy, Person, Role, Serves
 
 
 def get_person(session: Session, person_id: int) -> Person:
@@ -75,14 +73,54 @@ def staff_by_email(session: Session, email: str) -> Person | None:
     ).first()
 
 
+def serving(school_id: int) -> ColumnElement[bool]:
+    """A filter: people of the school, and people who serve it from elsewhere."""
+    served = select(Serves.person_id).where(Serves.school_id == school_id)
+    return or_(Person.school_id == school_id, Person.id.in_(served))
+
+
 def holder_of(session: Session, school_id: int, role: Role) -> Person | None:
-    """The first active person holding `role` at the school."""
+    """The first active person holding `role` for the school: its own staff first."""
     return session.scalars(
         select(Person)
-        .where(Person.school_id == school_id, Person.role == role, Person.active.is_(True))
-        .order_by(Person.id)
+        .where(serving(school_id), Person.role == role, Person.active.is_(True))
+        .order_by(case((Person.school_id == school_id, 0), else_=1), Person.id)
         .limit(1)
     ).first()
+
+
+def schools_served(session: Session, person: Person) -> frozenset[int]:
+    """The person's own school and every school they serve beyond it."""
+    others = session.scalars(select(Serves.school_id).where(Serves.person_id == person.id))
+    return frozenset({person.school_id, *others})
+
+
+def actor_of(session: Session, person: Person) -> Actor:
+    """The person as the access policy sees them."""
+    return Actor(
+        id=person.id,
+        role=person.role,
+        school_id=person.school_id,
+        schools=schools_served(session, person),
+    )
+
+
+def serve(session: Session, person_id: int, school_id: int) -> bool:
+    """Let a person serve one more school; False if they already did."""
+    if session.get(Serves, (person_id, school_id)) is not None:
+        return False
+    session.add(Serves(person_id=person_id, school_id=school_id))
+    session.flush()
+    return True
+
+
+def stop_serving(session: Session, person_id: int, school_id: int) -> bool:
+    row = session.get(Serves, (person_id, school_id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
 
 
 class NobodyInRole(LookupError):

@@ -69,12 +69,32 @@ def end_session(session: Session, raw: str) -> None:
 
 def signed_in_person(session: Session, raw: str) -> Person | None:
     """The active member of staff whose live session this cookie value is."""
-    row = session.scalars(
-        select(UserSession).where(UserSession.token_hash == token_hash(raw))
-    ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    row = _live_row(session, raw)
+    if row is None:
         return None
     person = session.get(Person, row.person_id)
     if person is None or not person.active or person.role == Role.PARENT:
         return None
     return person
+
+
+def _live_row(session: Session, raw: str) -> UserSession | None:
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == token_hash(raw))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def session_school(session: Session, raw: str) -> int | None:
+    """The school a person who serves several chose to look at in this session."""
+    row = _live_row(session, raw)
+    return row.school_id if row is not None else None
+
+
+def choose_school(session: Session, raw: str, school_id: int) -> None:
+    """Remember, for this browser session only, which school the person is looking at."""
+    row = _live_row(session, raw)
+    if row is not None:
+        row.school_id = school_id

@@ -19,9 +19,9 @@ from services.safeguarding import settle_at_intake
 
 
 def open_reported_case(
-    reporter_id: int, new: NewCase, uploads: list[UploadedFile], source: str
+    reporter_id: int, school_id: int, new: NewCase, uploads: list[UploadedFile], source: str
 ) -> int:
-    """Save the case and all it starts with; returns the case id.
+    """Save the case at `school_id` and all it starts with; returns the case id.
 
     `uploads` are files `forms.common.check_evidence` passed (typed by their content).
     """
@@ -32,9 +32,9 @@ def open_reported_case(
             reporter = get_person(session, reporter_id)
             case = open_case(
                 session,
-                school_id=reporter.school_id,
+                school_id=school_id,
                 reporter=reporter,
-                lead=lead_for(session, reporter.school_id, new),
+                lead=lead_for(session, school_id, new),
                 new=new,
             )
             for upload, kept in stored:

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from api.deps import checked_form, manager
+from api.deps import allowed, checked_form
 from api.errors import AppError
 from api.import_progress import IMPORT_ID, Stage, tracker
 from api.pages import render_page
+from api.security import Visitor
+from core.access import Action
 from core.parent_directory import ImportResult, Progress
 from core.settings import get_settings
-from db.models import Person
 from db.parent_directory import save_import
 from db.people import letter_recipients
 from db.session import reading, transaction
@@ -24,7 +25,7 @@ from forms.parent_directory import check_file
 
 router = APIRouter()
 ERRORS_SHOWN = 200
-keeper = manager("manage the list of parents and carers")
+keeper = allowed(Action.MANAGE_PARENTS)
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,13 @@ def directory_counts(school_id: int) -> DirectoryCounts:
 
 
 def parents_page(
-    request: Request, user: Person, result: ImportResult | None = None, status_code: int = 200
+    request: Request, seen: Visitor, result: ImportResult | None = None, status_code: int = 200
 ) -> Response:
     return render_page(
         request,
         "pages/admin_parents.html",
         status_code=status_code,
-        counts=directory_counts(user.school_id),
+        counts=directory_counts(seen.school_id),
         result=result,
         errors_shown=ERRORS_SHOWN,
         max_mb=get_settings().max_file_bytes // (1024 * 1024),
@@ -61,12 +62,12 @@ def parents_page(
 
 
 @router.get("/admin/parents")
-def show_parents(request: Request, user: Person = Depends(keeper)) -> Response:
-    return parents_page(request, user)
+def show_parents(request: Request, seen: Visitor = Depends(keeper)) -> Response:
+    return parents_page(request, seen)
 
 
 def run_import(
-    user: Person, filename: str, data: bytes, progress: Progress | None = None
+    seen: Visitor, filename: str, data: bytes, progress: Progress | None = None
 ) -> ImportResult:
     """The whole file in one transaction: saved entirely, or not at all."""
     # Checked before the transaction opens: nobody else's save waits while a big file is read.
@@ -76,27 +77,27 @@ def run_import(
     with transaction() as session:
         return save_import(
             session,
-            user.school_id,
+            seen.school_id,
             rows,
             result,
             source=filename,
-            actor_id=user.id,
+            actor_id=seen.person.id,
             progress=progress,
         )
 
 
-def tracked_import(user: Person, import_id: str, filename: str, data: bytes) -> ImportResult:
+def tracked_import(seen: Visitor, import_id: str, filename: str, data: bytes) -> ImportResult:
     """Run the import, reporting its progress under `import_id` when the page sent one."""
     if not IMPORT_ID.fullmatch(import_id):
-        return run_import(user, filename, data)
-    tracker.report(import_id, user.id, Stage("checking", 0, 0))
+        return run_import(seen, filename, data)
+    tracker.report(import_id, seen.person.id, Stage("checking", 0, 0))
     try:
-        result = run_import(user, filename, data, tracker.reporter(import_id, user.id))
+        result = run_import(seen, filename, data, tracker.reporter(import_id, seen.person.id))
     except BaseException:
-        tracker.report(import_id, user.id, Stage("failed", 0, 0))
+        tracker.report(import_id, seen.person.id, Stage("failed", 0, 0))
         raise
     outcome = "done" if result.ok else "failed"
-    tracker.report(import_id, user.id, Stage(outcome, result.rows, result.rows))
+    tracker.report(import_id, seen.person.id, Stage(outcome, result.rows, result.rows))
     return result
 
 
@@ -104,28 +105,28 @@ def tracked_import(user: Person, import_id: str, filename: str, data: bytes) -> 
 async def upload_parents(
     request: Request,
     form: FormData = Depends(checked_form()),
-    user: Person = Depends(keeper),
+    seen: Visitor = Depends(keeper),
 ) -> Response:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         failed = ImportResult(errors=["Choose the CSV file of parents and carers to upload."])
-        return await run_in_threadpool(parents_page, request, user, failed, 400)
+        return await run_in_threadpool(parents_page, request, seen, failed, 400)
     data = await upload.read()
     limit = get_settings().max_file_bytes
     if len(data) > limit:
         failed = ImportResult(
             errors=[f"{upload.filename} is larger than {limit // (1024 * 1024)} MB."]
         )
-        return await run_in_threadpool(parents_page, request, user, failed, 400)
+        return await run_in_threadpool(parents_page, request, seen, failed, 400)
     import_id = str(form.get("import_id") or "")
-    result = await run_in_threadpool(tracked_import, user, import_id, upload.filename, data)
-    return await run_in_threadpool(parents_page, request, user, result, 200 if result.ok else 400)
+    result = await run_in_threadpool(tracked_import, seen, import_id, upload.filename, data)
+    return await run_in_threadpool(parents_page, request, seen, result, 200 if result.ok else 400)
 
 
 @router.get("/admin/parents/imports/{import_id}")
-def import_progress(import_id: str, user: Person = Depends(keeper)) -> Response:
+def import_progress(import_id: str, seen: Visitor = Depends(keeper)) -> Response:
     """How far the signed-in person's running import has got, for the progress bar."""
-    stage = tracker.get(import_id, user.id)
+    stage = tracker.get(import_id, seen.person.id)
     if stage is None:
         raise AppError(404, "There is no import with that reference running for you.")
     return JSONResponse(

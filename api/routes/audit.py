@@ -10,13 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api.deps import read_only, reviewer, unit_of_work
+from api.deps import acting, allowed, read_only, unit_of_work
 from api.errors import AppError
 from api.pages import render_page
+from api.security import Visitor
 from api.views import log_access, viewable_case
+from core.access import Action, Actor
 from core.enums import AuditKind
 from db.audit import case_events, verify_chain
-from db.models import AuditEvent, Person
+from db.models import AuditEvent
 from db.session import Session
 
 router = APIRouter()
@@ -26,7 +28,9 @@ FORMATS = ("json", "csv")
 
 @router.get("/audit")
 def audit_home(
-    request: Request, _: Person = Depends(reviewer), session: Session = Depends(read_only)
+    request: Request,
+    _: Visitor = Depends(allowed(Action.READ_SCHOOL_AUDIT)),
+    session: Session = Depends(read_only),
 ) -> Response:
     return render_page(request, "pages/audit.html", report=verify_chain(session))
 
@@ -48,15 +52,15 @@ def as_row(event: AuditEvent) -> dict[str, Any]:
 def export(
     case_id: int,
     fmt: str,
-    user: Person = Depends(reviewer),
+    actor: Actor = Depends(acting),
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """The case's events with their hashes, so each can be checked outside Casework."""
     if fmt not in FORMATS:
         raise AppError(404, "Exports are available as .json or .csv.")
-    case = viewable_case(session, user, case_id)
+    case = viewable_case(session, actor, case_id, Action.EXPORT_TRAIL)
     rows = [as_row(e) for e in case_events(session, case.id)]
-    log_access(session, case, user, AuditKind.AUDIT_EXPORTED, events=len(rows))
+    log_access(session, case, actor, AuditKind.AUDIT_EXPORTED, events=len(rows))
     headers = {"Content-Disposition": f'attachment; filename="{case.reference}-audit.{fmt}"'}
     if fmt == "json":
         body = json.dumps({"case": case.reference, "events": rows}, indent=2, sort_keys=True)

@@ -6,18 +6,24 @@ import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from api.deps import ADDRESS_READERS, manager, posted_form, read_only, signed_in, unit_of_work
+from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
 from api.pages import attachment, render_page
+from api.security import SESSION_COOKIE, Visitor
 from api.views import UNDELIVERED_SHOWN, CaseView, case_rows, case_view, log_access, viewable_case
-from core.enums import AuditKind
+from core.access import Action, Actor, may, may_download
+from core.enums import AuditKind, IncidentType
 from core.files import evidence_files
+from core.procedures import procedure_for
 from db.audit import procedure_stopped
+from db.cases import case_counts, facts_of
 from db.evidence import evidence_in_case
-from db.models import CaseStatus, Person
+from db.models import CaseStatus
 from db.people import get_person
 from db.session import Session, reading, transaction
+from db.sessions import choose_school
 from flows.trigger import record_restart, restart_case_flow
 from services.requests import reissue, waiting_request
 
@@ -27,22 +33,52 @@ log = logging.getLogger("casework.cases")
 
 @router.get("/")
 def home(
-    request: Request, user: Person = Depends(signed_in), session: Session = Depends(read_only)
+    request: Request, seen: Visitor = Depends(visitor), session: Session = Depends(read_only)
 ) -> Response:
-    return render_page(request, "pages/home.html", rows=case_rows(session, user))
+    """The case list; governors get the numbers only, administrators their own pages."""
+    if may(seen.actor, Action.LIST_CASES):
+        rows = case_rows(session, seen.actor, seen.school_id)
+        return render_page(request, "pages/home.html", rows=rows)
+    if may(seen.actor, Action.SEE_DASHBOARD):
+        counts = case_counts(session, seen.school_id)
+        totals = [
+            (
+                procedure_for(kind).label,
+                counts.get((kind, CaseStatus.OPEN), 0),
+                counts.get((kind, CaseStatus.CLOSED), 0),
+            )
+            for kind in IncidentType
+        ]
+        return render_page(request, "pages/overview.html", totals=totals)
+    return render_page(request, "pages/admin_home.html")
 
 
-def load_case(user: Person, case_id: int) -> CaseView:
+@router.post("/school/switch")
+def switch_school(
+    request: Request,
+    seen: Visitor = Depends(visitor),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """Look at another of the schools this person serves."""
+    raw = str(form.get("school_id") or "")
+    if not raw.isdigit() or int(raw) not in seen.actor.schools:
+        raise AppError(404, "You do not serve that school.")
+    choose_school(session, request.cookies.get(SESSION_COOKIE, ""), int(raw))
+    return RedirectResponse("/", status_code=303)
+
+
+def load_case(actor: Actor, case_id: int) -> CaseView:
     with transaction() as session:
-        return case_view(session, user, case_id, user.role in ADDRESS_READERS)
+        return case_view(session, actor, case_id)
 
 
 @router.get("/cases/{case_id}")
-def show_case(request: Request, case_id: int, user: Person = Depends(signed_in)) -> Response:
+def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
     return render_page(
         request,
         "pages/case.html",
-        view=load_case(user, case_id),
+        view=load_case(actor, case_id),
         just_opened=request.query_params.get("opened") == "1",
         request_reissued=bool(request.query_params.get("reissued")),
         procedure_restarted=request.query_params.get("restarted") == "1",
@@ -51,8 +87,8 @@ def show_case(request: Request, case_id: int, user: Person = Depends(signed_in))
 
 
 @router.get("/api/cases/{case_id}")
-def case_json(case_id: int, user: Person = Depends(signed_in)) -> Response:
-    view = load_case(user, case_id)
+def case_json(case_id: int, actor: Actor = Depends(acting)) -> Response:
+    view = load_case(actor, case_id)
     return JSONResponse(
         {
             "id": view.case.id,
@@ -77,16 +113,18 @@ def case_json(case_id: int, user: Person = Depends(signed_in)) -> Response:
 def download_evidence(
     case_id: int,
     evidence_id: int,
-    user: Person = Depends(signed_in),
+    actor: Actor = Depends(acting),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    """The original bytes, as an attachment, to people who may see the case."""
-    case = viewable_case(session, user, case_id)
+    """The original bytes, as an attachment, to people who may see the case's evidence."""
+    case = viewable_case(session, actor, case_id)
     item = evidence_in_case(session, case.id, evidence_id)
     if item is None:
         raise AppError(404, "That evidence file is not part of this case.")
+    if not may_download(actor, facts_of(session, case), item.uploaded_by_id):
+        raise AppError(403, "Only the people running this case can download its evidence.")
     log_access(
-        session, case, user, AuditKind.EVIDENCE_VIEWED, evidence_id=item.id, sha256=item.sha256
+        session, case, actor, AuditKind.EVIDENCE_VIEWED, evidence_id=item.id, sha256=item.sha256
     )
     data = evidence_files().path(item.stored_name).read_bytes()
     safe_name = "".join(ch for ch in item.original_filename if ch.isalnum() or ch in "._- ")
@@ -99,24 +137,24 @@ def download_evidence(
 def reissue_step_link(
     case_id: int,
     step_key: str,
-    user: Person = Depends(manager("send a new link")),
+    actor: Actor = Depends(acting),
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """Send a fresh link for a waiting step (the email was lost, or the link expired)."""
-    case = viewable_case(session, user, case_id)
+    case = viewable_case(session, actor, case_id, Action.WORK_CASE)
     approval = waiting_request(session, case.id, step_key)
     if approval is None:
         raise AppError(
             409, "That step is not waiting for anyone, so there is no link to send again."
         )
-    reissue(session, case, approval, get_person(session, user.id))
+    reissue(session, case, approval, get_person(session, actor.id))
     return RedirectResponse(f"/cases/{case_id}?reissued={step_key}", status_code=303)
 
 
-def stopped_run_of(user: Person, case_id: int) -> str:
+def stopped_run_of(actor: Actor, case_id: int) -> str:
     """The flow run of a case whose procedure has stopped; refuses any other case."""
     with reading() as session:
-        case = viewable_case(session, user, case_id)
+        case = viewable_case(session, actor, case_id, Action.WORK_CASE)
         if case.status != CaseStatus.OPEN or procedure_stopped(session, case.id) is None:
             raise AppError(
                 409, "This case's procedure has not stopped, so there is nothing to restart."
@@ -126,11 +164,9 @@ def stopped_run_of(user: Person, case_id: int) -> str:
 
 
 @router.post("/cases/{case_id}/procedure/restart", dependencies=[Depends(posted_form)])
-def restart_procedure(
-    case_id: int, user: Person = Depends(manager("restart a procedure"))
-) -> Response:
+def restart_procedure(case_id: int, actor: Actor = Depends(acting)) -> Response:
     """Run a stopped procedure again from the top; steps already done are not repeated."""
-    flow_run_id = stopped_run_of(user, case_id)
+    flow_run_id = stopped_run_of(actor, case_id)
     try:
         accepted = restart_case_flow(flow_run_id)
     except Exception as exc:
@@ -143,6 +179,6 @@ def restart_procedure(
     if not accepted:
         raise AppError(409, "The workflow server would not restart this procedure just now.")
     with transaction() as session:
-        actor = get_person(session, user.id)
-        record_restart(session, case_id, flow_run_id, "restarted by hand", actor=actor)
+        person = get_person(session, actor.id)
+        record_restart(session, case_id, flow_run_id, "restarted by hand", actor=person)
     return RedirectResponse(f"/cases/{case_id}?restarted=1", status_code=303)

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.deps import open_form, read_only, reporter
+from api.deps import allowed, open_form, read_only
 from api.errors import AppError, wants_json
 from api.pages import render_page
+from api.security import Visitor
+from core.access import Action
 from core.enums import IncidentType
 from core.procedures import PROCEDURES, procedure_for
 from core.rules import PLATFORMS, YEAR_GROUPS
 from core.settings import get_settings
 from db.cases import NewCase
-from db.models import Person
 from db.people import staff_of
 from db.session import Session, reading
 from flows.trigger import start_flow_safely
@@ -30,6 +31,7 @@ from forms.staff_conduct import CONCERN_KINDS, StaffConductForm
 from services.intake import open_reported_case
 
 router = APIRouter()
+reporter = allowed(Action.REPORT)
 NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
 NO_FILES = (
     "Do not attach any file when the material includes sexual images of a child: "
@@ -54,25 +56,26 @@ async def report_form(request: Request) -> AsyncIterator[FormData]:
 
 
 @router.get("/report")
-def choose(request: Request, _: Person = Depends(reporter)) -> Response:
+def choose(request: Request, _: Visitor = Depends(reporter)) -> Response:
     return render_page(request, "pages/report_choose.html", procedures=list(PROCEDURES.values()))
 
 
 @router.get("/report/{slug}")
 def show_form(
     request: Request,
-    user: Person = Depends(reporter),
+    seen: Visitor = Depends(reporter),
     kind: IncidentType = Depends(incident),
     session: Session = Depends(read_only),
 ) -> Response:
-    return form_page(request, kind, values={}, errors={}, staff=staff_list(session, user))
+    return form_page(request, kind, values={}, errors={}, staff=staff_list(session, seen))
 
 
-def staff_list(session: Session, user: Person) -> list[dict[str, Any]]:
-    """Staff a report can be about, for the form's list."""
+def staff_list(session: Session, seen: Visitor) -> list[dict[str, Any]]:
+    """Staff a report can be about, for the form's list: never the person reporting."""
     return [
         {"id": p.id, "name": p.name, "job_title": p.job_title}
-        for p in staff_of(session, user.school_id)
+        for p in staff_of(session, seen.school_id)
+        if p.id != seen.person.id
     ]
 
 
@@ -129,7 +132,7 @@ def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:
 @router.post("/report/{slug}")
 def submit(
     request: Request,
-    user: Person = Depends(reporter),
+    seen: Visitor = Depends(reporter),
     kind: IncidentType = Depends(incident),
     form: FormData = Depends(report_form),
 ) -> Response:
@@ -138,13 +141,15 @@ def submit(
     model, errors = validate(INCIDENT_FORMS[kind], values)
     files = check_files(kind, values, read_uploads(form), errors)
     with reading() as session:
-        staff = staff_list(session, user)
+        staff = staff_list(session, seen)
     if model is not None:
         check_subject(model, staff, errors)
     if model is None or errors:
         return rejected(request, kind, values, errors, staff)
     source = str(form.get("evidence_source") or "")[:500]
-    case_id = open_reported_case(user.id, new_case(kind, model), files, source)
+    case_id = open_reported_case(
+        seen.person.id, seen.school_id, new_case(kind, model), files, source
+    )
     start_flow_safely(case_id, kind)
     if wants_json(request):
         return JSONResponse({"case_id": case_id, "url": f"/cases/{case_id}"}, status_code=201)

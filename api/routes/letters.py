@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import posted_form, signed_in, unit_of_work
+from api.deps import acting, posted_form, unit_of_work
 from api.errors import AppError
 from api.pages import attachment
 from api.views import log_access, viewable_case
-from core.enums import AuditKind, Role
+from core.access import Action, Actor
+from core.enums import AuditKind
 from core.files import letter_files
 from db.letters import mark_printed, print_file_of
-from db.models import Case, Person, PrintFile
+from db.models import Case, PrintFile
 from db.people import get_person
 from db.session import Session
 
@@ -21,10 +22,10 @@ NOT_IN_CASE = "That file of printed letters is not part of this case."
 
 
 def print_file(
-    session: Session, user: Person, case_id: int, file_id: int
+    session: Session, actor: Actor, case_id: int, file_id: int, action: Action
 ) -> tuple[Case, PrintFile]:
-    """The print file and its case, if it belongs to a case `user` may see."""
-    case = viewable_case(session, user, case_id)
+    """The print file and its case, if `actor` may do `action` on that case."""
+    case = viewable_case(session, actor, case_id, action)
     row = print_file_of(session, case.id, file_id)
     if row is None:
         raise AppError(404, NOT_IN_CASE)
@@ -35,15 +36,15 @@ def print_file(
 def download_print_file(
     case_id: int,
     file_id: int,
-    user: Person = Depends(signed_in),
+    actor: Actor = Depends(acting),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    """The print-ready PDF of postal letters, to people who may see the case."""
-    case, row = print_file(session, user, case_id, file_id)
+    """The print-ready PDF of postal letters (parents' addresses): the people running it."""
+    case, row = print_file(session, actor, case_id, file_id, Action.SEE_ADDRESSES)
     log_access(
         session,
         case,
-        user,
+        actor,
         AuditKind.LETTER_PRINT_DOWNLOADED,
         print_file_id=row.id,
         sha256=row.sha256,
@@ -60,12 +61,10 @@ def download_print_file(
 def mark_print_file_printed(
     case_id: int,
     file_id: int,
-    user: Person = Depends(signed_in),
+    actor: Actor = Depends(acting),
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """Record that the office has printed the letters (once; later presses change nothing)."""
-    if user.role == Role.AUDITOR:
-        raise AppError(403, "Auditors read cases; they do not record printing.")
-    _, row = print_file(session, user, case_id, file_id)
-    mark_printed(session, row, get_person(session, user.id))
+    _, row = print_file(session, actor, case_id, file_id, Action.WORK_CASE)
+    mark_printed(session, row, get_person(session, actor.id))
     return RedirectResponse(f"/cases/{case_id}#letters", status_code=303)

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from api.deps import manager, posted_form, unit_of_work
+from api.deps import allowed, posted_form, unit_of_work
 from api.pages import render_page
+from api.security import Visitor
+from core.access import Action
 from core.enums import AuditKind
 from db.audit import record_event
-from db.models import Person
 from db.people import get_person
 from db.schools import get_school, set_stock_response
 from db.session import Session
@@ -18,14 +19,14 @@ from services.advice import stock_response_text
 
 router = APIRouter()
 MAX_STOCK = 3000
-editor = manager("change the school's settings")
+editor = allowed(Action.MANAGE_SETTINGS)
 
 
 @router.get("/admin/stock-response")
 def show(
-    request: Request, user: Person = Depends(editor), session: Session = Depends(unit_of_work)
+    request: Request, seen: Visitor = Depends(editor), session: Session = Depends(unit_of_work)
 ) -> Response:
-    school = get_school(session, user.school_id)
+    school = get_school(session, seen.school_id)
     return render_page(
         request,
         "pages/admin_stock_response.html",
@@ -39,7 +40,7 @@ def show(
 @router.post("/admin/stock-response")
 def update(
     request: Request,
-    user: Person = Depends(editor),
+    seen: Visitor = Depends(editor),
     form: FormData = Depends(posted_form),
     session: Session = Depends(unit_of_work),
 ) -> Response:
@@ -56,12 +57,12 @@ def update(
             saved=False,
             errors={"text": f"Write the reply in 20 to {MAX_STOCK:,} characters."},
         )
-    set_stock_response(session, user.school_id, text)
+    set_stock_response(session, seen.school_id, text)
     record_event(
         session,
         case_id=None,
         kind=AuditKind.SCHOOL_STOCK_RESPONSE_CHANGED,
-        actor=get_person(session, user.id),
-        data={"characters": len(text)},
+        actor=get_person(session, seen.person.id),
+        data={"characters": len(text), "school_id": seen.school_id},
     )
     return RedirectResponse("/admin/stock-response?saved=1", status_code=303)

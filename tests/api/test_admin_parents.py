@@ -96,7 +96,7 @@ def test_staff_who_are_not_head_or_dsl_are_refused(
     client = signed_in(email)
     page = client.get("/admin/parents")
     assert page.status_code == 403
-    assert "Only the headteacher or the designated safeguarding lead" in page.text
+    assert "Only the headteacher, designated safeguarding lead or administrator" in page.text
     answer = client.post(
         "/admin/parents",
         data={"csrf_token": csrf_of(client.get("/").text)},

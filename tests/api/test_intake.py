@@ -120,7 +120,7 @@ def test_api_clients_get_json_errors(
 def test_auditors_read_but_do_not_report(signed_in: Callable[[str], TestClient]) -> None:
     client = signed_in("auditor@oakfield.example")
     answer = client.get("/report/pupil_contact")
-    assert answer.status_code == 403 and "cannot report incidents" in answer.text
+    assert answer.status_code == 403 and "(auditor) cannot report an incident" in answer.text
 
 
 def test_a_good_report_opens_the_case_in_one_transaction(

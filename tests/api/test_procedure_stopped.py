@@ -83,7 +83,7 @@ def test_staff_cannot_restart_and_an_unreachable_prefect_changes_nothing(
         f"/cases/{case_id}/procedure/restart", data={"csrf_token": csrf_of(page.text)}
     )
     assert refused.status_code == 403
-    assert "headteacher or the designated safeguarding lead" in refused.text
+    assert "you cannot work on this case" in refused.text
 
     client = signed_in(DSL)
     page = client.get(f"/cases/{case_id}")

@@ -246,7 +246,7 @@ def test_post_parents_get_one_pdf_page_each_and_the_rest_one_email_each(
     assert len(print_files(url, case_id)) == 1
 
 
-def test_the_case_page_reports_delivery_and_serves_the_pdf_to_people_who_see_the_case(
+def test_the_case_page_reports_delivery_and_serves_the_pdf_to_the_people_running_the_case(
     configured: Settings, signed_in: Callable[[str], TestClient]
 ) -> None:
     url = configured.database_url
@@ -255,25 +255,38 @@ def test_the_case_page_reports_delivery_and_serves_the_pdf_to_people_who_see_the
     send(case_id)
     [printed] = print_files(url, case_id)
 
-    reporter = signed_in(REPORTER)
-    page = reporter.get(f"/cases/{case_id}")
+    dsl = signed_in("dsl@oakfield.example")
+    page = dsl.get(f"/cases/{case_id}")
     assert "Letter to parents" in page.text
     assert "51 sent · 0 waiting · 0 failed" in page.text, "signing in ran the sender"
     assert "0 printed · 3 waiting to be printed" in page.text
-    download = reporter.get(f"/cases/{case_id}/print/{printed.id}")
+    download = dsl.get(f"/cases/{case_id}/print/{printed.id}")
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].startswith("attachment")
     assert download.content == letter_files().path(printed.stored_name).read_bytes()
-    marked = reporter.post(
+    marked = dsl.post(
         f"/cases/{case_id}/print/{printed.id}/printed",
         data={"csrf_token": csrf_of(page.text)},
         follow_redirects=False,
     )
     assert marked.status_code == 303
-    assert "3 printed · 0 waiting to be printed" in reporter.get(f"/cases/{case_id}").text
+    assert "3 printed · 0 waiting to be printed" in dsl.get(f"/cases/{case_id}").text
     assert "letter.print_downloaded" in audit_kinds(url, case_id)
     assert "letter.printed" in audit_kinds(url, case_id)
+
+    # The member of staff who reported sees the case but not parents' addresses.
+    dsl.cookies.clear()
+    reporter = signed_in(REPORTER)
+    page = reporter.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "Letter to parents" not in page.text
+    assert reporter.get(f"/cases/{case_id}/print/{printed.id}").status_code == 403
+    refused = reporter.post(
+        f"/cases/{case_id}/print/{printed.id}/printed",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
 
     reporter.cookies.clear()
     other = signed_in("tom.byrne@oakfield.example")
