@@ -15,6 +15,7 @@ from api.routes import (
     documents,
     intake,
     letters,
+    people,
     school,
 )
 from api.security import BodyLimit, session_middleware
@@ -33,7 +34,8 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, intake, cases, documents, letters, audit, school, admin, approvals):
+    routers = (auth, intake, cases, documents, letters, audit, school, admin, people, approvals)
+    for module in routers:
         app.include_router(module.router)
     if settings.dev_mode:
         from api.routes import devmail

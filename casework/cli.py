@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env
 from core.settings import get_settings
 
@@ -114,7 +115,7 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
         print(f"There is no file at {path}.", file=sys.stderr)
         return 2
     try:
-        result = import_parents_file(path, progress=TextProgress(sys.stderr))
+        result = import_parents_file(path, school=args.school, progress=TextProgress(sys.stderr))
     except FileProblem as problem:
         print(problem, file=sys.stderr)
         return 1
@@ -142,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=help_text).set_defaults(func=func)
     parents = sub.add_parser("import-parents", help="import parents and carers from a CSV file")
     parents.add_argument("file", help="the CSV file exported from the school's MIS")
+    parents.add_argument("--school", help="the school's number or exact name (if several)")
     parents.set_defaults(func=cmd_import_parents)
+    add_commands(sub)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="re-hash the whole chain").set_defaults(

@@ -181,6 +181,7 @@ class AuditKind(enum.StrEnum):
     PERSON_DISABLED = "person.disabled"
     PERSON_ENABLED = "person.enabled"
     PEOPLE_IMPORTED = "people.imported"
+    STEP_OWNER_DISABLED = "step.owner_disabled"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

@@ -155,9 +155,9 @@ ONLINE_ABUSE = Procedure(
         ),
         StepSpec(
             StepKey.RECORD_HR_ADVICE,
-            "Headteacher records HR's advice",
+            "HR records its advice",
             StepKind.TASK,
-            Role.HEADTEACHER,
+            Role.HR,
         ),
         StepSpec(
             StepKey.STAFF_OUTCOME,
@@ -212,7 +212,7 @@ STAFF_CONDUCT = Procedure(
             Role.HEADTEACHER,
         ),
         StepSpec(StepKey.ESCALATE_TO_HR, "Escalate to HR with the case pack", StepKind.SYSTEM),
-        StepSpec(StepKey.RECORD_HR_ADVICE, "Record HR's advice", StepKind.TASK, Role.HEADTEACHER),
+        StepSpec(StepKey.RECORD_HR_ADVICE, "HR records its advice", StepKind.TASK, Role.HR),
         StepSpec(
             StepKey.STAFF_OUTCOME,
             "Decide the outcome (no action, advice, formal process)",

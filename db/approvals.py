@@ -151,3 +151,19 @@ def due_for_reminder(
             .order_by(Approval.requested_at)
         )
     )
+
+
+def waiting_on(session: Session, person_id: int) -> list[Approval]:
+    """Requests still waiting for this person's answer on open cases."""
+    return list(
+        session.scalars(
+            select(Approval)
+            .join(Case, Case.id == Approval.case_id)
+            .where(
+                Approval.approver_id == person_id,
+                Approval.decided_at.is_(None),
+                Case.status == CaseStatus.OPEN,
+            )
+            .order_by(Approval.id)
+        )
+    )

@@ -134,6 +134,14 @@ def headteacher(session: Session, school_id: int) -> Person:
     return head
 
 
+def hr_adviser(session: Session, school_id: int) -> Person:
+    """The HR adviser who serves the school (its own, or the trust's or council's)."""
+    hr = holder_of(session, school_id, Role.HR)
+    if hr is None:
+        raise NobodyInRole("The school has no HR adviser in Casework to escalate to.")
+    return hr
+
+
 def case_lead(session: Session, school_id: int) -> Person:
     """The designated safeguarding lead runs cases; the headteacher does when there is none."""
     return holder_of(session, school_id, Role.DSL) or headteacher(session, school_id)
@@ -182,3 +190,40 @@ def letter_recipients(session: Session, school_id: int) -> LetterRecipients:
         else:
             unreachable.append(parent)
     return LetterRecipients(by_email, by_post, unreachable)
+
+
+def people_of(session: Session, school_id: int) -> list[Person]:
+    """Everyone but parents who belongs to or serves the school, active first, by name."""
+    return list(
+        session.scalars(
+            select(Person)
+            .where(serving(school_id), Person.role != Role.PARENT)
+            .order_by(Person.active.desc(), Person.name, Person.id)
+        )
+    )
+
+
+def person_at(session: Session, school_id: int, person_id: int) -> Person | None:
+    """The person, if they belong to or serve the school (and are not a parent)."""
+    person = session.get(Person, person_id)
+    if person is None or person.role == Role.PARENT:
+        return None
+    if person.school_id == school_id:
+        return person
+    served = session.get(Serves, (person_id, school_id))
+    return person if served is not None else None
+
+
+def signer_by_email(session: Session, email: str) -> Person | None:
+    """Whoever signs in with `email`, active or not (one address, one person)."""
+    return session.scalars(
+        select(Person)
+        .where(func.lower(Person.email) == email.strip().lower(), Person.role != Role.PARENT)
+        .order_by(Person.id)
+        .limit(1)
+    ).first()
+
+
+def served_schools_of(session: Session, person_id: int) -> list[int]:
+    """The schools a person serves beyond their own."""
+    return list(session.scalars(select(Serves.school_id).where(Serves.person_id == person_id)))

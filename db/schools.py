@@ -25,6 +25,10 @@ def find_school(session: Session, school_id: int) -> School | None:
     return session.get(School, school_id)
 
 
+def all_schools(session: Session) -> list[School]:
+    return list(session.scalars(select(School).order_by(School.id)))
+
+
 def schools_in(session: Session, school_ids: frozenset[int] | set[int]) -> list[School]:
     """The given schools, in name order."""
     if not school_ids:

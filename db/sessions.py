@@ -98,3 +98,20 @@ def choose_school(session: Session, raw: str, school_id: int) -> None:
     row = _live_row(session, raw)
     if row is not None:
         row.school_id = school_id
+
+
+def end_sessions_of(session: Session, person_id: int) -> int:
+    """Revoke every live session of a person (they were disabled); returns how many."""
+    now = utcnow()
+    rows = session.scalars(
+        select(UserSession).where(
+            UserSession.person_id == person_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+        )
+    )
+    ended = 0
+    for row in rows:
+        row.revoked_at = now
+        ended += 1
+    return ended

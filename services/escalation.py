@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.enums import EmailKind, Role, StepKey
+from core.enums import EmailKind, StepKey
 from db.cases import finish_step
 from db.models import Case, utcnow
 from db.outbox import dedup_key
-from db.people import NobodyInRole, holder_of
+from db.people import hr_adviser
 from db.session import Session
 from services.notices import case_link, email_about_case
 from services.packs import record_pack
@@ -14,9 +14,7 @@ from services.packs import record_pack
 
 def escalate_to_hr(session: Session, case: Case) -> None:
     """Open the case to HR, send them a content-free notice and produce the case pack."""
-    hr = holder_of(session, case.school_id, Role.HR)
-    if hr is None:
-        raise NobodyInRole("The school has no HR adviser in Casework to escalate to.")
+    hr = hr_adviser(session, case.school_id)
     case.hr_escalated_at = utcnow()
     record_pack(session, case.id, "hr")
     email_about_case(

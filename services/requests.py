@@ -19,7 +19,7 @@ from db.audit import first_for_step, record_event
 from db.cases import acting_head, finish_step, mark_waiting
 from db.models import Approval, Case, Person
 from db.outbox import dedup_key, queue_email
-from db.people import get_person
+from db.people import get_person, hr_adviser
 from db.session import Session
 from services.notices import action_link, base_context
 
@@ -48,9 +48,12 @@ def outcome_of(approval: Approval) -> PersonOutcome | None:
 
 
 def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
-    """The headteacher's steps go to the acting head; the rest to the case lead."""
+    """The headteacher's steps go to the acting head, HR's to the school's HR adviser, the
+    rest to the case lead."""
     if owner == Role.HEADTEACHER:
         return acting_head(session, case)
+    if owner == Role.HR:
+        return hr_adviser(session, case.school_id)
     return get_person(session, case.lead_id)
 
 

@@ -322,8 +322,8 @@ def test_staff_perpetrator_goes_to_hr_before_the_head_decides_the_outcome(stack:
     assert not details_in(notice, description, "Sara Novak")
     answer_link(
         stack,
-        HEAD,
-        f"{ref}: please record – Headteacher records HR",
+        HR,
+        f"{ref}: please record – HR records its advice",
         {
             "advice": "An informal conversation and a written reminder of the policy.",
             "adviser": "Priya Shah",
@@ -342,7 +342,7 @@ def test_staff_perpetrator_goes_to_hr_before_the_head_decides_the_outcome(stack:
 
     assert_story(stack, case_id, STAFF_TRAIL, STAFF_EMAILS)
     asked_whom = approvers(stack.db_url, case_id)
-    assert asked_whom["record_hr_advice"] == HEAD and asked_whom["staff_outcome"] == HEAD
+    assert asked_whom["record_hr_advice"] == HR and asked_whom["staff_outcome"] == HEAD
     outcome = step_outcomes(stack.db_url, case_id)
     assert outcome["escalate_to_hr"] == "Escalated to Priya Shah (HR) with the case pack"
     assert outcome["record_hr_advice"] == (
@@ -538,7 +538,7 @@ STAFF_EMAILS = [
     DSL_Q,
     DSL_Q,
     ("hr_escalation", HR),
-    ("task_request", HEAD),
+    ("task_request", HR),
     HEAD_Q,
     HEAD_Q,
     DSL_Q,

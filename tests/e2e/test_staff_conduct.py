@@ -64,8 +64,8 @@ def test_the_chair_of_governors_does_every_head_step_when_the_head_is_reported(
     assert "/packs/hr" in hr_notice.text
     answer_link(
         stack,
-        CHAIR,
-        f"{ref}: please record – Record HR",
+        HR,
+        f"{ref}: please record – HR records its advice",
         {
             "advice": "Treat as potential gross misconduct; suspend pending a hearing.",
             "adviser": "Priya Shah",
@@ -80,7 +80,7 @@ def test_the_chair_of_governors_does_every_head_step_when_the_head_is_reported(
     wait_closed(stack, case_id)
 
     asked = approvers(stack.db_url, case_id)
-    assert asked == {"investigate": CHAIR, "record_hr_advice": CHAIR, "staff_outcome": CHAIR}
+    assert asked == {"investigate": CHAIR, "record_hr_advice": HR, "staff_outcome": CHAIR}
     assert HEAD not in {to for _, to in emails_of(stack.db_url, case_id)}
     assert not [m for m in stack.mail.all() if HEAD in m.rcpt_tos and ref in m.subject]
     assert emails_of(stack.db_url, case_id) == [
@@ -88,7 +88,7 @@ def test_the_chair_of_governors_does_every_head_step_when_the_head_is_reported(
         ("advice", REPORTER),
         ("task_request", CHAIR),
         ("hr_escalation", HR),
-        ("task_request", CHAIR),
+        ("task_request", HR),
         ("approval_request", CHAIR),
         ("case_closed", REPORTER),
         ("case_closed", DSL),
@@ -184,8 +184,8 @@ def hr_then_outcome(stack: Stack, ref: str, decision: str, reason: str) -> None:
     mail_to(stack.mail, HR, f"HR escalation: case {ref}")
     answer_link(
         stack,
-        HEAD,
-        f"{ref}: please record – Record HR",
+        HR,
+        f"{ref}: please record – HR records its advice",
         {"advice": "Suspend pending a disciplinary hearing.", "adviser": "Priya Shah"},
     )
     answer_link(
@@ -232,7 +232,7 @@ def test_a_child_at_risk_in_the_report_goes_to_the_dsl_before_the_investigation(
     assert approvers(stack.db_url, case_id) == {
         "safeguarding_review": DSL,
         "investigate": HEAD,
-        "record_hr_advice": HEAD,
+        "record_hr_advice": HR,
         "staff_outcome": HEAD,
     }
     page = assert_risk_handled(
@@ -325,7 +325,7 @@ HR_AND_OUTCOME = [
 ]
 HR_AND_OUTCOME_EMAILS = [
     ("hr_escalation", HR),
-    ("task_request", HEAD),
+    ("task_request", HR),
     ("approval_request", HEAD),
     ("case_closed", REPORTER),
     ("case_closed", DSL),

@@ -1,0 +1,331 @@
+"""Administration of people and schools: add, edit, disable, import; every change audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from api.deps import allowed, checked_form, posted_form, unit_of_work
+from api.errors import AppError
+from api.pages import render_page
+from api.security import Visitor
+from core.access import Action
+from core.enums import Phase, Role
+from core.settings import get_settings
+from db.models import Person
+from db.people import get_person, people_of, person_at, served_schools_of
+from db.schools import find_school, schools_in
+from db.session import Session, transaction
+from forms.common import validate
+from forms.people import STAFF_CHOICES, PersonForm, SchoolForm, check_people_file
+from services.people import (
+    PeopleProblem,
+    add_staff,
+    change_person,
+    change_school,
+    create_school,
+    disable,
+    enable,
+    import_people,
+    set_serving,
+)
+
+router = APIRouter()
+people_admin = allowed(Action.MANAGE_PEOPLE)
+schools_admin = allowed(Action.MANAGE_SCHOOLS)
+ROLE_OPTIONS = [(r.value, r.label) for r in STAFF_CHOICES]
+PHASE_OPTIONS = [(p.value, p.value.replace("_", "-").capitalize()) for p in Phase]
+PERSON_FIELDS = ("name", "email", "role", "job_title")
+SCHOOL_FIELDS = ("name", "address", "email", "phone", "phase")
+
+
+def fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: str(form.get(name) or "") for name in names}
+
+
+def me(session: Session, seen: Visitor) -> Person:
+    return get_person(session, seen.person.id)
+
+
+def someone_here(session: Session, seen: Visitor, person_id: int) -> Person:
+    """A person of the school the administrator is looking at; anyone else is 404."""
+    person = person_at(session, seen.school_id, person_id)
+    if person is None:
+        raise AppError(404, "There is nobody with that number at this school.")
+    return person
+
+
+# --- People -----------------------------------------------------------------------------
+
+
+def people_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
+    context: dict[str, Any] = {"values": {}, "errors": {}, "import_errors": []} | extra
+    return render_page(
+        request,
+        "pages/admin_people.html",
+        status_code=400 if context["errors"] or context["import_errors"] else 200,
+        people=people_of(session, seen.school_id),
+        school_id=seen.school_id,
+        roles=ROLE_OPTIONS,
+        done=request.query_params.get("done", ""),
+        **context,
+    )
+
+
+@router.get("/admin/people")
+def list_people(
+    request: Request,
+    seen: Visitor = Depends(people_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    return people_page(request, session, seen)
+
+
+@router.post("/admin/people")
+def add_someone(
+    request: Request,
+    seen: Visitor = Depends(people_admin),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    values = fields(form, PERSON_FIELDS)
+    person_form, errors = validate(PersonForm, values)
+    if person_form is not None:
+        try:
+            add_staff(session, seen.school_id, person_form, me(session, seen))
+        except PeopleProblem as problem:
+            errors = {"email": str(problem)}
+    if person_form is None or errors:
+        return people_page(request, session, seen, values=values, errors=errors)
+    return RedirectResponse("/admin/people?done=added", status_code=303)
+
+
+@router.post("/admin/people/import")
+async def import_file(
+    request: Request,
+    seen: Visitor = Depends(people_admin),
+    form: FormData = Depends(checked_form(max_files=1, max_fields=5)),
+) -> Response:
+    """A CSV from the MIS or HR system: all of it, or (with any bad line) none of it."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        problems = ["Choose the CSV file of people to import."]
+        data = b""
+    else:
+        limit = get_settings().max_file_bytes
+        data = await upload.read(limit + 1)
+        problems = (
+            [f"The file is larger than {limit // (1024 * 1024)} MB."] if len(data) > limit else []
+        )
+    return await run_in_threadpool(finish_import, request, seen, data, problems)
+
+
+def finish_import(request: Request, seen: Visitor, data: bytes, problems: list[str]) -> Response:
+    checked = check_people_file(data) if not problems else None
+    errors = problems or (checked.errors if checked else [])
+    with transaction() as session:
+        if checked is not None and checked.ok:
+            try:
+                added, updated = import_people(
+                    session, seen.school_id, checked.rows, me(session, seen)
+                )
+            except PeopleProblem as problem:
+                session.rollback()
+                errors = [str(problem)]
+            else:
+                return RedirectResponse(
+                    f"/admin/people?done=imported-{added}-{updated}", status_code=303
+                )
+        return people_page(request, session, seen, import_errors=errors)
+
+
+def person_page(
+    request: Request, session: Session, seen: Visitor, person: Person, **extra: Any
+) -> Response:
+    values = {
+        "name": person.name,
+        "email": person.email or "",
+        "role": person.role.value,
+        "job_title": person.job_title,
+    }
+    context: dict[str, Any] = {"values": values, "errors": {}} | extra
+    return render_page(
+        request,
+        "pages/admin_person.html",
+        status_code=400 if context["errors"] else 200,
+        person=person,
+        roles=ROLE_OPTIONS,
+        own_school=person.school_id == seen.school_id,
+        schools=[s for s in schools_in(session, seen.actor.schools) if s.id != person.school_id],
+        serving=set(served_schools_of(session, person.id)),
+        done=request.query_params.get("done", ""),
+        **context,
+    )
+
+
+@router.get("/admin/people/{person_id}")
+def show_person(
+    request: Request,
+    person_id: int,
+    seen: Visitor = Depends(people_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    return person_page(request, session, seen, someone_here(session, seen, person_id))
+
+
+@router.post("/admin/people/{person_id}")
+def edit_person(
+    request: Request,
+    person_id: int,
+    seen: Visitor = Depends(people_admin),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    person = someone_here(session, seen, person_id)
+    values = fields(form, PERSON_FIELDS)
+    person_form, errors = validate(PersonForm, values)
+    if person_form is not None:
+        try:
+            change_person(session, person, person_form, me(session, seen))
+        except PeopleProblem as problem:
+            errors = {"email": str(problem)}
+    if person_form is None or errors:
+        return person_page(request, session, seen, person, values=values, errors=errors)
+    if person.school_id == seen.school_id:
+        # Only schools the administrator serves can be added or taken away.
+        chosen = {int(v) for v in form.getlist("serves") if isinstance(v, str) and v.isdigit()}
+        others = set(served_schools_of(session, person.id)) - seen.actor.schools
+        set_serving(session, person, (chosen & seen.actor.schools) | others, me(session, seen))
+    return RedirectResponse(f"/admin/people/{person_id}?done=saved", status_code=303)
+
+
+@router.post("/admin/people/{person_id}/disable")
+def disable_person(
+    request: Request,
+    person_id: int,
+    seen: Visitor = Depends(people_admin),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    person = someone_here(session, seen, person_id)
+    reason = str(form.get("reason") or "").strip()
+    if not 3 <= len(reason) <= 500:
+        errors = {"reason": "Say why, in 3 to 500 characters (for example: left the school)."}
+        return person_page(request, session, seen, person, errors=errors)
+    try:
+        done = disable(session, person, me(session, seen), reason)
+    except PeopleProblem as problem:
+        raise AppError(409, str(problem)) from problem
+    return RedirectResponse(
+        f"/admin/people/{person_id}?done=disabled-{done.waiting_requests}", status_code=303
+    )
+
+
+@router.post("/admin/people/{person_id}/enable", dependencies=[Depends(posted_form)])
+def enable_person(
+    person_id: int,
+    seen: Visitor = Depends(people_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    enable(session, someone_here(session, seen, person_id), me(session, seen))
+    return RedirectResponse(f"/admin/people/{person_id}?done=enabled", status_code=303)
+
+
+# --- Schools ----------------------------------------------------------------------------
+
+
+def schools_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
+    context: dict[str, Any] = {"values": {"phase": Phase.PRIMARY.value}, "errors": {}} | extra
+    return render_page(
+        request,
+        "pages/admin_schools.html",
+        status_code=400 if context["errors"] else 200,
+        schools=schools_in(session, seen.actor.schools),
+        phases=PHASE_OPTIONS,
+        done=request.query_params.get("done", ""),
+        **context,
+    )
+
+
+@router.get("/admin/schools")
+def list_schools(
+    request: Request,
+    seen: Visitor = Depends(schools_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    return schools_page(request, session, seen)
+
+
+@router.post("/admin/schools")
+def add_a_school(
+    request: Request,
+    seen: Visitor = Depends(schools_admin),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """A new school in the administrator's organisation, which they then serve."""
+    values = fields(form, SCHOOL_FIELDS)
+    school_form, errors = validate(SchoolForm, values)
+    if school_form is None:
+        return schools_page(request, session, seen, values=values, errors=errors)
+    here = find_school(session, seen.school_id)
+    organisation_id = here.organisation_id if here is not None else None
+    admin = me(session, seen)
+    school = create_school(session, organisation_id, school_form, admin)
+    set_serving(session, admin, {*served_schools_of(session, admin.id), school.id}, admin)
+    return RedirectResponse(f"/admin/schools/{school.id}?done=created", status_code=303)
+
+
+def school_page(
+    request: Request, session: Session, school_id: int, seen: Visitor, **extra: Any
+) -> Response:
+    school = find_school(session, school_id)
+    if school is None or school_id not in seen.actor.schools:
+        raise AppError(404, "There is no school with that number that you look after.")
+    values = {name: str(getattr(school, name)) for name in SCHOOL_FIELDS}
+    context: dict[str, Any] = {"values": values, "errors": {}} | extra
+    holders = {
+        role.label: [p.name for p in people_of(session, school_id) if p.role == role and p.active]
+        for role in (Role.HEADTEACHER, Role.DSL, Role.CHAIR, Role.HR)
+    }
+    return render_page(
+        request,
+        "pages/admin_school.html",
+        status_code=400 if context["errors"] else 200,
+        school=school,
+        phases=PHASE_OPTIONS,
+        holders=holders,
+        looking_here=school_id == seen.school_id,
+        done=request.query_params.get("done", ""),
+        **context,
+    )
+
+
+@router.get("/admin/schools/{school_id}")
+def show_school(
+    request: Request,
+    school_id: int,
+    seen: Visitor = Depends(schools_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    return school_page(request, session, school_id, seen)
+
+
+@router.post("/admin/schools/{school_id}")
+def edit_school(
+    request: Request,
+    school_id: int,
+    seen: Visitor = Depends(schools_admin),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    values = fields(form, SCHOOL_FIELDS)
+    school_form, errors = validate(SchoolForm, values)
+    if school_form is None or school_id not in seen.actor.schools:
+        return school_page(request, session, school_id, seen, values=values, errors=errors)
+    change_school(session, school_id, school_form, me(session, seen))
+    return RedirectResponse(f"/admin/schools/{school_id}?done=saved", status_code=303)

@@ -1,0 +1,214 @@
+"""People and schools as administrators set them up: every change audited.
+
+The web pages (api/routes/people.py) and the `casework people` and `casework schools`
+commands both come here, so a person added either way is added the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.enums import AuditKind, OrganisationKind, Phase, Role
+from db.approvals import waiting_on
+from db.audit import record_event
+from db.models import Person, School
+from db.people import add_person, serve, served_schools_of, signer_by_email, stop_serving
+from db.schools import add_organisation, add_school, get_school
+from db.session import Session
+from db.sessions import end_sessions_of
+from forms.people import PersonForm, SchoolForm
+
+
+class PeopleProblem(ValueError):
+    """Something an administrator asked for that cannot be done, said in plain words."""
+
+
+def _record(session: Session, kind: AuditKind, actor: Person | None, **data: Any) -> None:
+    record_event(session, case_id=None, kind=kind, actor=actor, data=data)
+
+
+def add_staff(session: Session, school_id: int, form: PersonForm, actor: Person | None) -> Person:
+    """Add a person to a school; an address already in use is refused."""
+    if signer_by_email(session, form.email) is not None:
+        raise PeopleProblem(f"{form.email} already belongs to someone in Casework.")
+    person = add_person(
+        session,
+        school_id=school_id,
+        name=form.name,
+        role=form.chosen_role,
+        email=form.email,
+        job_title=form.job_title,
+    )
+    session.flush()
+    _record(
+        session,
+        AuditKind.PERSON_ADDED,
+        actor,
+        person_id=person.id,
+        school_id=school_id,
+        role=person.role.value,
+    )
+    return person
+
+
+def change_person(
+    session: Session, person: Person, form: PersonForm, actor: Person | None
+) -> dict[str, list[str]]:
+    """Apply an edit; returns what changed as field -> [before, after] (audited)."""
+    if form.email != (person.email or "").lower():
+        holder = signer_by_email(session, form.email)
+        if holder is not None and holder.id != person.id:
+            raise PeopleProblem(f"{form.email} already belongs to someone in Casework.")
+    wanted = {
+        "name": form.name,
+        "email": form.email,
+        "role": form.chosen_role.value,
+        "job_title": form.job_title,
+    }
+    changes: dict[str, list[str]] = {}
+    for name, value in wanted.items():
+        before = getattr(person, name)
+        before_text = before.value if isinstance(before, Role) else str(before or "")
+        if before_text != value:
+            changes[name] = [before_text, value]
+    if not changes:
+        return changes
+    person.name, person.email, person.job_title = form.name, form.email, form.job_title
+    person.role = form.chosen_role
+    _record(session, AuditKind.PERSON_CHANGED, actor, person_id=person.id, changes=changes)
+    return changes
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """What disabling a person did: sessions ended, and requests now needing someone else."""
+
+    sessions_ended: int
+    waiting_requests: int
+
+
+def disable(session: Session, person: Person, actor: Person | None, reason: str) -> Disabled:
+    """Stop a person signing in, end their sessions, and flag what waits on them."""
+    if actor is not None and actor.id == person.id:
+        raise PeopleProblem("You cannot disable your own account; ask another administrator.")
+    if not person.active:
+        return Disabled(0, 0)
+    person.active = False
+    ended = end_sessions_of(session, person.id)
+    waiting = waiting_on(session, person.id)
+    _record(
+        session,
+        AuditKind.PERSON_DISABLED,
+        actor,
+        person_id=person.id,
+        reason=reason,
+        sessions_ended=ended,
+    )
+    for approval in waiting:
+        # The case page and the reissue button take it from here: someone else is asked.
+        record_event(
+            session,
+            case_id=approval.case_id,
+            kind=AuditKind.STEP_OWNER_DISABLED,
+            actor=actor,
+            data={"step": approval.step_key, "person_id": person.id, "reason": reason},
+        )
+    return Disabled(ended, len(waiting))
+
+
+def enable(session: Session, person: Person, actor: Person | None) -> None:
+    if person.active:
+        return
+    person.active = True
+    _record(session, AuditKind.PERSON_ENABLED, actor, person_id=person.id)
+
+
+def set_serving(
+    session: Session, person: Person, school_ids: set[int], actor: Person | None
+) -> None:
+    """Make the schools a person serves beyond their own exactly `school_ids` (audited)."""
+    current = set(served_schools_of(session, person.id))
+    wanted = school_ids - {person.school_id}
+    for school_id in sorted(wanted - current):
+        serve(session, person.id, school_id)
+    for school_id in sorted(current - wanted):
+        stop_serving(session, person.id, school_id)
+    if wanted != current:
+        _record(
+            session,
+            AuditKind.PERSON_CHANGED,
+            actor,
+            person_id=person.id,
+            changes={"serves": [sorted(current), sorted(wanted)]},
+        )
+
+
+def import_people(
+    session: Session, school_id: int, rows: list[PersonForm], actor: Person | None
+) -> tuple[int, int]:
+    """Add new people and update known ones from a checked file; returns (added, updated).
+
+    The caller's transaction makes it all or nothing.
+    """
+    added = updated = 0
+    for row in rows:
+        known = signer_by_email(session, row.email)
+        if known is None:
+            add_staff(session, school_id, row, actor)
+            added += 1
+        elif known.school_id != school_id:
+            raise PeopleProblem(f"{row.email} belongs to another school in Casework.")
+        elif change_person(session, known, row, actor):
+            updated += 1
+    _record(
+        session,
+        AuditKind.PEOPLE_IMPORTED,
+        actor,
+        school_id=school_id,
+        added=added,
+        updated=updated,
+    )
+    return added, updated
+
+
+def create_school(
+    session: Session, organisation_id: int | None, form: SchoolForm, actor: Person | None
+) -> School:
+    """A new school, in the given organisation or (with none) an organisation of its own."""
+    if organisation_id is None:
+        organisation_id = add_organisation(
+            session, name=form.name, kind=OrganisationKind.SINGLE_SCHOOL
+        ).id
+    school = add_school(
+        session,
+        organisation_id=organisation_id,
+        name=form.name,
+        address=form.address,
+        email=form.email,
+        phone=form.phone,
+        phase=Phase(form.phase),
+    )
+    _record(
+        session,
+        AuditKind.SCHOOL_CREATED,
+        actor,
+        school_id=school.id,
+        organisation_id=organisation_id,
+        name=school.name,
+    )
+    return school
+
+
+def change_school(session: Session, school_id: int, form: SchoolForm, actor: Person | None) -> None:
+    school = get_school(session, school_id)
+    changes = {
+        name: [str(getattr(school, name)), value]
+        for name, value in form.model_dump().items()
+        if str(getattr(school, name)) != value
+    }
+    if not changes:
+        return
+    school.name, school.address, school.email = form.name, form.address, form.email
+    school.phone, school.phase = form.phone, Phase(form.phase)
+    _record(session, AuditKind.SCHOOL_CHANGED, actor, school_id=school_id, changes=changes)
