@@ -166,3 +166,50 @@ def sees_step_outcome(actor: Actor, case: CaseFacts, owner_id: int | None) -> bo
 def actions_at_school(role: Role) -> frozenset[Action]:
     """Everything a role may do at the schools a person serves (for the nav and the README)."""
     return frozenset(a for a, roles in SCHOOL_RIGHTS.items() if role in roles)
+
+
+# Short column names for the README's table.
+SHORT = {
+    Action.REPORT: "report",
+    Action.LIST_CASES: "case list",
+    Action.READ_SCHOOL_AUDIT: "school audit",
+    Action.SEE_DASHBOARD: "dashboard",
+    Action.MANAGE_PARENTS: "parents",
+    Action.MANAGE_SETTINGS: "settings",
+    Action.MANAGE_PEOPLE: "people",
+    Action.MANAGE_SCHOOLS: "schools",
+    Action.VIEW_CASE: "see",
+    Action.VIEW_RECORD: "full record",
+    Action.DOWNLOAD_EVIDENCE: "evidence",
+    Action.WORK_CASE: "work it",
+    Action.EXPORT_TRAIL: "export",
+    Action.SEE_ADDRESSES: "parents' addresses",
+}
+
+
+def _case_rights_text(role: Role) -> str:
+    """What a role may do on a case that is not about them, read off this policy."""
+    someone = Actor(id=1, role=role, school_id=1, schools=frozenset({1}))
+    cases = (
+        (CaseFacts(1, 2, 3, 4, False, False, frozenset()), ""),
+        (CaseFacts(1, 2, 3, 4, True, False, frozenset()), " (when the head is the subject)"),
+        (CaseFacts(1, 2, 3, 4, False, True, frozenset()), " (once escalated to HR)"),
+    )
+    for facts, when in cases:
+        found = CASE_RIGHTS[standing(someone, facts)]
+        if found:
+            return ", ".join(SHORT[a] for a in Action if a in found) + when
+    return "only cases they reported or were asked about: see"
+
+
+def role_matrix() -> str:
+    """The README's table of roles, written from this policy (a test keeps them the same)."""
+    school_actions = list(SCHOOL_RIGHTS)
+    head = ["role", *(SHORT[a] for a in school_actions), "on any case of their schools"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for role in Role:
+        if role not in SIGNS_IN:
+            continue
+        marks = ["yes" if role in SCHOOL_RIGHTS[a] else "–" for a in school_actions]
+        lines.append("| " + " | ".join([role.label, *marks, _case_rights_text(role)]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,269 @@
+"""Administrators set up schools and people from the pages; every change is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from core.enums import AuditKind, Role
+from core.settings import Settings
+from db.models import AuditEvent, Person, School
+from db.people import staff_by_email
+from db.session import transaction
+from tests.support import csrf_of, make_approval, make_case
+
+ADMIN = "admin@oakfield.example"
+
+
+def events(url: str, kind: AuditKind) -> list[AuditEvent]:
+    with transaction(url) as session:
+        rows = list(session.scalars(select(AuditEvent).where(AuditEvent.kind == kind)))
+        session.expunge_all()
+        return rows
+
+
+def person(url: str, email: str) -> Person | None:
+    with transaction(url) as session:
+        found = session.scalars(select(Person).where(Person.email == email)).first()
+        if found is not None:
+            session.expunge(found)
+        return found
+
+
+def post_form(
+    client: TestClient, page_path: str, action: str, data: dict[str, str]
+) -> httpx.Response:
+    page = client.get(page_path)
+    assert page.status_code == 200, page.text
+    return client.post(
+        action, data={**data, "csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
+
+
+def test_an_admin_adds_a_person_who_can_then_sign_in(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    url = configured.database_url
+    admin = signed_in(ADMIN)
+    bad = post_form(
+        admin,
+        "/admin/people",
+        "/admin/people",
+        {"name": "", "email": "not an address\nBcc: x@y.example", "role": "wizard"},
+    )
+    assert bad.status_code == 400
+    text = bad.text
+    assert "Enter the person&#39;s full name" in text and "Choose one of the roles" in text
+    assert "Enter their email address" in text and "Error:" in text
+    assert person(url, "not an address\nbcc: x@y.example") is None
+
+    added = post_form(
+        admin,
+        "/admin/people",
+        "/admin/people",
+        {
+            "name": "Nadia Karim",
+            "email": "Nadia.Karim@oakfield.example",
+            "role": "Deputy safeguarding lead",
+            "job_title": "Pastoral lead",
+        },
+    )
+    assert added.status_code == 303
+    nadia = person(url, "nadia.karim@oakfield.example")
+    assert nadia is not None and nadia.role == Role.DEPUTY_DSL
+    assert "Nadia Karim" in admin.get("/admin/people").text
+    [event] = events(url, AuditKind.PERSON_ADDED)
+    assert event.data["role"] == "deputy_dsl" and event.actor.startswith("Ian Marsh")
+
+    again = post_form(
+        admin,
+        "/admin/people",
+        "/admin/people",
+        {"name": "Someone Else", "email": "nadia.karim@oakfield.example", "role": "staff"},
+    )
+    assert again.status_code == 400 and "already belongs to someone" in again.text
+
+    admin.cookies.clear()
+    nadia_client = signed_in("nadia.karim@oakfield.example")
+    assert "Nadia Karim" in nadia_client.get("/").text
+
+
+def test_a_role_change_is_audited_with_before_and_after(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    url = configured.database_url
+    sara = person(url, "sara.novak@oakfield.example")
+    assert sara is not None
+    admin = signed_in(ADMIN)
+    saved = post_form(
+        admin,
+        f"/admin/people/{sara.id}",
+        f"/admin/people/{sara.id}",
+        {
+            "name": "Sara Novak",
+            "email": "sara.novak@oakfield.example",
+            "role": "dsl",
+            "job_title": "Designated safeguarding lead (maternity cover)",
+        },
+    )
+    assert saved.status_code == 303
+    [event] = events(url, AuditKind.PERSON_CHANGED)
+    assert event.data["changes"]["role"] == ["staff", "dsl"]
+    assert event.data["changes"]["job_title"][0] == "Teaching assistant"
+
+
+def test_disabling_ends_sessions_and_flags_requests_waiting_on_the_person(
+    configured: Settings, signed_in: Callable[[str], TestClient], client: TestClient
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    make_approval(url, case_id)  # waiting on the headteacher
+    head_page = signed_in("head@oakfield.example").get("/")
+    assert head_page.status_code == 200 and "Helen Okafor" in head_page.text
+    head_cookies = dict(client.cookies)
+    client.cookies.clear()
+
+    head = person(url, "head@oakfield.example")
+    assert head is not None
+    admin = signed_in(ADMIN)
+    empty = post_form(admin, f"/admin/people/{head.id}", f"/admin/people/{head.id}/disable", {})
+    assert empty.status_code == 400 and "Say why" in empty.text
+    done = post_form(
+        admin,
+        f"/admin/people/{head.id}",
+        f"/admin/people/{head.id}/disable",
+        {"reason": "Left the school"},
+    )
+    assert done.status_code == 303
+    flagged = admin.get(done.headers["location"]).text
+    assert "1 request(s) were waiting for them" in flagged
+
+    [disabled] = events(url, AuditKind.PERSON_DISABLED)
+    assert disabled.data["sessions_ended"] == 1 and disabled.data["reason"] == "Left the school"
+    [owner_gone] = events(url, AuditKind.STEP_OWNER_DISABLED)
+    assert owner_gone.case_id == case_id
+
+    client.cookies.clear()
+    client.cookies.update(head_cookies)
+    assert client.get("/", follow_redirects=False).status_code in (303, 307), "signed out"
+    with transaction(url) as session:
+        assert staff_by_email(session, "head@oakfield.example") is None, "cannot sign in"
+
+
+def test_admins_cannot_disable_themselves(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    me = person(configured.database_url, ADMIN)
+    assert me is not None
+    admin = signed_in(ADMIN)
+    refused = post_form(
+        admin, f"/admin/people/{me.id}", f"/admin/people/{me.id}/disable", {"reason": "Testing"}
+    )
+    assert refused.status_code == 409
+
+
+def test_a_people_file_with_one_bad_line_imports_nobody(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    url = configured.database_url
+    admin = signed_in(ADMIN)
+    page = admin.get("/admin/people")
+    bad = (
+        "name,email,role,job_title\n"
+        "Lena Ortiz,lena.ortiz@oakfield.example,Member of staff,Teacher\n"
+        "Bo Lind,bo.lind@oakfield,Headmaster,\n"
+        "Lena Twin,lena.ortiz@oakfield.example,staff,\n"
+    )
+    answer = admin.post(
+        "/admin/people/import",
+        data={"csrf_token": csrf_of(page.text)},
+        files={"file": ("staff.csv", bad.encode(), "text/csv")},
+    )
+    assert answer.status_code == 400
+    assert "Line 3, email" in answer.text and "Line 3, role" in answer.text
+    assert "Line 4: lena.ortiz@oakfield.example is also on line 2" in answer.text
+    assert person(url, "lena.ortiz@oakfield.example") is None
+
+    good = (
+        "name,email,role,job_title\n"
+        "Lena Ortiz,lena.ortiz@oakfield.example,Member of staff,Teacher\n"
+        "Tom Byrne,tom.byrne@oakfield.example,staff,Head of PE\n"
+    )
+    done = admin.post(
+        "/admin/people/import",
+        data={"csrf_token": csrf_of(page.text)},
+        files={"file": ("staff.csv", good.encode(), "text/csv")},
+    )
+    assert done.status_code == 200 and "1 added, 1 updated" in done.text
+    tom = person(url, "tom.byrne@oakfield.example")
+    assert tom is not None and tom.job_title == "Head of PE"
+
+
+def test_a_second_school_is_set_up_and_each_school_sees_only_its_own(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    url = configured.database_url
+    admin = signed_in(ADMIN)
+    made = post_form(
+        admin,
+        "/admin/schools",
+        "/admin/schools",
+        {"name": "Elmbridge Academy", "address": "2 Elm Road", "phase": "secondary"},
+    )
+    assert made.status_code == 303
+    with transaction(url) as session:
+        elm = session.scalars(select(School).where(School.name == "Elmbridge Academy")).one()
+        oak = session.scalars(select(School).where(School.name != "Elmbridge Academy")).one()
+        assert elm.organisation_id == oak.organisation_id, "joins the admin's trust"
+        elm_id = elm.id
+    home = admin.get("/admin/schools").text
+    assert "Elmbridge Academy" in home and 'name="school_id"' in home, "a school switcher"
+
+    switched = post_form(admin, "/admin/people", "/school/switch", {"school_id": str(elm_id)})
+    assert switched.status_code == 303
+    people_page = admin.get("/admin/people").text
+    assert "People at Elmbridge Academy" in people_page
+    assert "Helen Okafor" not in people_page, "Oakfield's staff are not Elmbridge's"
+    added = post_form(
+        admin,
+        "/admin/people",
+        "/admin/people",
+        {"name": "Omar Reid", "email": "head@elmbridge.example", "role": "Headteacher"},
+    )
+    assert added.status_code == 303
+    school_page = admin.get(f"/admin/schools/{elm_id}").text
+    assert "Omar Reid" in school_page
+
+    helen = person(url, "head@oakfield.example")
+    assert helen is not None
+    assert admin.get(f"/admin/people/{helen.id}").status_code == 404, "another school's person"
+    refused = post_form(admin, "/admin/people", "/school/switch", {"school_id": "999999"})
+    assert refused.status_code == 404
+
+    admin.cookies.clear()
+    omar = signed_in("head@elmbridge.example")
+    assert "Elmbridge Academy" in omar.get("/").text
+    assert "Oakfield" not in omar.get("/").text
+
+
+def test_hr_serving_two_schools_is_asked_by_both(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    from db.people import hr_adviser, serve
+    from forms.people import SchoolForm
+    from services.people import create_school
+
+    url = configured.database_url
+    with transaction(url) as session:
+        hr = staff_by_email(session, "hr@oakfield.example")
+        assert hr is not None
+        elm = create_school(session, None, SchoolForm(name="Elmbridge Academy"), None)
+        assert serve(session, hr.id, elm.id)
+        assert hr_adviser(session, elm.id).id == hr.id
+        elm_id = elm.id
+    page = signed_in("hr@oakfield.example").get("/").text
+    assert "Elmbridge Academy" in page and "Oakfield Primary School" in page
+    assert f'value="{elm_id}"' in page
