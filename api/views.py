@@ -29,7 +29,7 @@ from db.models import (
     Person,
 )
 from db.outbox import delivery_counts, undelivered
-from db.people import get_person, names_of
+from db.people import get_person, inactive_among, names_of
 from db.schools import get_school
 from db.session import Session
 from services.letters import letter_preview
@@ -109,6 +109,7 @@ class CaseView:
     approvals: dict[str, Approval]
     documents: list[Document]
     rights: frozenset[str] = frozenset()  # the names of the case actions the viewer has
+    disabled_owners: frozenset[int] = frozenset()  # owners of waiting steps who left
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
@@ -131,6 +132,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         lead=get_person(session, case.lead_id),
         steps=steps,
         owners=names_of(session, {s.owner_id for s in steps if s.owner_id}),
+        disabled_owners=inactive_among(session, {s.owner_id for s in steps if s.owner_id}),
         evidence=[
             e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
         ],

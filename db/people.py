@@ -30,6 +30,16 @@ def names_of(session: Session, person_ids: set[int]) -> dict[int, str]:
     return {person_id: name for person_id, name in found}
 
 
+def inactive_among(session: Session, person_ids: set[int]) -> frozenset[int]:
+    """Which of these people have had their accounts disabled."""
+    if not person_ids:
+        return frozenset()
+    found = session.scalars(
+        select(Person.id).where(Person.id.in_(person_ids), Person.active.is_(False))
+    )
+    return frozenset(found)
+
+
 def add_person(
     session: Session,
     *,

@@ -19,7 +19,7 @@ from db.audit import first_for_step, record_event
 from db.cases import acting_head, finish_step, mark_waiting
 from db.models import Approval, Case, Person
 from db.outbox import dedup_key, queue_email
-from db.people import get_person, hr_adviser
+from db.people import case_lead, get_person, hr_adviser
 from db.session import Session
 from services.notices import action_link, base_context
 
@@ -124,6 +124,19 @@ def email_request(
     )
 
 
+def current_holder(session: Session, case: Case, approval: Approval) -> Person:
+    """Who a request should now go to: its approver, unless their account was disabled."""
+    person = get_person(session, approval.approver_id)
+    if person.active:
+        return person
+    spec = procedure_for(case.incident_type).step(approval.step_key)
+    fresh = responsible_for(session, case, spec.owner)
+    if not fresh.active:  # the disabled person led the case: the school's lead takes it
+        fresh = case_lead(session, case.school_id)
+    approval.approver_id = fresh.id
+    return fresh
+
+
 def renew_link(
     session: Session,
     case: Case,
@@ -133,7 +146,10 @@ def renew_link(
     **data: Any,
 ) -> tuple[Person, str]:
     """Give an undecided request a new link (the old one dies) and record why."""
-    person = get_person(session, approval.approver_id)
+    before = get_person(session, approval.approver_id)
+    person = current_holder(session, case, approval)
+    if person.id != before.id:
+        data = {"from": before.name, **data}
     token = renew_token(session, approval, link_ttl(approval.step_key))
     mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
     record_event(

@@ -152,6 +152,33 @@ def test_disabling_ends_sessions_and_flags_requests_waiting_on_the_person(
     with transaction(url) as session:
         assert staff_by_email(session, "head@oakfield.example") is None, "cannot sign in"
 
+    # The deputy becomes headteacher; the DSL sends the waiting request on to her.
+    kate = person(url, "deputy@oakfield.example")
+    assert kate is not None
+    client.cookies.clear()
+    admin = signed_in(ADMIN)
+    promoted = post_form(
+        admin,
+        f"/admin/people/{kate.id}",
+        f"/admin/people/{kate.id}",
+        {"name": kate.name, "email": "deputy@oakfield.example", "role": "headteacher"},
+    )
+    assert promoted.status_code == 303
+    client.cookies.clear()
+    dsl = signed_in("dsl@oakfield.example")
+    page = dsl.get(f"/cases/{case_id}")
+    assert "Helen Okafor's account has been disabled" in page.text
+    resent = dsl.post(
+        f"/cases/{case_id}/steps/approve_parent_letter/reissue",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert resent.status_code == 303
+    page = dsl.get(f"/cases/{case_id}").text
+    assert "Waiting for Kate Doyle" in page and "account has been disabled" not in page
+    [moved] = [e for e in events(url, AuditKind.APPROVAL_REISSUED) if e.case_id == case_id]
+    assert moved.data["from"] == "Helen Okafor" and moved.data["to"] == "Kate Doyle"
+
 
 def test_admins_cannot_disable_themselves(
     configured: Settings, signed_in: Callable[[str], TestClient]
