@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -29,134 +30,126 @@ def decision_of(url: str, case_id: int, step_key: str = "approve_parent_letter")
         return approval.decision.value if approval.decision else None
 
 
-def approve(client: TestClient, link: str, html: str, code: str = "") -> tuple[int, str]:
-    answer = client.post(
-        link,
-        data={"decision": "approved", "reason": "", "code": code, "csrf_token": csrf_of(html)},
-    )
-    return answer.status_code, answer.text
+@dataclass
+class Letter:
+    """The letter to parents waiting on the head, whose decision page is open in `client`."""
+
+    client: TestClient
+    url: str
+    case_id: int
+    link: str
+    html: str
+    mail: MailStore
+    deliver: Callable[[], int]
+
+    def code(self) -> str:
+        """Press "Email me a confirmation code" and read the code from the email."""
+        return emailed_code(self.client, self.link, self.html, self.mail, HEAD, self.deliver)
+
+    def approve(self, code: str = "") -> tuple[int, str]:
+        answer = self.client.post(
+            self.link,
+            data={
+                "decision": "approved",
+                "reason": "",
+                "code": code,
+                "csrf_token": csrf_of(self.html),
+            },
+        )
+        return answer.status_code, answer.text
+
+    def decision(self) -> str | None:
+        return decision_of(self.url, self.case_id)
 
 
-def test_approving_the_letter_without_a_code_records_nothing_and_says_what_to_do(
-    client: TestClient, configured: Settings
-) -> None:
+@pytest.fixture
+def letter(
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> Letter:
     url = configured.database_url
     case_id = make_case(url)
     link = LINK.format(make_approval(url, case_id))
     page = client.get(link)
-    assert "Email me a confirmation code" in page.text
-    status, text = approve(client, link, page.text)
+    assert page.status_code == 200 and "Email me a confirmation code" in page.text
+    return Letter(client, url, case_id, link, page.text, smtp[0], deliver)
+
+
+def test_approving_the_letter_without_a_code_records_nothing_and_says_what_to_do(
+    letter: Letter,
+) -> None:
+    status, text = letter.approve()
     assert status == 400
     assert "There is a problem" in text and 'href="#code"' in text
     assert "Press &#39;Email me a confirmation code&#39;" in text
     assert '<label for="code">Confirmation code</label>' in text
-    assert decision_of(url, case_id) is None
-    assert count(url, OutboxMessage, OutboxMessage.kind == "parent_letter") == 0
-    assert client.get(link).status_code == 200, "the link still works for the approver"
+    assert letter.decision() is None
+    assert count(letter.url, OutboxMessage, OutboxMessage.kind == "parent_letter") == 0
+    assert letter.client.get(letter.link).status_code == 200, "the link still works"
 
 
-def test_the_emailed_code_records_the_approval_once(
-    client: TestClient,
-    configured: Settings,
-    smtp: tuple[MailStore, int],
-    deliver: Callable[[], int],
-) -> None:
-    url = configured.database_url
-    case_id = make_case(url)
-    link = LINK.format(make_approval(url, case_id))
-    page = client.get(link)
-    since = len(smtp[0].ids())
-    code = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
-    mail = mail_to(smtp[0], HEAD, "confirmation code", since=since)
+def test_the_emailed_code_records_the_approval_once(letter: Letter) -> None:
+    since = len(letter.mail.ids())
+    code = letter.code()
+    mail = mail_to(letter.mail, HEAD, "confirmation code", since=since)
     assert mail.links == [] and "/approvals/" not in mail.raw, "the code email has no link"
-    with transaction(url) as session:
+    with transaction(letter.url) as session:
         stored = session.query(DecisionCode).one()
         assert code not in stored.code_hash and len(stored.code_hash) == 64
-    status, text = approve(client, link, page.text, code)
+    status, text = letter.approve(code)
     assert status == 200 and "Your answer is recorded" in text
-    assert decision_of(url, case_id) == "approved"
-    assert approve(client, link, page.text, code)[0] == 410
+    assert letter.decision() == "approved"
+    assert letter.approve(code)[0] == 410
 
 
 def test_a_wrong_code_is_refused_and_too_many_wrong_codes_stop_the_right_one(
-    client: TestClient,
-    configured: Settings,
-    smtp: tuple[MailStore, int],
-    deliver: Callable[[], int],
+    letter: Letter,
 ) -> None:
-    url = configured.database_url
-    case_id = make_case(url)
-    link = LINK.format(make_approval(url, case_id))
-    page = client.get(link)
-    code = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
+    code = letter.code()
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    status, text = approve(client, link, page.text, "12ab")
+    status, text = letter.approve("12ab")
     assert status == 400 and "The confirmation code is 6 digits" in text
-    status, text = approve(client, link, page.text, wrong)
+    status, text = letter.approve(wrong)
     assert status == 400 and "That code is not right" in text
     for _ in range(MOST_ATTEMPTS - 1):
-        approve(client, link, page.text, wrong)
-    status, text = approve(client, link, page.text, code)
+        letter.approve(wrong)
+    status, text = letter.approve(code)
     assert status == 400 and "tried too many times" in text
-    assert decision_of(url, case_id) is None
-    fresh = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
-    assert approve(client, link, page.text, fresh)[0] == 200
+    assert letter.decision() is None
+    assert letter.approve(letter.code())[0] == 200
 
 
-def test_an_expired_or_replaced_code_is_refused(
-    client: TestClient,
-    configured: Settings,
-    smtp: tuple[MailStore, int],
-    deliver: Callable[[], int],
-) -> None:
-    url = configured.database_url
-    case_id = make_case(url)
-    link = LINK.format(make_approval(url, case_id))
-    page = client.get(link)
-    first = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
-    second = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
+def test_an_expired_or_replaced_code_is_refused(letter: Letter) -> None:
+    first, second = letter.code(), letter.code()
     if first != second:  # only the newest code works
-        status, text = approve(client, link, page.text, first)
+        status, text = letter.approve(first)
         assert status == 400 and "newest confirmation code email" in text
-    with transaction(url) as session:
+    with transaction(letter.url) as session:
         session.execute(update(DecisionCode).values(expires_at=utcnow() - timedelta(seconds=1)))
-    status, text = approve(client, link, page.text, second)
+    status, text = letter.approve(second)
     assert status == 400 and "codes work once and for 15 minutes" in text
-    assert decision_of(url, case_id) is None
+    assert letter.decision() is None
 
 
-def test_a_code_works_once(
-    client: TestClient,
-    configured: Settings,
-    smtp: tuple[MailStore, int],
-    deliver: Callable[[], int],
-) -> None:
-    url = configured.database_url
-    case_id = make_case(url)
-    link = LINK.format(make_approval(url, case_id))
-    page = client.get(link)
-    code = emailed_code(client, link, page.text, smtp[0], HEAD, deliver)
-    with transaction(url) as session:
-        approval = session.query(Approval).filter_by(case_id=case_id).one()
-        assert check_code(session, approval, code) == ""
-    with transaction(url) as session:
-        approval = session.query(Approval).filter_by(case_id=case_id).one()
-        assert "no confirmation code waiting" in check_code(session, approval, code)
-    assert approve(client, link, page.text, code)[0] == 400
-    assert decision_of(url, case_id) is None
+def test_a_code_works_once(letter: Letter) -> None:
+    code = letter.code()
+    for expected in ("", "no confirmation code waiting"):
+        with transaction(letter.url) as session:
+            approval = session.query(Approval).filter_by(case_id=letter.case_id).one()
+            assert expected in check_code(session, approval, code)
+    assert letter.approve(code)[0] == 400
+    assert letter.decision() is None
 
 
-def test_a_rejection_needs_no_code(client: TestClient, configured: Settings) -> None:
-    url = configured.database_url
-    case_id = make_case(url)
-    link = LINK.format(make_approval(url, case_id))
-    page = client.get(link)
-    done = client.post(
-        link,
-        data={"decision": "rejected", "reason": "Too soon.", "csrf_token": csrf_of(page.text)},
+def test_a_rejection_needs_no_code(letter: Letter) -> None:
+    done = letter.client.post(
+        letter.link,
+        data={"decision": "rejected", "reason": "Too soon.", "csrf_token": csrf_of(letter.html)},
     )
     assert done.status_code == 200 and "Your answer is recorded" in done.text
-    assert decision_of(url, case_id) == "rejected"
+    assert letter.decision() == "rejected"
 
 
 @pytest.mark.parametrize(
@@ -178,17 +171,12 @@ def test_referring_to_the_police_needs_a_code_and_not_referring_does_not(
     assert decision_of(url, case_id, step) == other
 
 
-def test_asking_for_codes_is_limited(client: TestClient, configured: Settings) -> None:
-    url = configured.database_url
-    link = LINK.format(make_approval(url, make_case(url)))
-    page = client.get(link)
-    asks = [
-        client.post(link, data={"action": "send_code", "csrf_token": csrf_of(page.text)})
-        for _ in range(6)
-    ]
+def test_asking_for_codes_is_limited(letter: Letter) -> None:
+    ask = {"action": "send_code", "csrf_token": csrf_of(letter.html)}
+    asks = [letter.client.post(letter.link, data=ask) for _ in range(6)]
     assert [a.status_code for a in asks] == [200] * 5 + [429]
     assert "the most we send" in asks[-1].text
-    assert count(url, DecisionCode) == 5
+    assert count(letter.url, DecisionCode) == 5
 
 
 def test_no_option_is_chosen_in_advance_on_any_step_page(
