@@ -225,6 +225,7 @@ class EmailKind(enum.StrEnum):
     TASK_REQUEST = "task_request"
     MEETING_INVITATION = "meeting_invitation"
     PARENT_LETTER = "parent_letter"
+    DECISION_CODE = "decision_code"
 
     @classmethod
     def request(cls, kind: ApprovalKind) -> EmailKind:

@@ -54,3 +54,25 @@ def needs_police_decision(content_kinds: Iterable[str]) -> bool:
 def meeting_successful(held: str | None, agreed: str | None) -> bool:
     """Procedure C: a meeting succeeded if it took place and they agreed to remove it."""
     return held == "yes" and agreed == "yes"
+
+
+# Answers that reach outside the school (a letter to every parent, a referral to the police).
+# The emailed link alone is not enough for these: a mail scanner that fills in forms holds the
+# link too. They also need a code Casework emails separately (services/confirmation.py).
+CONFIRMED_ANSWERS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("approve_parent_letter", "approved"),
+        ("police_decision", "refer"),
+        ("next_action", "police"),
+    }
+)
+
+
+def needs_confirmation(step_key: str, decision: str) -> bool:
+    """Whether this answer at this step needs a confirmation code as well as the link."""
+    return (str(step_key), str(decision)) in CONFIRMED_ANSWERS
+
+
+def confirmed_options(step_key: str) -> frozenset[str]:
+    """The options of a step that need a confirmation code (empty for most steps)."""
+    return frozenset(d for s, d in CONFIRMED_ANSWERS if s == str(step_key))

@@ -27,3 +27,14 @@ def sign(value: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_code() -> str:
+    """A six-digit code a person reads in one email and types into a page."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def code_hash(scope: object, code: str) -> str:
+    """What the database keeps of a short code: keyed by the app's secret, so the table
+    alone does not let anyone try all million codes offline."""
+    return sign(f"code:{scope}:{code.strip()}")

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, true, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
-from core.tokens import new_token, token_hash
-from db.models import Approval, ApprovalKind, Case, CaseStatus, Decision, Person, utcnow
+from core.tokens import new_token, same, token_hash
+from db.models import (
+    Approval,
+    ApprovalKind,
+    Case,
+    CaseStatus,
+    Decision,
+    DecisionCode,
+    Person,
+    utcnow,
+)
 
 
 def open_request(
@@ -167,3 +176,71 @@ def waiting_on(session: Session, person_id: int) -> list[Approval]:
             .order_by(Approval.id)
         )
     )
+
+
+def add_code(session: Session, approval_id: int, code_hash: str, ttl: timedelta) -> DecisionCode:
+    """A new confirmation code for the request; any earlier code stops working."""
+    now = utcnow()
+    session.execute(
+        update(DecisionCode)
+        .where(
+            DecisionCode.approval_id == approval_id,
+            DecisionCode.used_at.is_(None),
+            DecisionCode.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    code = DecisionCode(
+        approval_id=approval_id, code_hash=code_hash, created_at=now, expires_at=now + ttl
+    )
+    session.add(code)
+    session.flush()
+    return code
+
+
+def codes_sent_since(session: Session, approval_id: int, since: datetime) -> int:
+    """How many confirmation codes the request was sent after `since`."""
+    return int(
+        session.scalar(
+            select(func.count(DecisionCode.id)).where(
+                DecisionCode.approval_id == approval_id, DecisionCode.created_at > since
+            )
+        )
+        or 0
+    )
+
+
+CodeCheck = Literal["ok", "wrong", "locked", "none"]
+
+
+def spend_code(session: Session, approval_id: int, code_hash: str, most_attempts: int) -> CodeCheck:
+    """Try a confirmation code: "ok" (now used), "wrong", "locked" or "none" (no live code).
+
+    A wrong try counts against the live code; at `most_attempts` it stops working.
+    """
+    now = utcnow()
+    code = session.scalars(
+        select(DecisionCode)
+        .where(
+            DecisionCode.approval_id == approval_id,
+            DecisionCode.used_at.is_(None),
+            DecisionCode.expires_at > now,
+        )
+        .order_by(DecisionCode.id.desc())
+    ).first()
+    if code is None:
+        return "none"
+    if code.attempts >= most_attempts:
+        return "locked"
+    if not same(code.code_hash, code_hash):
+        code.attempts += 1
+        session.flush()
+        return "locked" if code.attempts >= most_attempts else "wrong"
+    used = session.execute(
+        update(DecisionCode)
+        .where(DecisionCode.id == code.id, DecisionCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return "ok" if getattr(used, "rowcount", 0) == 1 else "none"

@@ -251,6 +251,22 @@ class Approval(Base):
     __table_args__ = (UniqueConstraint("case_id", "step_key", name="uq_approvals_case_step"),)
 
 
+class DecisionCode(Base):
+    """A six-digit code emailed to an approver to confirm an answer that reaches outside the
+    school. Kept as a keyed hash; short-lived, single use, and refused after a few wrong tries.
+    """
+
+    __tablename__ = "decision_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class OutboxBody(Base):
     """The subject and both parts of an email, stored once however many people it goes to.
 

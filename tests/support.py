@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import create_engine, select, text
 
+from core.procedures import PROCEDURES, StepKind
 from db.approvals import open_request
 from db.cases import NewCase, mark_waiting, open_case
 from db.models import (
@@ -72,6 +73,33 @@ def link_in(mail: StoredMail, path_part: str) -> str:
         if path_part in link:
             return link
     raise AssertionError(f"no {path_part} link in {mail.subject!r}: {mail.links}")
+
+
+def code_in(mail: StoredMail) -> str:
+    """The six-digit confirmation code a decision-code email carries."""
+    found = re.search(r"confirmation code is:\s+(\d{6})", mail.text)
+    assert found, f"no confirmation code in {mail.subject!r}"
+    return found.group(1)
+
+
+def emailed_code(
+    client: Any,
+    link: str,
+    html: str,
+    store: MailStore,
+    to: str,
+    deliver: Callable[[], object] | None = None,
+) -> str:
+    """Press "Email me a confirmation code" on a decision page and read the code that comes.
+
+    `deliver` sends the outbox when no worker process is running (in-process tests).
+    """
+    since = len(store.ids())
+    sent = client.post(link, data={"action": "send_code", "csrf_token": csrf_of(html)})
+    assert sent.status_code == 200 and "code is on its way" in sent.text, sent.text
+    if deliver is not None:
+        deliver()
+    return code_in(mail_to(store, to, "confirmation code", since=since))
 
 
 def signin(
@@ -195,7 +223,8 @@ def make_approval(
 ) -> str:
     """A request waiting on the headteacher, as the flow leaves it; returns the raw token."""
     head = person(url, Role.HEADTEACHER)
-    kind = ApprovalKind.APPROVAL if step_key.startswith("approve") else ApprovalKind.TASK
+    approvals = {s.key for p in PROCEDURES.values() for s in p.steps if s.kind == StepKind.APPROVAL}
+    kind = ApprovalKind.APPROVAL if step_key in approvals else ApprovalKind.TASK
     with transaction(url) as session:
         approver = session.get(Person, head.id)
         assert approver is not None

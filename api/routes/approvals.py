@@ -2,6 +2,11 @@
 
 GET shows the page and changes nothing (mail scanners open links). POST stores the
 decision once, atomically, and only then resumes the suspended flow run.
+
+An answer that reaches outside the school (core.rules.needs_confirmation) also needs the
+six-digit code the approver asks for on the page and receives in a second email
+(services/confirmation.py): a scanner that fills in and submits every form has the link,
+never the code. Without a valid code nothing is stored and the run is not resumed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from api.pages import render_page
 from api.security import client_ip
 from api.views import LinkView, link_view
 from core.enums import ApprovalKind, Decision, StepKey
+from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
 from db.approvals import by_token
 from db.models import Person, utcnow
@@ -25,6 +31,7 @@ from flows.trigger import deliver_decision
 from forms.common import validate
 from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
+from services.confirmation import CODE_TTL, check_code, send_code
 from services.requests import Answer, decide
 
 router = APIRouter()
@@ -69,17 +76,22 @@ def page(
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int = 200,
+    code_sent: bool = False,
 ) -> Response:
     step = StepKey(view.approval.step_key)
+    options = DECISIONS[step].options if step in DECISIONS else ()
     return render_page(
         request,
         f"pages/{ROUTES[view.approval.kind]}_link.html",
-        options=DECISIONS[step].options if step in DECISIONS else (),
+        options=options,
         status_code=status_code,
         view=view,
         values=values,
         errors=errors,
         step_template=f"pages/steps/{step}.html",
+        needing=[label for value, label in options if value in confirmed_options(step)],
+        code_sent=code_sent,
+        code_minutes=int(CODE_TTL.total_seconds() // 60),
     )
 
 
@@ -108,6 +120,27 @@ def store_answer(view: LinkView, answer: Answer) -> None:
             )
 
 
+def request_code(request: Request, view: LinkView) -> Response:
+    """Email the approver a confirmation code (a second email, with no link in it)."""
+    if not confirmed_options(view.approval.step_key):
+        return page(request, view, values={}, errors={})
+    with transaction() as session:
+        approver = get_person(session, view.approver.id)
+        problem = send_code(session, view.case, view.approval, approver)
+    if problem:
+        return page(request, view, {}, {"code": problem}, status_code=429)
+    return page(request, view, values={}, errors={}, code_sent=True)
+
+
+def confirm(view: LinkView, typed: str) -> str:
+    """Use up the confirmation code typed; "" if it was right, else why not.
+
+    Its own transaction, so a wrong try is counted even though nothing else is stored.
+    """
+    with transaction() as session:
+        return check_code(session, view.approval, typed)
+
+
 def show(request: Request, raw: str, kind: ApprovalKind) -> Response:
     view = load_link(raw, kind, current_user(request))
     return page(request, view, values={}, errors={})
@@ -117,10 +150,18 @@ def answer(request: Request, raw: str, kind: ApprovalKind, form: FormData) -> Re
     """Validate the answer, store it once, then hand it to the waiting flow run."""
     view = load_link(raw, kind, current_user(request))
     values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    if values.pop("action", "") == "send_code":
+        return request_code(request, view)
+    typed = values.pop("code", "")
     model, errors = validate(form_for_step(view.approval.step_key), values)
     if model is None:
         return page(request, view, values, errors, status_code=400)
-    store_answer(view, answer_of(model, request))
+    given = answer_of(model, request)
+    if needs_confirmation(view.approval.step_key, given.decision):
+        problem = confirm(view, typed)
+        if problem:
+            return page(request, view, values, {"code": problem}, status_code=400)
+    store_answer(view, given)
     deliver_decision(view.approval.id)
     return render_page(request, "pages/link_done.html", view=view, summary=model.summary())
 

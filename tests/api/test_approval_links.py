@@ -15,7 +15,15 @@ from core.settings import Settings
 from db.models import Approval, AuditEvent, CaseStep, StepStatus
 from db.session import transaction
 from mail.catcher import MailStore
-from tests.support import audit_kinds, csrf_of, link_in, mail_to, make_approval, make_case
+from tests.support import (
+    audit_kinds,
+    csrf_of,
+    emailed_code,
+    link_in,
+    mail_to,
+    make_approval,
+    make_case,
+)
 
 
 def approval_state(url: str, case_id: int) -> tuple[str | None, int]:
@@ -39,15 +47,26 @@ def test_opening_the_link_changes_nothing(client: TestClient, configured: Settin
 
 
 def test_a_decision_is_recorded_once_and_the_link_then_says_so(
-    client: TestClient, configured: Settings
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
 ) -> None:
     url = configured.database_url
     case_id = make_case(url)
     token = make_approval(url, case_id)
     page = client.get(f"/approvals/{token}")
+    code = emailed_code(
+        client, f"/approvals/{token}", page.text, smtp[0], "head@oakfield.example", deliver
+    )
     done = client.post(
         f"/approvals/{token}",
-        data={"decision": "approved", "reason": "Fine to send.", "csrf_token": csrf_of(page.text)},
+        data={
+            "decision": "approved",
+            "reason": "Fine to send.",
+            "code": code,
+            "csrf_token": csrf_of(page.text),
+        },
     )
     assert done.status_code == 200 and "Your answer is recorded" in done.text
     again = client.post(
@@ -115,7 +134,7 @@ def test_twenty_concurrent_decisions_record_exactly_one(
             answer = browser.post(
                 link,
                 data={
-                    "decision": "approved" if n % 2 else "rejected",
+                    "decision": "rejected",
                     "reason": f"click {n}",
                     "csrf_token": csrf_of(page.text),
                 },

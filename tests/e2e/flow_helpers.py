@@ -9,13 +9,25 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from core.enums import EmailKind
+from core.rules import CONFIRMED_ANSWERS
 from db.models import Approval, AuditEvent, CaseStatus, OutboxMessage, Person
 from db.session import transaction
 from mail.catcher import StoredMail
 from tests.stack import Stack
-from tests.support import case_row, csrf_of, link_in, mail_to, signin, wait_until
+from tests.support import (
+    case_row,
+    csrf_of,
+    emailed_code,
+    link_in,
+    mail_to,
+    signin,
+    wait_until,
+)
 
 SKIP = ("email.", "case.viewed", "evidence.viewed", "pack.viewed")
+# The answers that also need the code from a second email (the letter, the police).
+CONFIRMED = frozenset(decision for _, decision in CONFIRMED_ANSWERS)
 
 
 def report_as(
@@ -35,12 +47,17 @@ def report_as(
 def answer_link(
     stack: Stack, to: str, subject_part: str, answers: dict[str, str], expect: int = 200
 ) -> httpx.Response:
-    """Open the newest emailed link about `subject_part` in a fresh browser and answer it."""
+    """Open the newest emailed link about `subject_part` in a fresh browser and answer it.
+
+    An answer that needs a confirmation code asks for one and types in the emailed code.
+    """
     mail = mail_to(stack.mail, to, subject_part)
     link = next(link for link in mail.links if "/tasks/" in link or "/approvals/" in link)
     with httpx.Client(timeout=30) as browser:
         page = browser.get(link)
         assert page.status_code == 200, page.text
+        if answers.get("decision") in CONFIRMED:
+            answers = {**answers, "code": emailed_code(browser, link, page.text, stack.mail, to)}
         sent = browser.post(link, data={**answers, "csrf_token": csrf_of(page.text)})
     assert sent.status_code == expect, sent.text
     return sent
@@ -75,11 +92,15 @@ def assert_story(
 
 
 def emails_of(url: str, case_id: int) -> list[tuple[str, str]]:
-    """What the case queued, in order: (kind, recipient), letters to parents left out."""
+    """What the case queued, in order: (kind, recipient), letters to parents and
+    confirmation codes left out."""
     with transaction(url) as session:
         rows = session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.case_id == case_id, OutboxMessage.kind != "parent_letter")
+            .where(
+                OutboxMessage.case_id == case_id,
+                OutboxMessage.kind.not_in([EmailKind.PARENT_LETTER, EmailKind.DECISION_CODE]),
+            )
             .order_by(OutboxMessage.id)
         )
         return [(r.kind, r.to_addr) for r in rows]

@@ -17,6 +17,7 @@ from db.session import transaction
 from tests.e2e.flow_helpers import wait_closed
 from tests.e2e.test_pupil_contact import (
     DSL,
+    HEAD,
     approval_mail,
     assert_no_duplicate_mail,
     do_tasks,
@@ -25,7 +26,16 @@ from tests.e2e.test_pupil_contact import (
     respond,
 )
 from tests.stack import Stack
-from tests.support import audit_kinds, case_row, csrf_of, link_in, mail_to, signin, wait_until
+from tests.support import (
+    audit_kinds,
+    case_row,
+    csrf_of,
+    emailed_code,
+    link_in,
+    mail_to,
+    signin,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,12 +105,20 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
 
     # Crashed while waiting for the head: the decision itself starts it again. The worker's
     # reconciler is stopped meanwhile, or it could restart the run before the head answers.
-    stack.stop_worker()
-    crash(stack, run_id)
+    # The head asks for the confirmation code first: the stopped worker could not send it.
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
+        code = emailed_code(head, review, page.text, stack.mail, HEAD)
+        stack.stop_worker()
+        crash(stack, run_id)
         head.post(
-            review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
+            review,
+            data={
+                "decision": "approved",
+                "reason": "",
+                "code": code,
+                "csrf_token": csrf_of(page.text),
+            },
         ).raise_for_status()
     assert restarts(stack.db_url, case_id)[-1] == "decision on approve_parent_letter"
     stack.start_worker()  # to send the letters

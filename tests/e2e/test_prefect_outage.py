@@ -11,9 +11,25 @@ from fastapi.testclient import TestClient
 
 from core.settings import get_settings
 from db.models import Approval
-from tests.e2e.test_pupil_contact import REPORTER, UPLOADS, approval_mail, do_tasks, wait_closed
+from tests.e2e.test_pupil_contact import (
+    HEAD,
+    REPORTER,
+    UPLOADS,
+    approval_mail,
+    do_tasks,
+    wait_closed,
+)
 from tests.stack import Stack
-from tests.support import case_row, count, csrf_of, link_in, signin, submit_report, wait_until
+from tests.support import (
+    case_row,
+    count,
+    csrf_of,
+    emailed_code,
+    link_in,
+    signin,
+    submit_report,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,8 +70,10 @@ def test_intake_and_approval_survive_a_prefect_outage(
     review = urlsplit(link_in(approval_mail(stack, case.reference), "/approvals/")).path
     cut_off_web.cookies.clear()  # the headteacher's own browser, not the reporter's session
     page = cut_off_web.get(review)
+    code = emailed_code(cut_off_web, review, page.text, stack.mail, HEAD)
     done = cut_off_web.post(
-        review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
+        review,
+        data={"decision": "approved", "reason": "", "code": code, "csrf_token": csrf_of(page.text)},
     )
     assert done.status_code == 200 and "Your answer is recorded" in done.text
     wait_closed(stack, case_id)

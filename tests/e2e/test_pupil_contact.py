@@ -22,6 +22,7 @@ from tests.support import (
     case_row,
     count,
     csrf_of,
+    emailed_code,
     link_in,
     mail_to,
     signin,
@@ -169,8 +170,15 @@ def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
         assert "50 parents and carers" in page.text and LETTER_SUBJECT in page.text
+        code = emailed_code(head, review, page.text, stack.mail, HEAD)
         head.post(
-            review, data={"decision": "approved", "reason": "", "csrf_token": csrf_of(page.text)}
+            review,
+            data={
+                "decision": "approved",
+                "reason": "",
+                "code": code,
+                "csrf_token": csrf_of(page.text),
+            },
         ).raise_for_status()
     wait_closed(stack, case_id)
     sent = fifty_letters(stack, case_id)
@@ -257,6 +265,7 @@ def test_runner_restart_while_waiting_for_approval(stack: Stack) -> None:
             data={
                 "decision": "approved",
                 "reason": "Timely reminder.",
+                "code": emailed_code(head, review, page.text, stack.mail, HEAD),
                 "csrf_token": csrf_of(page.text),
             },
         ).raise_for_status()
