@@ -2,8 +2,9 @@
 
 The app runs under uvicorn (`live_server`) and one headless Chromium serves the whole module.
 axe-core's JavaScript comes from the axe-playwright-python package, so nothing is fetched from
-the network. Each page is checked twice: at desktop width, then at 390 px wide, where it must
-also not scroll sideways. One form is also walked with the Tab key.
+the network, and a page that asks for anything from another site fails the test. Each page is
+checked twice: at desktop width, then at 390 px wide, where it must also not scroll sideways.
+One form is also walked with the Tab key.
 
 People are signed in by the same emailed-link route staff use, through a test client; the
 session cookie is then handed to the browser (`sign_in`), so only that helper knows how
@@ -24,12 +25,14 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
+    Request,
     ViewportSize,
     expect,
     sync_playwright,
 )
 
 from api.security import SESSION_COOKIE
+from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
 from mail.catcher import MailStore
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
@@ -97,6 +100,12 @@ class Checker:
         self.page = context.new_page()
         self.problems: list[str] = []
         self.checked: list[str] = []
+        # No page may load anything from another site (a CDN): note any request that tries.
+        self.page.on("request", self.stays_local)
+
+    def stays_local(self, request: Request) -> None:
+        if not request.url.startswith((self.base, "data:", "about:")):
+            self.problems.append(f"{self.page.url}: fetches {request.url} from outside the app")
 
     def open(self, path: str, status: int = 200) -> Page:
         response = self.page.goto(local(path, self.base) if "://" in path else self.base + path)
@@ -232,19 +241,32 @@ def test_staff_and_head_pages(
     checker.assert_clean()
 
 
-def test_emailed_link_pages(checker: Checker, configured: Settings) -> None:
+def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> None:
+    """The approval page, the page that thanks the approver, and the used link's 410."""
     url = configured.database_url
-    case_id = make_case(url)
-    checker.visit(
-        "task link", f"/tasks/{make_approval(url, case_id, step_key='record_persistence')}"
-    )
-    approval = make_approval(url, case_id)
+    approval = make_approval(url, make_case(url))
     page = checker.visit("approval link", f"/approvals/{approval}")
     page.get_by_label("Approve", exact=False).first.check()
     page.get_by_role("button", name="Record my decision").click()
     expect(page.get_by_role("status")).to_contain_text("Your answer is recorded", timeout=30_000)
     checker.check("link done")
     checker.visit("used link", f"/approvals/{approval}", 410)
+    checker.assert_clean()
+
+
+def test_every_step_page(checker: Checker, configured: Settings) -> None:
+    """Each procedure step that asks a person has its own page: check each one once."""
+    url = configured.database_url
+    seen: set[str] = set()
+    for kind, procedure in PROCEDURES.items():
+        for spec in procedure.steps:
+            if spec.kind == StepKind.SYSTEM or spec.key in seen:
+                continue
+            seen.add(spec.key)
+            token = make_approval(url, make_case(url, kind), step_key=spec.key)
+            where = "approvals" if spec.key.startswith("approve") else "tasks"
+            checker.visit(f"{kind} step {spec.key}", f"/{where}/{token}")
+    assert len(seen) >= 16
     checker.assert_clean()
 
 
