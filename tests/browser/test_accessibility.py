@@ -99,7 +99,6 @@ class Checker:
         self.base = base
         self.page = context.new_page()
         self.problems: list[str] = []
-        self.checked: list[str] = []
         # No page may load anything from another site (a CDN): note any request that tries.
         self.page.on("request", self.stays_local)
 
@@ -134,7 +133,6 @@ class Checker:
                         f" widest: {widest(page)}"
                     )
         page.set_viewport_size(DESKTOP)
-        self.checked.append(name)
 
     def assert_clean(self) -> None:
         if self.problems:
@@ -169,7 +167,13 @@ def widest(page: Page) -> str:
     return ", ".join(found)
 
 
-def sign_in(checker: Checker, client: TestClient, email: str, smtp: Any, deliver: Any) -> None:
+def sign_in(
+    checker: Checker,
+    client: TestClient,
+    email: str,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
     """Sign in through the app with a test client and give its session cookie to the browser."""
     client.cookies.clear()
     signin(client, email, smtp[0], off_thread(deliver))
