@@ -1,0 +1,342 @@
+"""Every page type passes axe-core with no serious or critical problem, on a desktop and a phone.
+
+The app runs under uvicorn (`live_server`) and one headless Chromium serves the whole module.
+axe-core's JavaScript comes from the axe-playwright-python package, so nothing is fetched from
+the network, and a page that asks for anything from another site fails the test. Each page is
+checked twice: at desktop width, then at 390 px wide, where it must also not scroll sideways.
+One form is also walked with the Tab key.
+
+People are signed in by the same emailed-link route staff use, through a test client; the
+session cookie is then handed to the browser (`sign_in`), so only that helper knows how
+sign-in works.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from fastapi.testclient import TestClient
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from api.security import SESSION_COOKIE
+from core.procedures import PROCEDURES, StepKind
+from core.settings import Settings
+from mail.catcher import MailStore
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support import PNG, link_in, mail_to, make_approval, make_case, signin, submit_report
+
+pytestmark = [
+    pytest.mark.browser,
+    needs_chromium,
+    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
+]
+
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+# Rounding in the layout engine may leave a pixel over; anything more is a real sideways scroll.
+SCROLL_TOLERANCE = 2
+SERIOUS = ("serious", "critical")
+REPORTS = ("pupil_contact", "parent_contact", "online_abuse", "staff_conduct")
+HEAD = "head@oakfield.example"
+STAFF = "tom.byrne@oakfield.example"
+ADMIN = "admin@oakfield.example"
+AXE = Axe()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport=DESKTOP)
+    ctx.set_default_timeout(30_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def off_thread(deliver: Callable[[], int]) -> Callable[[], int]:
+    """The outbox sender runs its own event loop; Playwright owns this thread's."""
+
+    def run() -> int:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(deliver).result()
+
+    return run
+
+
+def local(link: str, base: str) -> str:
+    """An emailed link (made for the configured base URL) on the live server."""
+    return re.sub(r"^https?://[^/]+", base, link)
+
+
+class Checker:
+    """Opens pages in one tab and keeps every accessibility problem found, to report at once."""
+
+    def __init__(self, context: BrowserContext, base: str) -> None:
+        self.context = context
+        self.base = base
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        # No page may load anything from another site (a CDN): note any request that tries.
+        self.page.on("request", self.stays_local)
+
+    def stays_local(self, request: Request) -> None:
+        if not request.url.startswith((self.base, "data:", "about:")):
+            self.problems.append(f"{self.page.url}: fetches {request.url} from outside the app")
+
+    def open(self, path: str, status: int = 200) -> Page:
+        response = self.page.goto(local(path, self.base) if "://" in path else self.base + path)
+        assert response is not None and response.status == status, (
+            f"{path}: {response.status if response else 'no response'}, wanted {status}"
+        )
+        return self.page
+
+    def visit(self, name: str, path: str, status: int = 200) -> Page:
+        self.open(path, status)
+        self.check(name)
+        return self.page
+
+    def check(self, name: str) -> None:
+        """axe at desktop width, then axe and sideways scrolling at phone width."""
+        page = self.page
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            for v in serious_violations(page):
+                self.problems.append(f"{name} ({label}, {page.url}): {describe(v)}")
+            if label == "phone":
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                if wide > PHONE["width"] + SCROLL_TOLERANCE:
+                    self.problems.append(
+                        f"{name} (phone, {page.url}): scrolls sideways, {wide}px wide;"
+                        f" widest: {widest(page)}"
+                    )
+        page.set_viewport_size(DESKTOP)
+
+    def assert_clean(self) -> None:
+        if self.problems:
+            listed = "\n".join(self.problems)
+            pytest.fail(f"{len(self.problems)} accessibility problems:\n{listed}", pytrace=False)
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    results = AXE.run(page)
+    violations: list[dict[str, Any]] = results.response["violations"]
+    return [v for v in violations if v.get("impact") in SERIOUS]
+
+
+def describe(violation: dict[str, Any]) -> str:
+    nodes = "".join(
+        f"\n    {node['target']}: {node.get('failureSummary', '').replace(chr(10), ' ')}"
+        f"\n      {node['html'][:200]}"
+        for node in violation["nodes"]
+    )
+    return f"[{violation['impact']}] {violation['id']}: {violation['help']}{nodes}"
+
+
+def widest(page: Page) -> str:
+    """The elements that stick out past the right edge, to say what needs fixing."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 2)
+            .slice(0, 5)
+            .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+                 + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')"""
+    )
+    return ", ".join(found)
+
+
+def sign_in(
+    checker: Checker,
+    client: TestClient,
+    email: str,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    """Sign in through the app with a test client and give its session cookie to the browser."""
+    client.cookies.clear()
+    signin(client, email, smtp[0], off_thread(deliver))
+    cookie = client.cookies.get(SESSION_COOKIE)
+    assert cookie, f"{email} did not get a session"
+    checker.context.clear_cookies()
+    checker.context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": checker.base}])
+
+
+@pytest.fixture
+def checker(context: BrowserContext, live_server: str) -> Checker:
+    return Checker(context, live_server)
+
+
+def test_signed_out_pages(
+    checker: Checker, smtp: tuple[MailStore, int], deliver: Callable[[], int]
+) -> None:
+    page = checker.visit("sign-in", "/signin")
+    page.get_by_label("School email address", exact=True).fill(HEAD)
+    since = len(smtp[0].ids())
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    checker.check("sign-in sent")
+    off_thread(deliver)()
+    link = link_in(mail_to(smtp[0], HEAD, "sign in", since=since), "/signin/")
+    checker.visit("sign-in confirm", link)
+    checker.visit("not found", "/no-such-page", 404)
+    checker.visit("unknown link", "/approvals/not-a-real-token", 404)
+    checker.visit("devmail list", "/dev/mail")
+    page.get_by_role("link", name=re.compile("sign in", re.I)).first.click()
+    checker.check("devmail message")
+    checker.assert_clean()
+
+
+def reported_case(client: TestClient) -> int:
+    """A real report with a screenshot, sent by whoever `client` is signed in as."""
+    sent = submit_report(client, [("first-contact.png", PNG, "image/png")])
+    assert sent.status_code == 303, sent.text
+    found = re.search(r"/cases/(\d+)", sent.headers["location"])
+    assert found, sent.headers["location"]
+    return int(found.group(1))
+
+
+def test_staff_and_head_pages(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    sign_in(checker, client, STAFF, smtp, deliver)
+    case_id = reported_case(client)
+    checker.visit("staff home", "/")
+    checker.visit("report chooser", "/report")
+    for slug in REPORTS:
+        page = checker.visit(f"report {slug}", f"/report/{slug}")
+        page.locator("form[enctype] button[type=submit]").click()
+        expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+        checker.check(f"report {slug} with errors")
+    checker.visit("case (as its reporter)", f"/cases/{case_id}")
+    checker.visit("forbidden", "/admin/people", 403)
+
+    sign_in(checker, client, HEAD, smtp, deliver)
+    checker.visit("case list", "/")
+    checker.visit("case (as head)", f"/cases/{case_id}")
+    checker.visit("audit", "/audit")
+    checker.visit("parents", "/admin/parents")
+    checker.visit("stock response", "/admin/stock-response")
+    checker.assert_clean()
+
+
+def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> None:
+    """The approval page, the page that thanks the approver, and the used link's 410."""
+    url = configured.database_url
+    approval = make_approval(url, make_case(url))
+    page = checker.visit("approval link", f"/approvals/{approval}")
+    page.get_by_label("Approve", exact=False).first.check()
+    page.get_by_role("button", name="Record my decision").click()
+    expect(page.get_by_role("status")).to_contain_text("Your answer is recorded", timeout=30_000)
+    checker.check("link done")
+    checker.visit("used link", f"/approvals/{approval}", 410)
+    checker.assert_clean()
+
+
+def test_every_step_page(checker: Checker, configured: Settings) -> None:
+    """Each procedure step that asks a person has its own page: check each one once."""
+    url = configured.database_url
+    seen: set[str] = set()
+    for kind, procedure in PROCEDURES.items():
+        for spec in procedure.steps:
+            if spec.kind == StepKind.SYSTEM or spec.key in seen:
+                continue
+            seen.add(spec.key)
+            token = make_approval(url, make_case(url, kind), step_key=spec.key)
+            where = "approvals" if spec.key.startswith("approve") else "tasks"
+            checker.visit(f"{kind} step {spec.key}", f"/{where}/{token}")
+    assert len(seen) >= 16
+    checker.assert_clean()
+
+
+def test_governor_and_admin_pages(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    make_case(configured.database_url)  # so the overview has numbers to show
+    sign_in(checker, client, "governor@oakfield.example", smtp, deliver)
+    checker.visit("governor overview", "/")
+    sign_in(checker, client, ADMIN, smtp, deliver)
+    checker.visit("admin home", "/")
+    page = checker.visit("people", "/admin/people")
+    page.locator("main a[href^='/admin/people/']").first.click()
+    checker.check("person")
+    page = checker.visit("schools", "/admin/schools")
+    page.locator("main a[href^='/admin/schools/']").first.click()
+    checker.check("school")
+    checker.assert_clean()
+
+
+# Every control a person can reach in the form, in page order; a radio group is one stop.
+FORM_STOPS = """form => {
+    const groups = new Set();
+    return [...form.querySelectorAll('input, select, textarea, button')]
+        .filter(e => e.type !== 'hidden' && !e.disabled && e.getClientRects().length > 0)
+        .filter(e => e.type !== 'radio' || (!groups.has(e.name) && groups.add(e.name)))
+        .map(e => e.id || e.name || e.textContent.trim());
+}"""
+# Which control has focus, and whether it shows an outline of at least 2px.
+FOCUSED = """() => {
+    const e = document.activeElement;
+    if (!e || !e.closest('form[enctype]')) return null;
+    const style = getComputedStyle(e);
+    const visible = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+    return [e.id || e.name || e.textContent.trim(), visible];
+}"""
+
+
+def test_the_report_form_can_be_filled_in_with_the_keyboard(
+    checker: Checker,
+    client: TestClient,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    sign_in(checker, client, STAFF, smtp, deliver)
+    page = checker.open("/report/pupil_contact")
+    expected: list[str] = page.locator("form[enctype]").evaluate(FORM_STOPS)
+    reached: list[str] = []
+    for _ in range(len(expected) + 30):  # the masthead's links come first
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused is None:
+            if reached:
+                break
+            continue
+        name, outlined = focused
+        if reached and reached[-1] == name:
+            # Chromium stops on each part of a date and time field (day, month, year, hour,
+            # minute, then its calendar button, which has the browser's own focus ring): one
+            # control, checked on arrival; its inner parts are out of the page's reach.
+            continue
+        assert outlined, f"{name} has no visible focus outline"
+        reached.append(name)
+    assert reached == expected
+    assert expected[-1] == "Send the report"
