@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_handlers
+from api.limits import Limiter
 from api.routes import (
     admin,
     approvals,
@@ -15,6 +16,7 @@ from api.routes import (
     documents,
     intake,
     letters,
+    mfa,
     school,
 )
 from api.security import BodyLimit, session_middleware
@@ -24,6 +26,7 @@ from core.settings import PROJECT_ROOT, get_settings
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="Casework", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.limiter = Limiter()
     app.middleware("http")(session_middleware)
     app.add_middleware(BodyLimit)
     install_handlers(app)
@@ -33,7 +36,7 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, intake, cases, documents, letters, audit, school, admin, approvals):
+    for module in (auth, mfa, intake, cases, documents, letters, audit, school, admin, approvals):
         app.include_router(module.router)
     if settings.dev_mode:
         from api.routes import devmail

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
+import pyotp
 from sqlalchemy import create_engine, select, text
 
 from db.approvals import open_request
@@ -74,10 +75,41 @@ def link_in(mail: StoredMail, path_part: str) -> str:
     raise AssertionError(f"no {path_part} link in {mail.subject!r}: {mail.links}")
 
 
+# Authenticator secrets the tests' people have enrolled, by site and email address, with the
+# time step of the last code each used (a code works once).
+AUTHENTICATORS: dict[tuple[str, str], tuple[str, int]] = {}
+SECRET_SHOWN = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
+
+
+def authenticator_code(site: str, email: str, html: str) -> str:
+    """The code a person's authenticator app would show: enrolling if the page shows a new
+    secret, else from the secret they enrolled. Never a code of a step already used."""
+    shown = SECRET_SHOWN.search(html)
+    if shown:
+        AUTHENTICATORS[(site, email)] = (shown.group(1), 0)
+    secret, last = AUTHENTICATORS[(site, email)]
+    step = max(int(time.time() // 30), last + 1)
+    while step > int(time.time() // 30) + 1:  # the server takes one step ahead at most
+        time.sleep(1)
+    AUTHENTICATORS[(site, email)] = (secret, step)
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
+def second_factor(client: Any, email: str, page: Any) -> Any:
+    """Complete the second-factor page (enrolling if asked) like the person would."""
+    code = authenticator_code(str(client.base_url), email.lower(), page.text)
+    return client.post(
+        "/second-factor",
+        data={"csrf_token": csrf_of(page.text), "code": code},
+        follow_redirects=False,
+    )
+
+
 def signin(
     client: Any, email: str, store: MailStore, deliver: Callable[[], object] | None = None
 ) -> None:
-    """Sign in the way staff do: ask for a link, open it from the email, press the button.
+    """Sign in the way staff do: ask for a link, open it from the email, press the button,
+    and type the authenticator code if the role needs a second factor.
 
     `deliver` sends the outbox when no worker process is running (in-process tests).
     """
@@ -98,6 +130,9 @@ def signin(
         follow_redirects=False,
     )
     assert done.status_code == 303, done.text
+    if done.headers["location"] == "/second-factor":
+        done = second_factor(client, email, client.get("/second-factor"))
+        assert done.status_code == 303, done.text
 
 
 def report_fields(**overrides: str) -> dict[str, str]:

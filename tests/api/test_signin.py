@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from core.settings import Settings
 from db.models import OutboxMessage
 from mail.catcher import MailStore
-from tests.support import count, csrf_of, link_in, mail_to
+from tests.support import count, csrf_of, link_in, mail_to, second_factor
 
 
 def ask_for_link(client: TestClient, email: str) -> str:
@@ -35,6 +35,10 @@ def test_the_emailed_link_signs_in_once(
         data={"csrf_token": csrf_of(confirm.text), "next": "/cases/1"},
         follow_redirects=False,
     )
+    # The headteacher's role needs a second factor: no session until the code is in.
+    assert done.status_code == 303 and done.headers["location"] == "/second-factor"
+    assert client.get("/", follow_redirects=False).status_code == 303
+    done = second_factor(client, "head@oakfield.example", client.get("/second-factor"))
     assert done.status_code == 303 and done.headers["location"] == "/cases/1"
     assert "Helen Okafor" in client.get("/").text
     reused = client.get(link)
