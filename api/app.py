@@ -17,6 +17,7 @@ from api.routes import (
     intake,
     letters,
     mfa,
+    oidc,
     school,
 )
 from api.security import BodyLimit, session_middleware
@@ -36,7 +37,19 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (auth, mfa, intake, cases, documents, letters, audit, school, admin, approvals):
+    for module in (
+        auth,
+        mfa,
+        oidc,
+        intake,
+        cases,
+        documents,
+        letters,
+        audit,
+        school,
+        admin,
+        approvals,
+    ):
         app.include_router(module.router)
     if settings.dev_mode:
         from api.routes import devmail
