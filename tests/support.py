@@ -105,18 +105,18 @@ def second_factor(client: Any, email: str, page: Any) -> Any:
     )
 
 
-def signin(
-    client: Any, email: str, store: MailStore, deliver: Callable[[], object] | None = None
-) -> None:
-    """Sign in the way staff do: ask for a link, open it from the email, press the button,
-    and type the authenticator code if the role needs a second factor.
-
-    `deliver` sends the outbox when no worker process is running (in-process tests).
-    """
+def first_step(
+    client: Any,
+    email: str,
+    store: MailStore,
+    deliver: Callable[[], object] | None = None,
+    next_path: str = "/",
+) -> Any:
+    """Ask for a link, open it from the email and press the button; the answer to that."""
     page = client.get("/signin")
     since = len(store.ids())
     sent = client.post(
-        "/signin", data={"email": email, "next": "/", "csrf_token": csrf_of(page.text)}
+        "/signin", data={"email": email, "next": next_path, "csrf_token": csrf_of(page.text)}
     )
     assert sent.status_code == 200, sent.text
     if deliver is not None:
@@ -126,10 +126,22 @@ def signin(
     assert confirm.status_code == 200, confirm.text
     done = client.post(
         link.split("?")[0],
-        data={"csrf_token": csrf_of(confirm.text), "next": "/"},
+        data={"csrf_token": csrf_of(confirm.text), "next": next_path},
         follow_redirects=False,
     )
     assert done.status_code == 303, done.text
+    return done
+
+
+def signin(
+    client: Any, email: str, store: MailStore, deliver: Callable[[], object] | None = None
+) -> None:
+    """Sign in the way staff do: ask for a link, open it from the email, press the button,
+    and type the authenticator code if the role needs a second factor.
+
+    `deliver` sends the outbox when no worker process is running (in-process tests).
+    """
+    done = first_step(client, email, store, deliver)
     if done.headers["location"] == "/second-factor":
         done = second_factor(client, email, client.get("/second-factor"))
         assert done.status_code == 303, done.text

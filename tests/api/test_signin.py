@@ -53,6 +53,15 @@ def test_unknown_addresses_get_the_same_answer_and_no_email(
     assert count(configured.database_url, OutboxMessage) == 0
 
 
+def test_known_and_unknown_addresses_get_the_same_page(
+    client: TestClient, configured: Settings
+) -> None:
+    known = ask_for_link(client, "dsl@oakfield.example")
+    unknown = ask_for_link(client, "nobody@oakfield.example")
+    assert known.replace("dsl@", "X@") == unknown.replace("nobody@", "X@")
+    assert count(configured.database_url, OutboxMessage) == 1
+
+
 def test_signing_out_ends_the_session(signed_in: Callable[[str], TestClient]) -> None:
     client = signed_in("dsl@oakfield.example")
     home = client.get("/")
