@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.access import SIGNS_IN
@@ -110,11 +110,17 @@ def totp_secret(row: TotpCredential) -> str | None:
         return None
 
 
-def spend_step(row: TotpCredential, step: int) -> bool:
-    """Accept a code of time step `step` once: never it or an earlier one again."""
-    if step <= row.last_step:
+def spend_step(session: Session, row: TotpCredential, step: int) -> bool:
+    """Accept a code of time step `step` once: never it or an earlier one again. One
+    conditional update, so two requests racing with the same code cannot both pass."""
+    done = session.execute(
+        update(TotpCredential)
+        .where(TotpCredential.id == row.id, TotpCredential.last_step < step)
+        .values(last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
         return False
-    row.last_step = step
     if row.confirmed_at is None:
         row.confirmed_at = utcnow()
     return True

@@ -134,7 +134,7 @@ def second_factor_check(request: Request, form: FormData = Depends(posted_form))
         row = totp_of(session, person.id)
         secret = totp_secret(row) if row is not None else None
         step = matching_step(secret, code, time.time()) if secret else None
-        accepted = row is not None and step is not None and spend_step(row, step)
+        accepted = row is not None and step is not None and spend_step(session, row, step)
         if accepted:
             close_challenges(session, [challenge.id])
     if not accepted:
