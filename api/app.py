@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_handlers
+from api.limits import Limiter
 from api.routes import (
     admin,
     approvals,
@@ -15,6 +16,8 @@ from api.routes import (
     documents,
     intake,
     letters,
+    mfa,
+    oidc,
     people,
     school,
 )
@@ -25,6 +28,7 @@ from core.settings import PROJECT_ROOT, get_settings
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="Casework", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.limiter = Limiter()
     app.middleware("http")(session_middleware)
     app.add_middleware(BodyLimit)
     install_handlers(app)
@@ -34,7 +38,20 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    routers = (auth, intake, cases, documents, letters, audit, school, admin, people, approvals)
+    routers = (
+        auth,
+        mfa,
+        oidc,
+        intake,
+        cases,
+        documents,
+        letters,
+        audit,
+        school,
+        admin,
+        people,
+        approvals,
+    )
     for module in routers:
         app.include_router(module.router)
     if settings.dev_mode:

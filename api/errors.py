@@ -23,6 +23,7 @@ TITLES = {
     409: "That has already been done",
     410: "This link can no longer be used",
     413: "The upload is too large",
+    429: "Too many tries",
     422: "Something in the request was not right",
     500: "Something went wrong on our side",
     503: "A service Casework needs is not available",
@@ -37,6 +38,7 @@ class AppError(Exception):
         self.status = status
         self.message = message
         self.title = title or TITLES.get(status, "Something was not right")
+        self.headers: dict[str, str] = {}
 
 
 def wants_json(request: Request) -> bool:
@@ -67,7 +69,9 @@ def error_response(
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return error_response(request, exc.status, exc.message, exc.title)
+        response = error_response(request, exc.status, exc.message, exc.title)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -17,11 +17,40 @@ from core.tokens import new_token, same, sign
 from db.models import Person
 from db.people import actor_of
 from db.schools import schools_in
-from db.session import reading
-from db.sessions import session_school, signed_in_person
+from db.session import reading, transaction
+from db.sessions import needs_touch, session_school, signed_in_person, touch
 
-SESSION_COOKIE = "cw_session"
-CSRF_COOKIE = "cw_csrf"
+
+def cookie_name(base: str) -> str:
+    """`cw_session` in dev mode over http; `__Host-cw_session` (Secure, host-only) otherwise."""
+    return get_settings().cookie_prefix + base
+
+
+def session_cookie(request: Request) -> str:
+    """The raw session token this browser sent, if any."""
+    return request.cookies.get(cookie_name("cw_session")) or ""
+
+
+def set_cookie(
+    response: Response, base: str, value: str, max_age: int | None = None, strict: bool = False
+) -> None:
+    """Every cookie Casework sets: HttpOnly, path /, Secure (and `__Host-`) outside dev mode."""
+    response.set_cookie(
+        cookie_name(base),
+        value,
+        httponly=True,
+        samesite="strict" if strict else "lax",
+        secure=get_settings().secure_cookies,
+        path="/",
+        max_age=max_age,
+    )
+
+
+def drop_cookie(response: Response, base: str) -> None:
+    settings = get_settings()
+    response.delete_cookie(
+        cookie_name(base), path="/", secure=settings.secure_cookies, httponly=True
+    )
 
 
 @dataclass(frozen=True)
@@ -47,22 +76,25 @@ def load_user(raw_session: str | None) -> Visitor | None:
         schools = [(s.id, s.name) for s in schools_in(session, actor.schools)]
         chosen = session_school(session, raw_session)
         current = chosen if chosen in actor.schools else person.school_id
+        stale = needs_touch(session, raw_session)
         session.expunge(person)
-        return Visitor(
-            person=person,
-            actor=actor,
-            school_id=current,
-            school_name=dict(schools).get(current, "Casework"),
-            schools=schools,
-        )
+    if stale:
+        with transaction() as session:
+            touch(session, raw_session)
+    return Visitor(
+        person=person,
+        actor=actor,
+        school_id=current,
+        school_name=dict(schools).get(current, "Casework"),
+        schools=schools,
+    )
 
 
 async def session_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     """Attach the user and a CSRF token to every request; set the CSRF cookie if new."""
-    settings = get_settings()
-    csrf_raw = request.cookies.get(CSRF_COOKIE) or ""
+    csrf_raw = request.cookies.get(cookie_name("cw_csrf")) or ""
     new_csrf = not csrf_raw
     if new_csrf:
         csrf_raw = new_token()
@@ -70,19 +102,12 @@ async def session_middleware(
     request.state.csrf_token = sign(f"csrf:{csrf_raw}")
     visitor = None
     if not request.url.path.startswith("/static/"):
-        visitor = await run_in_threadpool(load_user, request.cookies.get(SESSION_COOKIE))
+        visitor = await run_in_threadpool(load_user, session_cookie(request))
     request.state.visitor = visitor
     request.state.user = visitor.person if visitor else None
     response = await call_next(request)
     if new_csrf:
-        response.set_cookie(
-            CSRF_COOKIE,
-            csrf_raw,
-            httponly=True,
-            samesite="strict",
-            secure=settings.secure_cookies,
-            path="/",
-        )
+        set_cookie(response, "cw_csrf", csrf_raw, strict=True)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -93,7 +118,7 @@ async def session_middleware(
 def check_csrf(request: Request, form: FormData) -> None:
     """Refuse a form POST whose hidden token does not match this browser's cookie."""
     sent = str(form.get("csrf_token") or "")
-    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    cookie = request.cookies.get(cookie_name("cw_csrf")) or ""
     if not cookie or not sent or not same(sent, sign(f"csrf:{cookie}")):
         raise AppError(
             403,

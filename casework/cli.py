@@ -128,6 +128,49 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_idp_add(args: argparse.Namespace) -> int:
+    """Add an organisation's OpenID Connect provider (its secret from the environment)."""
+    from db.identity import add_provider
+    from db.models import Organisation
+    from db.session import transaction
+
+    secret = os.environ.get("CASEWORK_IDP_CLIENT_SECRET", "")
+    if not secret:
+        print("Set CASEWORK_IDP_CLIENT_SECRET to the provider's client secret.", file=sys.stderr)
+        return 2
+    if not args.issuer.startswith(("https://", "http://")):
+        print("The issuer must be a URL, like https://login.example/tenant/v2.0.", file=sys.stderr)
+        return 2
+    with transaction() as session:
+        if session.get(Organisation, args.organisation) is None:
+            print(f"There is no organisation {args.organisation}.", file=sys.stderr)
+            return 1
+        row = add_provider(
+            session,
+            organisation_id=args.organisation,
+            name=args.name,
+            issuer=args.issuer,
+            client_id=args.client_id,
+            client_secret=secret,
+            trust_mfa=args.trust_mfa,
+        )
+        print(f"Added identity provider {row.id}: {row.name} ({row.issuer}).")
+    print(f"Register this redirect URI with it: {get_settings().base_url}/oidc/callback")
+    return 0
+
+
+def cmd_idp_list(_: argparse.Namespace) -> int:
+    from db.identity import providers
+    from db.session import reading
+
+    with reading() as session:
+        for row in providers(session):
+            trust = "trusts its MFA claim" if row.trust_mfa else "asks for Casework's own code"
+            where = f"organisation {row.organisation_id}"
+            print("\t".join([str(row.id), row.name, where, row.issuer, trust]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casework", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
     parents.add_argument("--school", help="the school's number or exact name (if several)")
     parents.set_defaults(func=cmd_import_parents)
     add_commands(sub)
+    idp = sub.add_parser("idp", help="identity providers (OpenID Connect) for sign-in")
+    idp_sub = idp.add_subparsers(dest="idp_command", required=True)
+    add = idp_sub.add_parser(
+        "add", help="add a provider (client secret in CASEWORK_IDP_CLIENT_SECRET)"
+    )
+    add.add_argument("--organisation", type=int, required=True, help="the organisation's id")
+    add.add_argument("--name", required=True, help='shown as "Sign in with NAME"')
+    add.add_argument("--issuer", required=True, help="the provider's issuer URL")
+    add.add_argument("--client-id", required=True)
+    add.add_argument(
+        "--trust-mfa", action="store_true", help='take an amr claim of "mfa" as the second factor'
+    )
+    add.set_defaults(func=cmd_idp_add)
+    idp_sub.add_parser("list", help="list the providers").set_defaults(func=cmd_idp_list)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="re-hash the whole chain").set_defaults(

@@ -59,7 +59,18 @@ class Settings(BaseSettings):
     # escalating to the Professionals Online Safety Helpline.
     platform_wait_hours: int = 48
     signin_ttl_minutes: int = 20
-    session_ttl_hours: int = 12
+    session_ttl_hours: int = 12  # a session ends this long after sign-in, however busy
+    session_idle_minutes: int = 30  # ... or after this long without a request
+    # The second factor: how long a person has to enter their code after the first step.
+    mfa_challenge_minutes: int = 10
+    totp_issuer: str = "Casework"
+
+    # Rate limits, in the `limits` library's notation ("5/15minute", "30/hour").
+    rate_signin_per_address: str = "5/15minute"  # sign-in emails asked for one address
+    rate_signin_per_ip: str = "30/15minute"  # sign-in requests from one client address
+    rate_links_per_ip: str = "60/minute"  # sign-in link pages and decision POSTs
+    rate_codes_per_person: str = "5/5minute"  # second-factor code attempts
+    rate_codes_per_ip: str = "30/5minute"
 
     max_file_bytes: int = 10 * 1024 * 1024
     max_files: int = 10
@@ -101,7 +112,14 @@ class Settings(BaseSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
+        """Cookies are Secure outside dev mode (and in dev mode over https)."""
+        return not self.dev_mode or self.base_url.startswith("https://")
+
+    @property
+    def cookie_prefix(self) -> str:
+        """`__Host-` pins a cookie to this host and path /; browsers only accept it Secure,
+        so plain-http dev mode goes without it."""
+        return "__Host-" if self.secure_cookies else ""
 
 
 @lru_cache

@@ -393,3 +393,54 @@ class UserSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The school a person who serves several is looking at (none: their own).
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    # The last request seen on this session, for the idle timeout (kept to the minute).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecondFactorChallenge(Base):
+    """A first step passed (emailed link or identity provider) that waits for a code.
+
+    The browser holds the raw token in a cookie; no session exists until the code is right.
+    """
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    how: Mapped[str] = mapped_column(String(64))  # "link" or "idp:<id>"
+    next_path: Mapped[str] = mapped_column(String(1000), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpCredential(Base):
+    """A person's authenticator-app secret, sealed with the app's secret key."""
+
+    __tablename__ = "totp_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None until the person has typed a first code from the new secret.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The time step of the last code accepted: a code works once.
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IdentityProvider(Base):
+    """An organisation's OpenID Connect provider (Microsoft Entra ID, Google Workspace...)."""
+
+    __tablename__ = "identity_providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # "Microsoft", shown on the button
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(500))
+    sealed_client_secret: Mapped[str] = mapped_column(Text)
+    # Whether an `amr` claim saying "mfa" is taken as the second factor done.
+    trust_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

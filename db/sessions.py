@@ -1,6 +1,8 @@
 """Signing in: one-time emailed sign-in tokens and the browser sessions they start.
 
-Only hashes of tokens are stored: a leaked table gives no working link or cookie.
+Only hashes of tokens are stored: a leaked table gives no working link or cookie. A session
+ends at its absolute expiry, after `session_idle_minutes` without a request, at sign-out,
+or when its person is disabled (`end_sessions_of`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import AuditKind, Role
+from core.settings import get_settings
 from core.tokens import new_token, token_hash
 from db.audit import record_event
 from db.models import Person, SignInToken, UserSession, utcnow
@@ -51,8 +54,14 @@ def use_signin_token(session: Session, raw: str) -> Person | None:
 def start_session(session: Session, person: Person, ttl: timedelta, **seen: Any) -> str:
     """Open a browser session for `person` and record the sign-in; returns the cookie value."""
     raw = new_token()
+    now = utcnow()
     session.add(
-        UserSession(person_id=person.id, token_hash=token_hash(raw), expires_at=utcnow() + ttl)
+        UserSession(
+            person_id=person.id,
+            token_hash=token_hash(raw),
+            expires_at=now + ttl,
+            last_seen_at=now,
+        )
     )
     record_event(session, case_id=None, kind=AuditKind.PERSON_SIGNED_IN, actor=person, data=seen)
     return raw
@@ -65,6 +74,21 @@ def end_session(session: Session, raw: str) -> None:
     ).first()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+
+
+def end_sessions_of(session: Session, person_id: int) -> int:
+    """Revoke every live session of a person (when they are disabled); how many ended."""
+    now = utcnow()
+    rows = session.scalars(
+        select(UserSession).where(
+            UserSession.person_id == person_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
 
 
 def signed_in_person(session: Session, raw: str) -> Person | None:
@@ -82,9 +106,31 @@ def _live_row(session: Session, raw: str) -> UserSession | None:
     row = session.scalars(
         select(UserSession).where(UserSession.token_hash == token_hash(raw))
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    if row.last_seen_at is not None and row.last_seen_at + idle <= now:
         return None
     return row
+
+
+# How stale the stored last-seen time may get before a request writes it again: one write a
+# minute per active session, not one per request.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+def needs_touch(session: Session, raw: str) -> bool:
+    """Whether this live session's last-seen time is old enough to write again."""
+    row = _live_row(session, raw)
+    return row is not None and (row.last_seen_at or row.created_at) + SEEN_EVERY <= utcnow()
+
+
+def touch(session: Session, raw: str) -> None:
+    """Record a request on this session now (it stays live while used)."""
+    row = _live_row(session, raw)
+    if row is not None:
+        row.last_seen_at = utcnow()
 
 
 def session_school(session: Session, raw: str) -> int | None:
@@ -98,20 +144,3 @@ def choose_school(session: Session, raw: str, school_id: int) -> None:
     row = _live_row(session, raw)
     if row is not None:
         row.school_id = school_id
-
-
-def end_sessions_of(session: Session, person_id: int) -> int:
-    """Revoke every live session of a person (they were disabled); returns how many."""
-    now = utcnow()
-    rows = session.scalars(
-        select(UserSession).where(
-            UserSession.person_id == person_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > now,
-        )
-    )
-    ended = 0
-    for row in rows:
-        row.revoked_at = now
-        ended += 1
-    return ended

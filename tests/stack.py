@@ -133,6 +133,12 @@ class Stack:
             "CASEWORK_PREFECT_API_URL": self.prefect_api,
             "CASEWORK_DEV_MODE": "true",
             "CASEWORK_RECONCILE_SECONDS": "2",
+            # Every test of the session signs in from 127.0.0.1, often as the same people.
+            "CASEWORK_RATE_SIGNIN_PER_ADDRESS": "1000/15minute",
+            "CASEWORK_RATE_SIGNIN_PER_IP": "1000/15minute",
+            "CASEWORK_RATE_CODES_PER_PERSON": "1000/5minute",
+            "CASEWORK_RATE_CODES_PER_IP": "1000/5minute",
+            "CASEWORK_RATE_LINKS_PER_IP": "1000/minute",
         }
         settings = Settings(prefect_api_url=self.prefect_api, var_dir=self.root / "var")
         return {**os.environ, **values, **prefect_env(settings), "PYTHONUNBUFFERED": "1"}

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from api.deps import current_user, posted_form
 from api.errors import AppError
+from api.limits import links_per_ip
 from api.pages import render_page
 from api.security import client_ip
 from api.views import LinkView, link_view
@@ -171,7 +172,7 @@ def show_approval(request: Request, raw: str) -> Response:
     return show(request, raw, ApprovalKind.APPROVAL)
 
 
-@router.post("/approvals/{raw}")
+@router.post("/approvals/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_approval(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     return answer(request, raw, ApprovalKind.APPROVAL, form)
 
@@ -181,6 +182,6 @@ def show_task(request: Request, raw: str) -> Response:
     return show(request, raw, ApprovalKind.TASK)
 
 
-@router.post("/tasks/{raw}")
+@router.post("/tasks/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_task(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     return answer(request, raw, ApprovalKind.TASK, form)

@@ -1,28 +1,36 @@
-"""Sign-in by a one-time emailed link, and sign-out."""
+"""Sign-in by a one-time emailed link (and the sign-in page with its providers), and sign-out.
+
+Asking for a link answers at once with the same page whatever the address; finding the
+person and queueing the email happen after the response (a background task), so neither
+the page nor its timing says whether an address belongs to anyone.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from api.deps import posted_form
 from api.errors import AppError
+from api.limits import limiter_of, links_per_ip
 from api.pages import render_page
-from api.security import SESSION_COOKIE, client_ip
+from api.security import client_ip, drop_cookie, session_cookie
+from api.signin import after_first_step, safe_next
 from core.enums import EmailKind
 from core.rules import MAX_EMAIL
 from core.settings import get_settings
 from core.templating import render_email
 from db import sessions
+from db.identity import providers
 from db.models import Person
 from db.outbox import dedup_key, queue_email
 from db.people import staff_by_email
 from db.schools import get_school
-from db.session import transaction
+from db.session import reading, transaction
 
 router = APIRouter()
 USED_OR_EXPIRED = (
@@ -30,16 +38,25 @@ USED_OR_EXPIRED = (
 )
 
 
-def safe_next(value: str | None) -> str:
-    """Only same-site paths: never redirect a signed-in person off to another site."""
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
+def signin_page(
+    request: Request, next_path: str, email: str = "", error: str = "", status_code: int = 200
+) -> Response:
+    with reading() as session:
+        buttons = [(p.id, p.name) for p in providers(session)]
+    return render_page(
+        request,
+        "pages/signin.html",
+        status_code=status_code,
+        next=next_path,
+        email=email,
+        error=error,
+        providers=buttons,
+    )
 
 
 @router.get("/signin")
 def signin_form(request: Request, next: str = "/") -> Response:
-    return render_page(request, "pages/signin.html", next=safe_next(next), email="", error="")
+    return signin_page(request, safe_next(next))
 
 
 def send_signin_link(email: str, next_path: str) -> None:
@@ -69,24 +86,29 @@ def send_signin_link(email: str, next_path: str) -> None:
 
 
 @router.post("/signin")
-def signin_request(request: Request, form: FormData = Depends(posted_form)) -> Response:
+def signin_request(
+    request: Request, background: BackgroundTasks, form: FormData = Depends(posted_form)
+) -> Response:
     email = str(form.get("email") or "").strip()
     next_path = safe_next(str(form.get("next") or "/"))
     if "@" not in email or len(email) > MAX_EMAIL:
-        return render_page(
+        return signin_page(
             request,
-            "pages/signin.html",
-            status_code=400,
-            next=next_path,
+            next_path,
             email=email,
             error="Enter your school email address, like name@school.example.",
+            status_code=400,
         )
-    send_signin_link(email, next_path)
-    # The same answer whether or not the address is known: no way to probe for staff.
+    limiter = limiter_of(request)
+    limiter.hit("rate_signin_per_ip", client_ip(request))
+    limiter.hit("rate_signin_per_address", email.lower())
+    # The same answer, at the same speed, whether or not the address is known: the lookup
+    # and the email happen after the response has gone.
+    background.add_task(send_signin_link, email, next_path)
     return render_page(request, "pages/signin_sent.html", email=email)
 
 
-@router.get("/signin/{raw}")
+@router.get("/signin/{raw}", dependencies=[Depends(links_per_ip)])
 def signin_confirm(request: Request, raw: str, next: str = "/") -> Response:
     # Showing a button, not signing in: mail scanners open links too.
     with transaction() as session:
@@ -107,37 +129,18 @@ def consume_signin(raw: str) -> Person:
         return person
 
 
-@router.post("/signin/{raw}")
+@router.post("/signin/{raw}", dependencies=[Depends(links_per_ip)])
 def signin_complete(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     person = consume_signin(raw)
-    settings = get_settings()
-    with transaction() as session:
-        cookie = sessions.start_session(
-            session,
-            person,
-            timedelta(hours=settings.session_ttl_hours),
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", "")[:200],
-        )
-    response = RedirectResponse(safe_next(str(form.get("next") or "/")), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-        max_age=settings.session_ttl_hours * 3600,
-    )
-    return response
+    return after_first_step(request, person, "link", safe_next(str(form.get("next") or "/")))
 
 
 @router.post("/signout")
 def signout(request: Request, form: FormData = Depends(posted_form)) -> Response:
-    raw = request.cookies.get(SESSION_COOKIE)
+    raw = session_cookie(request)
     if raw:
         with transaction() as session:
             sessions.end_session(session, raw)
     response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    drop_cookie(response, "cw_session")
     return response

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
 from api.pages import attachment, render_page
-from api.security import SESSION_COOKIE, Visitor
+from api.security import Visitor, session_cookie
 from api.views import UNDELIVERED_SHOWN, CaseView, case_rows, case_view, log_access, viewable_case
 from core.access import Action, Actor, may, may_download
 from core.enums import AuditKind, IncidentType
@@ -64,7 +64,7 @@ def switch_school(
     raw = str(form.get("school_id") or "")
     if not raw.isdigit() or int(raw) not in seen.actor.schools:
         raise AppError(404, "You do not serve that school.")
-    choose_school(session, request.cookies.get(SESSION_COOKIE, ""), int(raw))
+    choose_school(session, session_cookie(request), int(raw))
     return RedirectResponse("/", status_code=303)
 
 

@@ -31,7 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from api.security import SESSION_COOKIE
+from api.security import cookie_name
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
 from mail.catcher import MailStore
@@ -177,10 +177,11 @@ def sign_in(
     """Sign in through the app with a test client and give its session cookie to the browser."""
     client.cookies.clear()
     signin(client, email, smtp[0], off_thread(deliver))
-    cookie = client.cookies.get(SESSION_COOKIE)
+    name = cookie_name("cw_session")
+    cookie = client.cookies.get(name)
     assert cookie, f"{email} did not get a session"
     checker.context.clear_cookies()
-    checker.context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": checker.base}])
+    checker.context.add_cookies([{"name": name, "value": cookie, "url": checker.base}])
 
 
 @pytest.fixture

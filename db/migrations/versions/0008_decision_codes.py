@@ -1,18 +1,15 @@
 """decision codes: a second, emailed code that confirms answers reaching outside the school
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
-
-The down revision is 0006 for now; a migration 0007 being written alongside this one goes
-in between when both are merged.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
