@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.deps import ids_in_range
 from api.errors import install_handlers
 from api.routes import (
     admin,
@@ -23,7 +24,13 @@ from core.settings import PROJECT_ROOT, get_settings
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Casework", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Casework",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(ids_in_range)],
+    )
     app.middleware("http")(session_middleware)
     app.add_middleware(BodyLimit)
     install_handlers(app)

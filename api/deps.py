@@ -28,6 +28,28 @@ ADDRESS_READERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.CHAIR})
 REPORTERS = frozenset(set(Role) - {Role.AUDITOR, Role.PARENT})
 
 
+# The largest id the database can hold (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def ids_in_range(request: Request) -> None:
+    """Every whole-number part of an address is a row id: one no row can have is a 404.
+
+    The app applies this to every route, so an address like /cases/99999999999999999999
+    gets the usual 'not found' page instead of reaching the database.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    for field in dependant.path_params if dependant is not None else ():
+        if field.field_info.annotation is not int:
+            continue
+        raw = str(request.path_params.get(field.alias, ""))
+        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+            raise AppError(
+                404, f"There is nothing at this address: {raw[:30]!r} is not a number in use here."
+            )
+
+
 def current_user(request: Request) -> Person | None:
     """The signed-in person the session middleware found, if any."""
     return getattr(request.state, "user", None)

@@ -10,7 +10,7 @@ from api.errors import AppError
 from api.views import log_access, viewable_case
 from core.enums import AuditKind, StepKey
 from core.pdf import render_pdf
-from db.cases import step_is_settled
+from db.cases import step_is_done
 from db.models import Person
 from db.session import transaction
 from services.meeting import render_invitation
@@ -51,8 +51,12 @@ def document(html: str, as_pdf: bool, filename: str) -> Response:
 def load_invitation(user: Person, case_id: int) -> str:
     with transaction() as session:
         case = viewable_case(session, user, case_id)
-        if not step_is_settled(session, case.id, StepKey.INVITE_TO_MEETING):
-            raise AppError(404, "This case has no meeting invitation yet.")
+        if not step_is_done(session, case.id, StepKey.INVITE_TO_MEETING):
+            raise AppError(
+                404,
+                "This case has no meeting invitation: Casework writes one only when the "
+                "procedure invites the person responsible to a meeting, once that step is done.",
+            )
         return render_invitation(session, case).html
 
 
