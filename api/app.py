@@ -18,7 +18,7 @@ from api.routes import (
     letters,
     school,
 )
-from api.security import BodyLimit, session_middleware
+from api.security import BodyLimit, SecurityHeaders, session_middleware
 from core.settings import PROJECT_ROOT, get_settings
 
 
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     )
     app.middleware("http")(session_middleware)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: the upload-limit page gets them too
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "api" / "static"), name="static")
 

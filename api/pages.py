@@ -1,4 +1,4 @@
-"""Rendering pages with what the base layout needs."""
+"""Rendering pages with what the base layout needs, documents and downloads."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from core.pdf import render_pdf
 from core.settings import get_settings
 from core.templating import render
+
+# A file sent to be saved: no script may run in it, whatever it holds.
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+# Letters and packs shown as pages carry their own inline styles (the same HTML is emailed and
+# printed); they run no script, post nothing and load nothing from elsewhere.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'; sandbox"
+)
 
 
 def render_page(
@@ -38,6 +48,20 @@ def attachment(
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             header: sha256,
-            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Security-Policy": DOWNLOAD_CSP,
+        },
+    )
+
+
+def document(html: str, as_pdf: bool, filename: str) -> Response:
+    """A letter or pack as a web page or, for printing and sending, as a PDF download."""
+    if not as_pdf:
+        return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_CSP})
+    return Response(
+        render_pdf(html),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Security-Policy": DOWNLOAD_CSP,
         },
     )

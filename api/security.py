@@ -1,16 +1,17 @@
-"""Sessions, CSRF, upload limits and security headers."""
+"""Sessions, CSRF, the same-origin check, upload limits and security headers."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import AppError
-from core.settings import get_settings
+from api.errors import AppError, error_response
+from core.settings import Settings, get_settings
 from core.tokens import new_token, same, sign
 from db.models import Person
 from db.schools import first_school
@@ -19,6 +20,98 @@ from db.sessions import signed_in_person
 
 SESSION_COOKIE = "cw_session"
 CSRF_COOKIE = "cw_csrf"
+# Every page's policy: scripts and styles only from our own files, never inline; nothing may
+# frame a page, and forms post only back to Casework.
+PAGE_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "frame-ancestors": "'none'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+}
+# Methods that only read; every other method changes something and must come from Casework.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def content_security_policy(**changes: str) -> str:
+    """The page policy as a header value, with some directives changed (`style_src=...`)."""
+    policy = PAGE_CSP | {name.replace("_", "-"): value for name, value in changes.items()}
+    return "; ".join(f"{name} {value}" for name, value in policy.items())
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """Headers every response carries unless its route chose its own."""
+    headers = {
+        "Content-Security-Policy": content_security_policy(),
+        "X-Content-Type-Options": "nosniff",
+        # Our own address goes with requests to Casework (so browsers send their real Origin
+        # on a form post); other sites never see an address, which may hold a one-time link.
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+    if not settings.dev_mode:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
+class SecurityHeaders:
+    """Add the security headers to every response, the upload-limit page included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = security_headers(get_settings())
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in wanted.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-case and without a default port; else `url`."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.hostname:
+        return url
+    scheme = parts.scheme.lower()
+    shown_port = f":{port}" if port is not None and port != DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{parts.hostname.lower()}{shown_port}"
+
+
+def foreign_origin(request: Request) -> str | None:
+    """Where a state-changing request came from, when a header says it was not Casework.
+
+    The Origin header decides; without it, the Referer. A request with neither (a script, an
+    old browser) is left to the CSRF token.
+    """
+    if request.method in SAFE_METHODS:
+        return None
+    sent = request.headers.get("origin")
+    if sent is None:
+        referer = request.headers.get("referer")
+        if not referer:
+            return None
+        sent = origin_of(referer)
+    if origin_of(sent) == origin_of(get_settings().base_url):
+        return None
+    return sent
 
 
 def load_user(raw_session: str | None) -> tuple[Person | None, str]:
@@ -48,7 +141,11 @@ async def session_middleware(
     else:
         user, school_name = await run_in_threadpool(load_user, request.cookies.get(SESSION_COOKIE))
         request.state.user, request.state.school_name = user, school_name
-    response = await call_next(request)
+    stranger = foreign_origin(request)
+    if stranger is not None:
+        response = refused_origin(request, stranger)
+    else:
+        response = await call_next(request)
     if new_csrf:
         response.set_cookie(
             CSRF_COOKIE,
@@ -58,11 +155,20 @@ async def session_middleware(
             secure=settings.secure_cookies,
             path="/",
         )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def refused_origin(request: Request, origin: str) -> Response:
+    """The 403 for a form sent from a page that is not Casework's own."""
+    home = get_settings().base_url
+    return error_response(
+        request,
+        403,
+        f"This request came from another website ({origin[:100]}), not from Casework at "
+        f"{home}, so nothing was done. If you pressed a button in Casework, open Casework at "
+        f"{home} and try again.",
+        "The form could not be accepted",
+    )
 
 
 def check_csrf(request: Request, form: FormData) -> None:

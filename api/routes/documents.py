@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from api.deps import signed_in
 from api.errors import AppError
+from api.pages import document
 from api.views import log_access, viewable_case
 from core.enums import AuditKind, StepKey
-from core.pdf import render_pdf
 from db.cases import step_is_done
 from db.models import Person
 from db.session import transaction
@@ -35,17 +35,6 @@ def case_pack(case_id: int, name: str, user: Person = Depends(signed_in)) -> Res
         raise AppError(404, "There is no such pack. Packs: HR and police.")
     html = load_pack(user, case_id, kind)
     return document(html, as_pdf, f"case-{case_id}-{kind}-pack.pdf")
-
-
-def document(html: str, as_pdf: bool, filename: str) -> Response:
-    """The same rendering as a web page or, for printing and sending, as a PDF."""
-    if not as_pdf:
-        return HTMLResponse(html)
-    return Response(
-        render_pdf(html),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 def load_invitation(user: Person, case_id: int) -> str:
