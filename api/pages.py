@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +22,7 @@ DOCUMENT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'; sandbox"
 )
+NOT_IN_FALLBACK = re.compile(r"[^A-Za-z0-9._()+ -]+")
 
 
 def render_page(
@@ -46,7 +50,7 @@ def attachment(
         data,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": content_disposition(filename),
             header: sha256,
             "Content-Security-Policy": DOWNLOAD_CSP,
         },
@@ -61,7 +65,35 @@ def document(html: str, as_pdf: bool, filename: str) -> Response:
         render_pdf(html),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": content_disposition(filename),
             "Content-Security-Policy": DOWNLOAD_CSP,
         },
     )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the file's real name (RFC 6266) and a plain-ASCII name for old clients.
+
+    Any name works, in any script: the UTF-8 name is percent-encoded in `filename*`, and the
+    fallback keeps only characters that are safe inside quotes.
+    """
+    # No control characters, and no folder separators (no file's own name has them).
+    name = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
+    name = name.replace("/", "_").replace("\\", "_").strip() or "download"
+    return (
+        f"attachment; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+    )
+
+
+def ascii_fallback(name: str) -> str:
+    """`Zdjęcie 1.png` -> `Zdjecie 1.png`; letters with no ASCII form become `_`."""
+    kept = "".join(
+        ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch)
+    )
+    plain = NOT_IN_FALLBACK.sub("_", kept).strip(" _")
+    stem, dot, suffix = plain.rpartition(".")
+    if not dot:
+        stem, suffix = plain, ""
+    if not stem.strip(" ._"):
+        stem = "download"
+    return f"{stem}{dot}{suffix}"

@@ -106,6 +106,10 @@ def test_letters_shown_as_pages_keep_their_styles_but_run_nothing(
     pdf = client.get(f"/cases/{case_id}/letters/meeting-invitation.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert pdf.headers["content-disposition"] == (
+        f'attachment; filename="case-{case_id}-meeting-invitation.pdf"; '
+        f"filename*=UTF-8''case-{case_id}-meeting-invitation.pdf"
+    )
 
 
 def test_caught_emails_keep_their_inline_styles_in_dev_mail(
