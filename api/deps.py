@@ -6,14 +6,13 @@ by hand, and the role sets live here once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.errors import AppError
-from api.security import check_csrf
+from api.security import check_csrf, read_form
 from core.enums import Role
 from db.models import Person
 from db.session import Session, reading, transaction
@@ -94,20 +93,32 @@ def reporter(user: Person = Depends(signed_in)) -> Person:
     return user
 
 
-def checked_form(**limits: int) -> Callable[[Request], Coroutine[Any, Any, FormData]]:
-    """The posted form, refused unless its CSRF token matches this browser's cookie."""
+def checked_form(**limits: int) -> Callable[[Request], AsyncIterator[FormData]]:
+    """The posted form, refused unless its CSRF token matches this browser's cookie.
 
-    async def read(request: Request) -> FormData:
+    Uploads are held to the limits in settings as they arrive (`api.security.read_form`);
+    the form's files are closed once the request is done.
+    """
+
+    async def read(request: Request) -> AsyncIterator[FormData]:
+        form = await read_checked_form(request, **limits)
         try:
-            form = await request.form(**limits)
-        except AppError:
-            raise
-        except Exception as exc:  # multipart parse errors: bad input, not our failure
-            raise AppError(400, "The form could not be read. Please send it again.") from exc
-        check_csrf(request, form)
-        return form
+            yield form
+        finally:
+            await form.close()
 
     return read
+
+
+async def read_checked_form(request: Request, **limits: int) -> FormData:
+    """The posted form within the upload limits, refused without this browser's CSRF token."""
+    form = await read_form(request, **limits)
+    try:
+        check_csrf(request, form)
+    except AppError:
+        await form.close()
+        raise
+    return form
 
 
 posted_form = checked_form()

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import FormData, Headers, MutableHeaders
+from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import AppError, error_response
@@ -189,7 +190,12 @@ def client_ip(request: Request) -> str:
 
 
 class BodyLimit:
-    """Refuse request bodies over the limit with 413, before reading them whole."""
+    """Refuse request bodies over the limit with 413, before reading them whole.
+
+    A body that declares its length is refused before any of it is read. A chunked body is
+    cut off as soon as what has arrived passes the limit: the app is told the client has gone
+    (so it stops reading), and whatever it answers is replaced by the 413 page.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -199,35 +205,34 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = get_settings().max_request_bytes
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await too_large(send, limit)
             return
         received = 0
-        started = False
+        exceeded = started = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise _TooLarge()
+                exceeded = True
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                return  # the app's answer to a body it never got; the 413 goes instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await too_large(send, limit)
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, counted_receive, guarded_send)
+        if exceeded and not started:
+            await too_large(send, limit)
 
 
 async def too_large(send: Send, limit: int) -> None:
@@ -235,9 +240,9 @@ async def too_large(send: Send, limit: int) -> None:
         "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>Upload too large"
         "</title><link rel='stylesheet' href='/static/casework.css'></head><body><main>"
         "<h1>The upload is too large</h1>"
-        f"<p>Everything sent together must be under {limit // (1024 * 1024)} MB. Nothing was "
+        f"<p>Everything sent together must be under {size_text(limit)}. Nothing was "
         "saved. Go back, attach fewer or smaller files (each file up to "
-        f"{get_settings().max_file_bytes // (1024 * 1024)} MB) and send the report again.</p>"
+        f"{size_text(get_settings().max_file_bytes)}) and send the report again.</p>"
         "</main></body></html>"
     ).encode()
     await send(
@@ -252,3 +257,76 @@ async def too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def size_text(size: int) -> str:
+    """A limit in words: `10 MB`, or `195 KB` below a megabyte."""
+    if size >= 1024 * 1024:
+        return f"{size // (1024 * 1024)} MB"
+    return f"{max(size // 1024, 1)} KB"
+
+
+class FileTooLarge(AppError):
+    """One uploaded file went past the per-file limit while it was arriving."""
+
+    def __init__(self, filename: str, limit: int) -> None:
+        super().__init__(
+            413,
+            f"{filename or 'One of the files'} is larger than {size_text(limit)}, the most "
+            "Casework takes for one file. Nothing was saved. Go back, attach a smaller file "
+            "(or a screenshot of the part that matters) and send the form again.",
+        )
+
+
+class FilesWithinLimit(MultiPartParser):
+    """Starlette's multipart parser, stopping at the first file that passes `max_file_bytes`.
+
+    The check runs on each piece of a file as it is parsed, so the rest of the body is never
+    read once one file is too large.
+    """
+
+    def __init__(
+        self,
+        headers: Headers,
+        request: Request,
+        *,
+        max_files: int,
+        max_fields: int,
+        max_file_bytes: int,
+    ) -> None:
+        super().__init__(headers, request.stream(), max_files=max_files, max_fields=max_fields)
+        self.max_file_bytes = max_file_bytes
+        self.file_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self.file_bytes = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        upload = self._current_part.file
+        if upload is not None:
+            self.file_bytes += end - start
+            if self.file_bytes > self.max_file_bytes:
+                raise FileTooLarge(upload.filename or "", self.max_file_bytes)
+        super().on_part_data(data, start, end)
+
+
+async def read_form(request: Request, *, max_files: int = 1000, max_fields: int = 1000) -> FormData:
+    """The posted form, within the request and per-file limits; unreadable input is a 400."""
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            parser = FilesWithinLimit(
+                request.headers,
+                request,
+                max_files=max_files,
+                max_fields=max_fields,
+                max_file_bytes=get_settings().max_file_bytes,
+            )
+            return await parser.parse()
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except AppError:
+        raise
+    except Exception as exc:  # multipart parse errors: bad input, not our failure
+        raise AppError(
+            400, "The form could not be read. Please go back and send it again."
+        ) from exc

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.deps import read_only, reporter
+from api.deps import read_checked_form, read_only, reporter
 from api.errors import AppError, wants_json
 from api.pages import render_page
-from api.security import check_csrf
 from core.enums import IncidentType
 from core.procedures import PROCEDURES, procedure_for
 from core.rules import PLATFORMS, YEAR_GROUPS
@@ -48,12 +47,7 @@ def incident(slug: str) -> IncidentType:
 
 async def report_form(request: Request) -> FormData:
     """The posted report with its files, within the upload limits, CSRF-checked."""
-    try:
-        form = await request.form(max_files=get_settings().max_files + 1, max_fields=80)
-    except Exception as exc:  # multipart parse errors: bad input, not our failure
-        raise AppError(400, f"The form could not be read ({exc}). Please send it again.") from exc
-    check_csrf(request, form)
-    return form
+    return await read_checked_form(request, max_files=get_settings().max_files + 1, max_fields=80)
 
 
 @router.get("/report")
