@@ -14,7 +14,7 @@ from api.errors import AppError
 from api.pages import render_page
 from api.security import SESSION_COOKIE, client_ip
 from core.enums import EmailKind
-from core.rules import MAX_EMAIL
+from core.rules import looks_like_email
 from core.settings import get_settings
 from core.templating import render_email
 from db import sessions
@@ -72,7 +72,7 @@ def send_signin_link(email: str, next_path: str) -> None:
 def signin_request(request: Request, form: FormData = Depends(posted_form)) -> Response:
     email = str(form.get("email") or "").strip()
     next_path = safe_next(str(form.get("next") or "/"))
-    if "@" not in email or len(email) > MAX_EMAIL:
+    if not looks_like_email(email):
         return render_page(
             request,
             "pages/signin.html",
