@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from api.errors import AppError
 from api.security import check_csrf, read_form
 from core.enums import Role
+from db.ids import MAX_ID
 from db.models import Person
 from db.session import Session, reading, transaction
 
@@ -25,10 +26,6 @@ REVIEWERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.AUDITOR})
 ADDRESS_READERS = frozenset({Role.HEADTEACHER, Role.DSL, Role.CHAIR})
 # Who reports incidents: everyone but auditors (who read) and parents (who never sign in).
 REPORTERS = frozenset(set(Role) - {Role.AUDITOR, Role.PARENT})
-
-
-# The largest id the database can hold (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
 
 
 def ids_in_range(request: Request) -> None:

@@ -11,7 +11,8 @@ from core.settings import Settings
 from tests.support import make_case
 
 HEAD = "head@oakfield.example"
-TOO_BIG = str(2**63)  # one past the largest id the database can store
+TOO_BIG = str(2**63)  # past any id a database can store
+PAST_INTEGER = str(2**31)  # one past PostgreSQL's integer, the type of every id column
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,10 @@ TOO_BIG = str(2**63)  # one past the largest id the database can store
         f"/cases/{TOO_BIG}/packs/hr",
         f"/cases/{TOO_BIG}/letters/meeting-invitation",
         f"/cases/{TOO_BIG}/audit.json",
+        f"/cases/{PAST_INTEGER}",
+        f"/api/cases/{PAST_INTEGER}",
+        f"/cases/1/evidence/{PAST_INTEGER}",
+        f"/cases/1/print/{PAST_INTEGER}",
         "/cases/99999999999999999999999999999999",
         "/cases/0",
         "/cases/-1",
