@@ -60,16 +60,26 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-class SecurityHeaders:
-    """Add the security headers to every response, the upload-limit page included."""
+class HttpMiddleware:
+    """An ASGI middleware that acts on HTTP requests and passes anything else straight on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    """Add the security headers to every response, the upload-limit page included."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         wanted = security_headers(get_settings())
 
         async def send_with_headers(message: Message) -> None:
@@ -189,7 +199,7 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuse request bodies over the limit with 413, before reading them whole.
 
     A body that declares its length is refused before any of it is read. A chunked body is
@@ -197,13 +207,7 @@ class BodyLimit:
     (so it stops reading), and whatever it answers is replaced by the 413 page.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = get_settings().max_request_bytes
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 
 from db.approvals import open_request
@@ -29,6 +31,17 @@ from mail.catcher import MailStore, StoredMail
 T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def production_app(monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """The app as it runs outside dev mode (with the secret key that mode demands)."""
+    from api.app import create_app
+    from core.settings import get_settings
+
+    monkeypatch.setenv("CASEWORK_DEV_MODE", "false")
+    monkeypatch.setenv("CASEWORK_SECRET_KEY", "a-long-random-production-secret-for-the-test")
+    get_settings.cache_clear()
+    return create_app()
 
 
 def csrf_of(html: str) -> str:

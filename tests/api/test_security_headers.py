@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from core.settings import PROJECT_ROOT, Settings, get_settings
 from mail.catcher import MailStore
-from tests.support import csrf_of, make_case
+from tests.support import csrf_of, make_case, production_app
 
 HEAD = "head@oakfield.example"
 PAGE_POLICY = (
@@ -74,12 +74,7 @@ def test_the_upload_limit_page_has_the_same_headers(
 def test_outside_dev_mode_browsers_are_told_to_use_https_only(
     configured: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.app import create_app
-
-    monkeypatch.setenv("CASEWORK_DEV_MODE", "false")
-    monkeypatch.setenv("CASEWORK_SECRET_KEY", "a-long-random-production-secret-for-the-test")
-    get_settings.cache_clear()
-    with TestClient(create_app(), base_url="http://testserver") as production:
+    with TestClient(production_app(monkeypatch), base_url="http://testserver") as production:
         page = production.get("/signin")
     assert page.status_code == 200
     assert page.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
