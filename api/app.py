@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.deps import ids_in_range
 from api.errors import install_handlers
 from api.limits import Limiter
 from api.routes import (
@@ -21,16 +22,23 @@ from api.routes import (
     people,
     school,
 )
-from api.security import BodyLimit, session_middleware
+from api.security import BodyLimit, SecurityHeaders, session_middleware
 from core.settings import PROJECT_ROOT, get_settings
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Casework", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Casework",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(ids_in_range)],
+    )
     app.state.limiter = Limiter()
     app.middleware("http")(session_middleware)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: the upload-limit page gets them too
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "api" / "static"), name="static")
 

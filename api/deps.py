@@ -13,11 +13,30 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.errors import AppError
-from api.security import Visitor, check_csrf
+from api.security import Visitor, check_csrf, read_form
 from core.access import SCHOOL_RIGHTS, Action, Actor, may
 from core.enums import Role
+from db.ids import MAX_ID
 from db.models import Person
 from db.session import Session, reading, transaction
+
+
+def ids_in_range(request: Request) -> None:
+    """Every whole-number part of an address is a row id: one no row can have is a 404.
+
+    The app applies this to every route, so an address like /cases/99999999999999999999
+    gets the usual 'not found' page instead of reaching the database.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    for field in dependant.path_params if dependant is not None else ():
+        if field.field_info.annotation is not int:
+            continue
+        raw = str(request.path_params.get(field.alias, ""))
+        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+            raise AppError(
+                404, f"There is nothing at this address: {raw[:30]!r} is not a number in use here."
+            )
 
 
 def current_user(request: Request) -> Person | None:
@@ -71,15 +90,10 @@ def allowed(action: Action) -> Callable[[Visitor], Visitor]:
 
 @asynccontextmanager
 async def open_form(request: Request, **limits: int) -> AsyncIterator[FormData]:
-    """The posted form, CSRF-checked, with its uploaded files closed when the block ends."""
+    """The posted form, CSRF-checked and held to the upload limits as it arrives
+    (`api.security.read_form`), with its uploaded files closed when the block ends."""
+    form = await read_checked_form(request, **limits)
     try:
-        form = await request.form(**limits)
-    except AppError:
-        raise
-    except Exception as exc:  # multipart parse errors: bad input, not our failure
-        raise AppError(400, "The form could not be read. Please send it again.") from exc
-    try:
-        check_csrf(request, form)
         yield form
     finally:
         await form.close()
@@ -93,6 +107,17 @@ def checked_form(**limits: int) -> Callable[[Request], AsyncIterator[FormData]]:
             yield form
 
     return read
+
+
+async def read_checked_form(request: Request, **limits: int) -> FormData:
+    """The posted form within the upload limits, refused without this browser's CSRF token."""
+    form = await read_form(request, **limits)
+    try:
+        check_csrf(request, form)
+    except AppError:
+        await form.close()
+        raise
+    return form
 
 
 posted_form = checked_form()

@@ -55,15 +55,20 @@ def error_response(
     if status == 401 and not wants_json(request):
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/signin?next={target}", status_code=303)
+    response: Response
     if wants_json(request):
-        return JSONResponse(
+        response = JSONResponse(
             {"error": {"status": status, "title": title, "message": message}}, status_code=status
         )
-    from api.pages import render_page  # pages import errors; break the cycle here
+    else:
+        from api.pages import render_page  # pages import errors; break the cycle here
 
-    return render_page(
-        request, "pages/error.html", status_code=status, title=title, message=message
-    )
+        response = render_page(
+            request, "pages/error.html", status_code=status, title=title, message=message
+        )
+    if status == 413:  # the rest of the upload is not read: the connection cannot be reused
+        response.headers["Connection"] = "close"
+    return response
 
 
 def install_handlers(app: FastAPI) -> None:

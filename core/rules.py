@@ -29,17 +29,21 @@ assert tuple(PLATFORMS) == get_args(PlatformKey), "PlatformKey and PLATFORMS mus
 # School years in school order, as the forms offer them and the parent import reads them.
 YEAR_GROUPS: tuple[str, ...] = ("Nursery", "Reception", *(f"Year {n}" for n in range(1, 14)))
 
-# An address a mail server will take: dot-atoms at a domain with a top-level part.
+# An address a mail server will take: dot-atoms at a domain with a top-level part. Matched
+# against the whole value (`fullmatch`: a `$` would let a final line break through).
 EMAIL_ADDRESS = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 MAX_EMAIL = 320
 
 
 def looks_like_email(value: str) -> bool:
-    """True for an address shaped like name@school.example (no spaces, a real domain)."""
-    return len(value) <= MAX_EMAIL and EMAIL_ADDRESS.match(value) is not None
+    """True for one address shaped like name@school.example.
+
+    No spaces or line breaks, no display name or second address, and a real domain.
+    """
+    return len(value) <= MAX_EMAIL and EMAIL_ADDRESS.fullmatch(value) is not None
 
 
 # Procedure C asks the headteacher for a police decision when the content is any of these.

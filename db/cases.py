@@ -114,6 +114,14 @@ def step_is_settled(session: Session, case_id: int, key: str) -> bool:
     return get_step(session, case_id, key).status in (StepStatus.DONE, StepStatus.SKIPPED)
 
 
+def step_is_done(session: Session, case_id: int, key: str) -> bool:
+    """True when the case has this step and it was done (not skipped, not still to come)."""
+    status = session.scalars(
+        select(CaseStep.status).where(CaseStep.case_id == case_id, CaseStep.key == key)
+    ).first()
+    return status == StepStatus.DONE
+
+
 def finish_step(
     session: Session,
     case_id: int,

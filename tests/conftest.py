@@ -163,13 +163,19 @@ def signed_in(
 
 
 @pytest.fixture
-def live_server(configured: Settings) -> Iterator[str]:
-    """The app served by uvicorn on loopback, for tests that need real concurrency."""
+def live_server(configured: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The app served by uvicorn on loopback, for tests that need real concurrency or streams.
+
+    Its own address is Casework's, as in production: emailed links point at it and a browser's
+    form posts pass the same-origin check.
+    """
     import uvicorn
 
     from api.app import create_app
 
     port = free_port()
+    monkeypatch.setenv("CASEWORK_BASE_URL", f"http://127.0.0.1:{port}")
+    get_settings.cache_clear()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(), host="127.0.0.1", port=port, log_level="warning", limit_concurrency=200

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pyotp
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 
 from core.procedures import PROCEDURES, StepKind
@@ -31,6 +33,17 @@ from mail.catcher import MailStore, StoredMail
 T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def production_app(monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """The app as it runs outside dev mode (with the secret key that mode demands)."""
+    from api.app import create_app
+    from core.settings import get_settings
+
+    monkeypatch.setenv("CASEWORK_DEV_MODE", "false")
+    monkeypatch.setenv("CASEWORK_SECRET_KEY", "a-long-random-production-secret-for-the-test")
+    get_settings.cache_clear()
+    return create_app()
 
 
 def csrf_of(html: str) -> str:

@@ -21,7 +21,7 @@ from api.pages import render_page
 from api.security import client_ip, drop_cookie, session_cookie
 from api.signin import after_first_step, safe_next
 from core.enums import EmailKind
-from core.rules import MAX_EMAIL
+from core.rules import looks_like_email
 from core.settings import get_settings
 from core.templating import render_email
 from db import sessions
@@ -91,7 +91,7 @@ def signin_request(
 ) -> Response:
     email = str(form.get("email") or "").strip()
     next_path = safe_next(str(form.get("next") or "/"))
-    if "@" not in email or len(email) > MAX_EMAIL:
+    if not looks_like_email(email):
         return signin_page(
             request,
             next_path,

@@ -127,9 +127,8 @@ def download_evidence(
         session, case, actor, AuditKind.EVIDENCE_VIEWED, evidence_id=item.id, sha256=item.sha256
     )
     data = evidence_files().path(item.stored_name).read_bytes()
-    safe_name = "".join(ch for ch in item.original_filename if ch.isalnum() or ch in "._- ")
     return attachment(
-        data, item.content_type, safe_name or "evidence", ("X-Evidence-SHA256", item.sha256)
+        data, item.content_type, item.original_filename, ("X-Evidence-SHA256", item.sha256)
     )
 
 

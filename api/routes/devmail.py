@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from api.pages import render_page
+from api.security import content_security_policy
 from core.settings import get_settings
 from mail.catcher import MailStore, split_urls
 
@@ -43,10 +44,15 @@ def mail_message(request: Request, mail_id: str) -> HTMLResponse:
     mail = _store().get(mail_id)
     if mail is None:
         raise HTTPException(404, "That message is not in the mail catcher.")
-    return render_page(
+    page = render_page(
         request,
         "pages/devmail_message.html",
         mail=mail,
         html_srcdoc=_FRAME_BASE + mail.html if mail.html else "",
         text_html=linkify(mail.text),
     )
+    # The framed email inherits this page's policy, and emails style themselves inline.
+    page.headers["Content-Security-Policy"] = content_security_policy(
+        style_src="'self' 'unsafe-inline'"
+    )
+    return page

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from api.deps import acting
 from api.errors import AppError
+from api.pages import document
 from api.views import log_access, viewable_case
 from core.access import Action, Actor
 from core.enums import AuditKind, StepKey
-from core.pdf import render_pdf
-from db.cases import step_is_settled
+from db.cases import step_is_done
 from db.session import transaction
 from services.meeting import render_invitation
 from services.packs import PACKS, render_pack
@@ -37,22 +37,15 @@ def case_pack(case_id: int, name: str, actor: Actor = Depends(acting)) -> Respon
     return document(html, as_pdf, f"case-{case_id}-{kind}-pack.pdf")
 
 
-def document(html: str, as_pdf: bool, filename: str) -> Response:
-    """The same rendering as a web page or, for printing and sending, as a PDF."""
-    if not as_pdf:
-        return HTMLResponse(html)
-    return Response(
-        render_pdf(html),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 def load_invitation(actor: Actor, case_id: int) -> str:
     with transaction() as session:
         case = viewable_case(session, actor, case_id, Action.VIEW_RECORD)
-        if not step_is_settled(session, case.id, StepKey.INVITE_TO_MEETING):
-            raise AppError(404, "This case has no meeting invitation yet.")
+        if not step_is_done(session, case.id, StepKey.INVITE_TO_MEETING):
+            raise AppError(
+                404,
+                "This case has no meeting invitation: Casework writes one only when the "
+                "procedure invites the person responsible to a meeting, once that step is done.",
+            )
         return render_invitation(session, case).html
 
 

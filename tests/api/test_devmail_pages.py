@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from mail.catcher import MailStore
-from tests.support import csrf_of
+from tests.support import csrf_of, production_app
 
 
 def test_caught_mail_is_listed_and_readable_with_live_links(
@@ -33,10 +33,5 @@ def test_caught_mail_is_listed_and_readable_with_live_links(
 def test_the_mail_catcher_pages_do_not_exist_outside_dev_mode(
     configured: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.app import create_app
-
-    monkeypatch.setenv("CASEWORK_DEV_MODE", "false")
-    monkeypatch.setenv("CASEWORK_SECRET_KEY", "a-long-random-production-secret-for-the-test")
-    get_settings.cache_clear()
-    with TestClient(create_app()) as production:
+    with TestClient(production_app(monkeypatch)) as production:
         assert production.get("/dev/mail").status_code == 404

@@ -67,8 +67,8 @@ def test_an_oversized_file_is_refused_with_its_name(
     monkeypatch.setenv("CASEWORK_MAX_FILE_BYTES", str(1024 * 1024))
     get_settings.cache_clear()
     answer = submit_report(client, [("huge.png", PNG + b"0" * (1024 * 1024), "image/png")])
-    assert answer.status_code == 400
-    assert "huge.png is larger than 1 MB" in answer.text
+    assert answer.status_code == 413
+    assert "huge.png is larger than 1 MB" in answer.text and "Nothing was saved" in answer.text
     nothing_saved(get_settings())
 
 
