@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from core.enums import AuditKind, OrganisationKind, Phase, Role
 from db.audit import record_event
+from db.identity import add_provider, providers
 from db.models import School
-from db.people import add_person
-from db.schools import add_organisation, add_school, first_school
+from db.people import add_person, signers
+from db.schools import add_organisation, add_school, first_school, organisations
 from db.session import Session
 
 STAFF: tuple[tuple[str, str, Role, str], ...] = (
@@ -57,3 +58,30 @@ def seed_demo(session: Session, parents: int = 50) -> School | None:
         data={"school": school.name, "staff": len(STAFF), "parents": parents},
     )
     return school
+
+
+DEV_PROVIDER = "Local test accounts"
+
+
+def dev_sign_in_accounts(session: Session, issuer: str) -> list[dict[str, object]]:
+    """Dev mode: offer every organisation the local provider, and list its accounts.
+
+    The accounts are the people who can sign in now, with verified addresses, so each can be
+    tried through "Sign in with Local test accounts" as well as by emailed link.
+    """
+    known = {(p.organisation_id, p.issuer) for p in providers(session)}
+    for organisation in organisations(session):
+        if (organisation.id, issuer) not in known:
+            add_provider(
+                session,
+                organisation_id=organisation.id,
+                name=DEV_PROVIDER,
+                issuer=issuer,
+                client_id="casework-dev",
+                client_secret="casework-dev",
+                trust_mfa=False,
+            )
+    return [
+        {"sub": str(p.email), "email": p.email, "email_verified": True, "name": p.name}
+        for p in signers(session)
+    ]

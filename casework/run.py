@@ -315,6 +315,8 @@ def supervise(
 
     if settings.dev_mode:
         start("mail catcher", [*me, "devmail"])
+        provider = start("local sign-in provider", dev_provider_command(settings))
+        wait_http(dev_issuer(settings) + "/.well-known/openid-configuration", 60, provider)
     server = start("Prefect server", prefect_server_command(settings))
     wait_http(settings.prefect_api_url + "/health", 120, server)
     for name, sub in (("runner", "runner"), ("worker", "worker"), ("web app", "web")):
@@ -329,6 +331,25 @@ def supervise(
     return 0
 
 
+def dev_issuer(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.dev_oidc_port}"
+
+
+def dev_provider_command(settings: Settings) -> list[str]:
+    """The local OpenID Connect provider, its accounts the people who can sign in now."""
+    import json
+
+    from casework.demo import dev_sign_in_accounts
+    from db.session import transaction
+
+    with transaction() as session:
+        accounts = dev_sign_in_accounts(session, dev_issuer(settings))
+    argv = [sys.executable, "-m", "oidc_provider_mock", "--port", str(settings.dev_oidc_port)]
+    for account in accounts:
+        argv += ["--user-claims", json.dumps(account)]
+    return argv
+
+
 def print_banner(settings: Settings) -> None:
     from casework.demo import STAFF
 
@@ -340,7 +361,9 @@ Casework is running.
   Prefect UI       {ui}
 
 Sign in at {settings.base_url}/signin with one of these addresses, then open the link
-that arrives in the mail catcher:""")
+that arrives in the mail catcher (or press "Sign in with Local test accounts" and pick the
+address there). Headteacher, DSL, HR, auditor, chair and admin also set up an
+authenticator app at their first sign-in:""")
     for name, email, role, _ in STAFF:
         print(f"  {email:34} {name} ({role.value})")
     print("\nPress Ctrl-C to stop everything.\n")

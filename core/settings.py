@@ -49,6 +49,8 @@ class Settings(BaseSettings):
 
     devmail_host: str = "127.0.0.1"
     devmail_port: int = 1025
+    # Dev mode only: a local OpenID Connect provider with the demo people as its accounts.
+    dev_oidc_port: int = 4300
 
     approval_ttl_hours: int = 72
     # A request still undecided this long after its link was sent is sent again, with a new

@@ -237,3 +237,18 @@ def signer_by_email(session: Session, email: str) -> Person | None:
 def served_schools_of(session: Session, person_id: int) -> list[int]:
     """The schools a person serves beyond their own."""
     return list(session.scalars(select(Serves.school_id).where(Serves.person_id == person_id)))
+
+
+def signers(session: Session) -> list[Person]:
+    """Everyone who can sign in (active, not a parent, with an address), by name."""
+    return list(
+        session.scalars(
+            select(Person)
+            .where(
+                Person.role != Role.PARENT,
+                Person.active.is_(True),
+                Person.email.is_not(None),
+            )
+            .order_by(Person.name)
+        )
+    )
