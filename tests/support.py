@@ -82,6 +82,28 @@ def mail_to(
     return wait_until(find, timeout, what=f"mail to {address} about {subject_part!r}")
 
 
+def delivered(
+    store: MailStore,
+    address: str,
+    subject_part: str,
+    deliver: Callable[[], object] | None,
+    since: int = 0,
+    timeout: float = 60.0,
+) -> StoredMail:
+    """Like `mail_to`, sending the outbox while waiting when no worker runs: some emails are
+    queued only after the answer has gone (a served app may not have queued them yet)."""
+
+    def arrived() -> StoredMail | None:
+        if deliver is not None:
+            deliver()
+        for mail in reversed(store.all()[since:]):
+            if address in mail.rcpt_tos and subject_part in mail.subject:
+                return mail
+        return None
+
+    return wait_until(arrived, timeout, what=f"mail to {address} about {subject_part!r}")
+
+
 def link_in(mail: StoredMail, path_part: str) -> str:
     for link in mail.links:
         if path_part in link:
@@ -161,17 +183,7 @@ def first_step(
     )
     assert sent.status_code == 200, sent.text
 
-    def arrived() -> StoredMail | None:
-        # The link is queued after the answer has gone (a served app may not have queued it
-        # yet), so without a worker, send the outbox until it comes.
-        if deliver is not None:
-            deliver()
-        return next(
-            (m for m in store.all()[since:] if email in m.rcpt_tos and "sign in" in m.subject),
-            None,
-        )
-
-    link = link_in(wait_until(arrived, 60, what=f"a sign-in link for {email}"), "/signin/")
+    link = link_in(delivered(store, email, "sign in", deliver, since), "/signin/")
     # The client's own address, not the emailed one: a test may serve the app twice (in
     # process and on a port), and cookies follow the host a request went to.
     link = link[link.index("/signin/") :]

@@ -34,9 +34,21 @@ from playwright.sync_api import (
 from api.security import cookie_name
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
+from db.people import serve, staff_by_email
+from db.session import transaction
+from forms.people import SchoolForm
 from mail.catcher import MailStore
+from services.people import create_school
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
-from tests.support import PNG, link_in, mail_to, make_approval, make_case, signin, submit_report
+from tests.support import (
+    PNG,
+    delivered,
+    link_in,
+    make_approval,
+    make_case,
+    signin,
+    submit_report,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -198,9 +210,15 @@ def test_signed_out_pages(
     page.get_by_role("button", name="Email me a sign-in link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     checker.check("sign-in sent")
-    off_thread(deliver)()
-    link = link_in(mail_to(smtp[0], HEAD, "sign in", since=since), "/signin/")
-    checker.visit("sign-in confirm", link)
+    link = link_in(delivered(smtp[0], HEAD, "sign in", off_thread(deliver), since), "/signin/")
+    page = checker.visit("sign-in confirm", link)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
+    checker.check("second factor: enrolment")
+    page.get_by_label("6-digit code").fill("000000")
+    page.get_by_role("button", name="Confirm and sign in").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    checker.check("second factor: wrong code")
     checker.visit("not found", "/no-such-page", 404)
     checker.visit("unknown link", "/approvals/not-a-real-token", 404)
     checker.visit("devmail list", "/dev/mail")
@@ -295,7 +313,20 @@ def test_governor_and_admin_pages(
     page = checker.visit("schools", "/admin/schools")
     page.locator("main a[href^='/admin/schools/']").first.click()
     checker.check("school")
+    serve_a_second_school(configured.database_url, "hr@oakfield.example")
+    sign_in(checker, client, "hr@oakfield.example", smtp, deliver)
+    page = checker.visit("header with a school switcher", "/")
+    expect(page.get_by_label("School")).to_be_visible()
     checker.assert_clean()
+
+
+def serve_a_second_school(url: str, email: str) -> None:
+    """Another school in the trust, which this person serves as well as their own."""
+    with transaction(url) as session:
+        person = staff_by_email(session, email)
+        assert person is not None
+        elm = create_school(session, None, SchoolForm(name="Elmbridge Academy"), None)
+        serve(session, person.id, elm.id)
 
 
 # Every control a person can reach in the form, in page order; a radio group is one stop.
