@@ -59,20 +59,35 @@ def someone_here(session: Session, seen: Visitor, person_id: int) -> Person:
     return person
 
 
+def admin_page(
+    request: Request, template: str, defaults: dict[str, Any], extra: dict[str, Any], **shown: Any
+) -> Response:
+    """An administration page and its form: 400 while it shows problems, and the notice of
+    what was just done (`?done=`)."""
+    context = defaults | extra
+    failed = bool(context.get("errors") or context.get("import_errors"))
+    return render_page(
+        request,
+        template,
+        status_code=400 if failed else 200,
+        done=request.query_params.get("done", ""),
+        **shown,
+        **context,
+    )
+
+
 # --- People -----------------------------------------------------------------------------
 
 
 def people_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
-    context: dict[str, Any] = {"values": {}, "errors": {}, "import_errors": []} | extra
-    return render_page(
+    return admin_page(
         request,
         "pages/admin_people.html",
-        status_code=400 if context["errors"] or context["import_errors"] else 200,
+        {"values": {}, "errors": {}, "import_errors": []},
+        extra,
         people=people_of(session, seen.school_id),
         school_id=seen.school_id,
         roles=ROLE_OPTIONS,
-        done=request.query_params.get("done", ""),
-        **context,
     )
 
 
@@ -152,18 +167,16 @@ def person_page(
         "role": person.role.value,
         "job_title": person.job_title,
     }
-    context: dict[str, Any] = {"values": values, "errors": {}} | extra
-    return render_page(
+    return admin_page(
         request,
         "pages/admin_person.html",
-        status_code=400 if context["errors"] else 200,
+        {"values": values, "errors": {}},
+        extra,
         person=person,
         roles=ROLE_OPTIONS,
         own_school=person.school_id == seen.school_id,
         schools=[s for s in schools_in(session, seen.actor.schools) if s.id != person.school_id],
         serving=set(served_schools_of(session, person.id)),
-        done=request.query_params.get("done", ""),
-        **context,
     )
 
 
@@ -239,15 +252,13 @@ def enable_person(
 
 
 def schools_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
-    context: dict[str, Any] = {"values": {"phase": Phase.PRIMARY.value}, "errors": {}} | extra
-    return render_page(
+    return admin_page(
         request,
         "pages/admin_schools.html",
-        status_code=400 if context["errors"] else 200,
+        {"values": {"phase": Phase.PRIMARY.value}, "errors": {}},
+        extra,
         schools=schools_in(session, seen.actor.schools),
         phases=PHASE_OPTIONS,
-        done=request.query_params.get("done", ""),
-        **context,
     )
 
 
@@ -287,21 +298,19 @@ def school_page(
     if school is None or school_id not in seen.actor.schools:
         raise AppError(404, "There is no school with that number that you look after.")
     values = {name: str(getattr(school, name)) for name in SCHOOL_FIELDS}
-    context: dict[str, Any] = {"values": values, "errors": {}} | extra
     holders = {
         role.label: [p.name for p in people_of(session, school_id) if p.role == role and p.active]
         for role in (Role.HEADTEACHER, Role.DSL, Role.CHAIR, Role.HR)
     }
-    return render_page(
+    return admin_page(
         request,
         "pages/admin_school.html",
-        status_code=400 if context["errors"] else 200,
+        {"values": values, "errors": {}},
+        extra,
         school=school,
         phases=PHASE_OPTIONS,
         holders=holders,
         looking_here=school_id == seen.school_id,
-        done=request.query_params.get("done", ""),
-        **context,
     )
 
 
