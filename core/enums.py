@@ -182,6 +182,7 @@ class AuditKind(enum.StrEnum):
     PERSON_ENABLED = "person.enabled"
     PEOPLE_IMPORTED = "people.imported"
     STEP_OWNER_DISABLED = "step.owner_disabled"
+    AUTHENTICATOR_RESET = "person.authenticator_reset"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

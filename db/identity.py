@@ -103,6 +103,16 @@ def enrolment_secret(session: Session, person_id: int, new_secret: str) -> str:
         return new_secret
 
 
+def forget_totp(session: Session, person_id: int) -> bool:
+    """Drop a person's authenticator secret (a lost phone); they enrol again at sign-in."""
+    row = totp_of(session, person_id)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
 def totp_secret(row: TotpCredential) -> str | None:
     try:
         return unseal(row.sealed_secret)

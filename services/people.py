@@ -12,6 +12,7 @@ from typing import Any
 from core.enums import AuditKind, OrganisationKind, Phase, Role
 from db.approvals import waiting_on
 from db.audit import record_event
+from db.identity import forget_totp
 from db.models import Person, School
 from db.people import add_person, serve, served_schools_of, signer_by_email, stop_serving
 from db.schools import add_organisation, add_school, get_school
@@ -115,6 +116,18 @@ def disable(session: Session, person: Person, actor: Person | None, reason: str)
             data={"step": approval.step_key, "person_id": person.id, "reason": reason},
         )
     return Disabled(ended, len(waiting))
+
+
+def reset_authenticator(session: Session, person: Person, actor: Person | None) -> bool:
+    """Forget a person's authenticator app (lost or replaced phone) and sign them out; they
+    set up a new one at their next sign-in. False if they had none."""
+    if not forget_totp(session, person.id):
+        return False
+    ended = end_sessions_of(session, person.id)
+    _record(
+        session, AuditKind.AUTHENTICATOR_RESET, actor, person_id=person.id, sessions_ended=ended
+    )
+    return True
 
 
 def enable(session: Session, person: Person, actor: Person | None) -> None:

@@ -31,6 +31,7 @@ from services.people import (
     disable,
     enable,
     import_people,
+    reset_authenticator,
     set_serving,
 )
 
@@ -235,6 +236,21 @@ def disable_person(
         raise AppError(409, str(problem)) from problem
     return RedirectResponse(
         f"/admin/people/{person_id}?done=disabled-{done.waiting_requests}", status_code=303
+    )
+
+
+@router.post("/admin/people/{person_id}/authenticator", dependencies=[Depends(posted_form)])
+def reset_their_authenticator(
+    person_id: int,
+    seen: Visitor = Depends(people_admin),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """A lost phone: they set up their authenticator app again at their next sign-in."""
+    person = someone_here(session, seen, person_id)
+    reset = reset_authenticator(session, person, me(session, seen))
+    return RedirectResponse(
+        f"/admin/people/{person_id}?done={'reset' if reset else 'no-authenticator'}",
+        status_code=303,
     )
 
 

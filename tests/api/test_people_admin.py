@@ -13,7 +13,8 @@ from core.settings import Settings
 from db.models import AuditEvent, Person, School
 from db.people import staff_by_email
 from db.session import transaction
-from tests.support import csrf_of, make_approval, make_case
+from mail.catcher import MailStore
+from tests.support import csrf_of, first_step, make_approval, make_case
 
 ADMIN = "admin@oakfield.example"
 
@@ -294,3 +295,36 @@ def test_hr_serving_two_schools_is_asked_by_both(
     page = signed_in("hr@oakfield.example").get("/").text
     assert "Elmbridge Academy" in page and "Oakfield Primary School" in page
     assert f'value="{elm_id}"' in page
+
+
+def test_a_lost_authenticator_is_reset_and_set_up_again_at_sign_in(
+    configured: Settings,
+    signed_in: Callable[[str], TestClient],
+    client: TestClient,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    url = configured.database_url
+    head = person(url, "head@oakfield.example")
+    assert head is not None
+    signed_in("head@oakfield.example")  # enrols the authenticator app
+    head_cookies = dict(client.cookies)
+    client.cookies.clear()
+
+    admin = signed_in(ADMIN)
+    reset = post_form(
+        admin, f"/admin/people/{head.id}", f"/admin/people/{head.id}/authenticator", {}
+    )
+    assert reset.status_code == 303
+    assert "Authenticator app forgotten" in admin.get(reset.headers["location"]).text
+    [event] = events(url, AuditKind.AUTHENTICATOR_RESET)
+    assert event.data["sessions_ended"] == 1
+
+    client.cookies.clear()
+    client.cookies.update(head_cookies)
+    assert client.get("/", follow_redirects=False).status_code in (303, 307), "signed out"
+    client.cookies.clear()
+    done = first_step(client, "head@oakfield.example", smtp[0], deliver)
+    assert done.headers["location"] == "/second-factor"
+    page = client.get("/second-factor").text
+    assert "Set up your authenticator app" in page, "a new app, not the lost one"
