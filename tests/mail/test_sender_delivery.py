@@ -357,7 +357,11 @@ def test_a_long_pass_keeps_its_claim(
     queue_many(configured.database_url, 20)  # about 2 s on one connection
 
     async def second_sender_later() -> int:
-        await asyncio.sleep(1.5)  # long after the first claim's lease would have run out
+        # Once the first sender has claimed and begun (on a busy machine that can take a
+        # while), wait until long after its claim's lease would have run out.
+        while not server.handler.message_ids():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)
         return await deliver_due(get_settings())
 
     async def both() -> list[int]:
