@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
@@ -93,10 +94,21 @@ class PrefectServer:
         """Delete every flow, and with them their deployments and runs, so the next stack
         starts afresh: its case ids, and so its runs' idempotency keys, repeat the last one's."""
         with httpx.Client(base_url=self.api, timeout=30) as prefect:
-            while flows := prefect.post("/flows/filter", json={"limit": 50}).json():
+
+            def ask(method: str, path: str, **kwargs: Any) -> Any:
+                # Prefect's own SQLite answers 503 while it is busy: ask again, a few times.
+                for attempt in range(6):
+                    answer = prefect.request(method, path, **kwargs)
+                    if answer.status_code != 503:
+                        break
+                    time.sleep(0.5 * (attempt + 1))
+                answer.raise_for_status()
+                return answer.json() if answer.content else None
+
+            while flows := ask("POST", "/flows/filter", json={"limit": 50}):
                 for flow in flows:
-                    prefect.delete(f"/flows/{flow['id']}").raise_for_status()
-            runs = prefect.post("/flow_runs/count", json={}).json()
+                    ask("DELETE", f"/flows/{flow['id']}")
+            runs = ask("POST", "/flow_runs/count", json={})
         assert runs == 0, f"{runs} flow runs outlived their flows"
 
     def stop(self) -> None:

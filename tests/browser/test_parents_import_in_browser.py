@@ -19,7 +19,7 @@ from db.models import Person, Role
 from forms.parent_directory import check_file
 from mail.catcher import MailStore
 from tests.browser.chromium import needs_chromium
-from tests.support import authenticator_code, count, link_in, mail_to
+from tests.support import authenticator_code, count, delivered, link_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
@@ -42,8 +42,10 @@ def sign_in(page: Page, base: str, store: MailStore, deliver: Callable[[], int])
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     # No worker runs beside this in-process server; Playwright owns this thread's loop.
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(deliver).result()
-    link = link_in(mail_to(store, HEAD, "sign in", since=since), "/signin/")
+        link = link_in(
+            delivered(store, HEAD, "sign in", lambda: pool.submit(deliver).result(), since),
+            "/signin/",
+        )
     page.goto(re.sub(r"^https?://[^/]+", base, link))
     page.get_by_role("button", name="Sign in", exact=True).click()
     # The headteacher's role needs a second factor: enrol an authenticator, type its code.
