@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import AppError, error_response
 from core.access import Actor
+from core.enums import Phase
 from core.settings import Settings, get_settings
 from core.tokens import new_token, same, sign
 from db.models import Person
@@ -166,6 +167,7 @@ class Visitor:
     actor: Actor
     school_id: int
     school_name: str
+    school_phase: Phase  # decides the year groups the forms offer
     schools: list[tuple[int, str]]  # every school they serve, by name
 
 
@@ -178,9 +180,11 @@ def load_user(raw_session: str | None) -> Visitor | None:
         if person is None:
             return None
         actor = actor_of(session, person)
-        schools = [(s.id, s.name) for s in schools_in(session, actor.schools)]
+        rows = schools_in(session, actor.schools)
+        schools = [(s.id, s.name) for s in rows]
         chosen = session_school(session, raw_session)
         current = chosen if chosen in actor.schools else person.school_id
+        phase = next((s.phase for s in rows if s.id == current), Phase.ALL_THROUGH)
         stale = needs_touch(session, raw_session)
         session.expunge(person)
     if stale:
@@ -191,6 +195,7 @@ def load_user(raw_session: str | None) -> Visitor | None:
         actor=actor,
         school_id=current,
         school_name=dict(schools).get(current, "Casework"),
+        school_phase=phase,
         schools=schools,
     )
 

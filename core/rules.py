@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Literal, get_args
 
+from core.enums import Phase
+
 PlatformKey = Literal[
     "facebook", "instagram", "x", "tiktok", "snapchat", "youtube", "whatsapp", "other"
 ]
@@ -28,6 +30,13 @@ assert tuple(PLATFORMS) == get_args(PlatformKey), "PlatformKey and PLATFORMS mus
 
 # School years in school order, as the forms offer them and the parent import reads them.
 YEAR_GROUPS: tuple[str, ...] = ("Nursery", "Reception", *(f"Year {n}" for n in range(1, 14)))
+# The years a school of each phase teaches, for the lists its forms offer.
+PHASE_YEARS: dict[Phase, tuple[str, ...]] = {
+    Phase.PRIMARY: YEAR_GROUPS[:8],  # Nursery to Year 6
+    Phase.SECONDARY: YEAR_GROUPS[8:],  # Year 7 to Year 13
+    Phase.ALL_THROUGH: YEAR_GROUPS,
+    Phase.SPECIAL: YEAR_GROUPS,
+}
 
 # An address a mail server will take: dot-atoms at a domain with a top-level part. Matched
 # against the whole value (`fullmatch`: a `$` would let a final line break through).

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.deps import allowed, open_form, read_only
+from api.deps import allowed, open_form, read_only, visitor
 from api.errors import AppError, wants_json
 from api.pages import render_page
 from api.security import Visitor
 from core.access import Action
 from core.enums import IncidentType
 from core.procedures import PROCEDURES, procedure_for
-from core.rules import PLATFORMS, YEAR_GROUPS
+from core.rules import PHASE_YEARS, PLATFORMS, YEAR_GROUPS
 from core.settings import get_settings
 from db.cases import NewCase
 from db.people import staff_of
@@ -96,7 +96,7 @@ def form_page(
         values=values,
         errors=errors,
         platforms=PLATFORMS,
-        year_groups=YEAR_GROUPS,
+        year_groups=PHASE_YEARS.get(visitor(request).school_phase, YEAR_GROUPS),
         max_file_mb=settings.max_file_bytes // (1024 * 1024),
         max_files=settings.max_files,
         staff=staff,

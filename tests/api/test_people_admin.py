@@ -8,7 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.enums import AuditKind, Role
+from core.enums import AuditKind, Phase, Role
 from core.settings import Settings
 from db.models import AuditEvent, Person, School
 from db.people import staff_by_email
@@ -328,3 +328,15 @@ def test_a_lost_authenticator_is_reset_and_set_up_again_at_sign_in(
     assert done.headers["location"] == "/second-factor"
     page = client.get("/second-factor").text
     assert "Set up your authenticator app" in page, "a new app, not the lost one"
+
+
+def test_a_secondary_school_offers_its_own_year_groups(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    primary = signed_in("amy.fletcher@oakfield.example").get("/report/pupil_contact").text
+    assert ">Year 6<" in primary and ">Year 7<" not in primary and ">Reception<" in primary
+    with transaction(configured.database_url) as session:
+        oak = session.scalars(select(School)).one()
+        oak.phase = Phase.SECONDARY
+    secondary = signed_in("amy.fletcher@oakfield.example").get("/report/pupil_contact").text
+    assert ">Year 7<" in secondary and ">Year 13<" in secondary and ">Year 6<" not in secondary
