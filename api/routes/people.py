@@ -60,6 +60,21 @@ def someone_here(session: Session, seen: Visitor, person_id: int) -> Person:
     return person
 
 
+def someone_to_change(session: Session, seen: Visitor, person_id: int) -> Person:
+    """A person the administrator may change: one whose own school they look after too.
+
+    A council HR adviser who serves this school is shown here, but only their own
+    organisation's administrators change their account."""
+    person = someone_here(session, seen, person_id)
+    if person.school_id not in seen.actor.schools:
+        raise AppError(
+            403,
+            f"{person.name} belongs to another school's staff and serves this one. Ask an "
+            "administrator of their own school to change their account.",
+        )
+    return person
+
+
 def admin_page(
     request: Request, template: str, defaults: dict[str, Any], extra: dict[str, Any], **shown: Any
 ) -> Response:
@@ -176,6 +191,7 @@ def person_page(
         person=person,
         roles=ROLE_OPTIONS,
         own_school=person.school_id == seen.school_id,
+        can_change=person.school_id in seen.actor.schools,
         schools=[s for s in schools_in(session, seen.actor.schools) if s.id != person.school_id],
         serving=set(served_schools_of(session, person.id)),
     )
@@ -199,7 +215,7 @@ def edit_person(
     form: FormData = Depends(posted_form),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    person = someone_here(session, seen, person_id)
+    person = someone_to_change(session, seen, person_id)
     values = fields(form, PERSON_FIELDS)
     person_form, errors = validate(PersonForm, values)
     if person_form is not None:
@@ -225,7 +241,7 @@ def disable_person(
     form: FormData = Depends(posted_form),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    person = someone_here(session, seen, person_id)
+    person = someone_to_change(session, seen, person_id)
     reason = str(form.get("reason") or "").strip()
     if not 3 <= len(reason) <= 500:
         errors = {"reason": "Say why, in 3 to 500 characters (for example: left the school)."}
@@ -246,7 +262,7 @@ def reset_their_authenticator(
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """A lost phone: they set up their authenticator app again at their next sign-in."""
-    person = someone_here(session, seen, person_id)
+    person = someone_to_change(session, seen, person_id)
     reset = reset_authenticator(session, person, me(session, seen))
     return RedirectResponse(
         f"/admin/people/{person_id}?done={'reset' if reset else 'no-authenticator'}",
@@ -260,7 +276,7 @@ def enable_person(
     seen: Visitor = Depends(people_admin),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    enable(session, someone_here(session, seen, person_id), me(session, seen))
+    enable(session, someone_to_change(session, seen, person_id), me(session, seen))
     return RedirectResponse(f"/admin/people/{person_id}?done=enabled", status_code=303)
 
 

@@ -340,3 +340,38 @@ def test_a_secondary_school_offers_its_own_year_groups(
         oak.phase = Phase.SECONDARY
     secondary = signed_in("amy.fletcher@oakfield.example").get("/report/pupil_contact").text
     assert ">Year 7<" in secondary and ">Year 13<" in secondary and ">Year 6<" not in secondary
+
+
+def test_someone_who_only_serves_the_school_is_changed_by_their_own_admin(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    from db.people import serve
+    from forms.people import PersonForm, SchoolForm
+    from services.people import add_staff, create_school
+
+    url = configured.database_url
+    with transaction(url) as session:
+        hr = staff_by_email(session, "hr@oakfield.example")
+        assert hr is not None
+        elm = create_school(session, None, SchoolForm(name="Elmbridge Academy"), None)
+        serve(session, hr.id, elm.id)
+        form = PersonForm(name="Jo Bell", email="admin@elmbridge.example", role="admin")
+        add_staff(session, elm.id, form, None)
+        hr_id = hr.id
+    elm_admin = signed_in("admin@elmbridge.example")
+    listed = elm_admin.get("/admin/people").text
+    assert "Priya Shah" in listed and "(serves this school)" in listed
+    shown = elm_admin.get(f"/admin/people/{hr_id}").text
+    assert "An administrator of their own school changes their account" in shown
+    assert "Disable the account" not in shown
+    refused = post_form(
+        elm_admin,
+        f"/admin/people/{hr_id}",
+        f"/admin/people/{hr_id}",
+        {"name": "Priya Shah", "email": "hr@oakfield.example", "role": "headteacher"},
+    )
+    assert refused.status_code == 403 and "Ask an administrator of their own school" in (
+        refused.text
+    )
+    hr_now = person(url, "hr@oakfield.example")
+    assert hr_now is not None and hr_now.role == Role.HR
