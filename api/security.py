@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from db.models import Person
 from db.people import actor_of
 from db.schools import schools_in
 from db.session import reading, transaction
-from db.sessions import needs_touch, session_school, signed_in_person, touch
+from db.sessions import live_session, touch
 
 # Every page's policy: scripts and styles only from our own files, never inline; nothing may
 # frame a page, and forms post only back to Casework.
@@ -62,7 +63,7 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-class HttpMiddleware:
+class HttpMiddleware(ABC):
     """An ASGI middleware that acts on HTTP requests and passes anything else straight on."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -74,8 +75,9 @@ class HttpMiddleware:
         else:
             await self.app(scope, receive, send)
 
+    @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Handle one HTTP request; each middleware says what it does with it."""
 
 
 class SecurityHeaders(HttpMiddleware):
@@ -176,18 +178,17 @@ def load_user(raw_session: str | None) -> Visitor | None:
     if not raw_session:
         return None
     with reading() as session:
-        person = signed_in_person(session, raw_session)
-        if person is None:
+        live = live_session(session, raw_session)
+        if live is None:
             return None
+        person = live.person
         actor = actor_of(session, person)
         rows = schools_in(session, actor.schools)
         schools = [(s.id, s.name) for s in rows]
-        chosen = session_school(session, raw_session)
-        current = chosen if chosen in actor.schools else person.school_id
+        current = live.school_id if live.school_id in actor.schools else person.school_id
         phase = next((s.phase for s in rows if s.id == current), Phase.ALL_THROUGH)
-        stale = needs_touch(session, raw_session)
         session.expunge(person)
-    if stale:
+    if live.stale:
         with transaction() as session:
             touch(session, raw_session)
     return Visitor(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.errors import AppError
-from core.access import Action, Actor, may, may_download, sees_step_outcome
+from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
 from db.approvals import approvals_of
@@ -47,20 +47,28 @@ CASE_ACTIONS = (
 )
 
 
+def case_with_facts(
+    session: Session, actor: Actor, case_id: int, action: Action = Action.VIEW_CASE
+) -> tuple[Case, CaseFacts]:
+    """The case, and what the policy knows of it, if `actor` may do `action` on it:
+    otherwise 404 (missing or hidden alike) or 403."""
+    try:
+        case = get_case(session, case_id)
+    except CaseNotFound:
+        raise AppError(404, "There is no case with that number that you can see.") from None
+    facts = facts_of(session, case)
+    if not may(actor, Action.VIEW_CASE, facts):
+        raise AppError(404, "There is no case with that number that you can see.")
+    if not may(actor, action, facts):
+        raise AppError(403, f"You can see this case but you cannot {action.value}.")
+    return case, facts
+
+
 def viewable_case(
     session: Session, actor: Actor, case_id: int, action: Action = Action.VIEW_CASE
 ) -> Case:
     """The case if `actor` may do `action` on it: 404 (missing or hidden alike) or 403."""
-    try:
-        case = get_case(session, case_id)
-    except CaseNotFound:
-        case = None
-    facts = facts_of(session, case) if case is not None else None
-    if case is None or facts is None or not may(actor, Action.VIEW_CASE, facts):
-        raise AppError(404, "There is no case with that number that you can see.")
-    if not may(actor, action, facts):
-        raise AppError(403, f"You can see this case but you cannot {action.value}.")
-    return case
+    return case_with_facts(session, actor, case_id, action)[0]
 
 
 def log_access(session: Session, case: Case, actor: Actor, kind: AuditKind, **data: Any) -> None:
@@ -117,8 +125,7 @@ class CaseView:
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     """Everything the case page shows this person, need-to-know; the view is logged."""
-    case = viewable_case(session, actor, case_id)
-    facts = facts_of(session, case)
+    case, facts = case_with_facts(session, actor, case_id)
     rights = frozenset(a.name for a in CASE_ACTIONS if may(actor, a, facts))
     full = Action.VIEW_RECORD.name in rights
     log_access(session, case, actor, AuditKind.CASE_VIEWED)

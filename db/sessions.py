@@ -7,6 +7,7 @@ or when its person is disabled (`end_sessions_of`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,15 +92,25 @@ def end_sessions_of(session: Session, person_id: int) -> int:
     return len(rows)
 
 
-def signed_in_person(session: Session, raw: str) -> Person | None:
-    """The active member of staff whose live session this cookie value is."""
+@dataclass(frozen=True)
+class LiveSession:
+    """What one request needs of its browser session, read with one lookup."""
+
+    person: Person
+    school_id: int | None  # the school chosen in this session, if any
+    stale: bool  # its last-seen time is old enough to write again
+
+
+def live_session(session: Session, raw: str) -> LiveSession | None:
+    """The live session behind a cookie value, for an active person who signs in."""
     row = _live_row(session, raw)
     if row is None:
         return None
     person = session.get(Person, row.person_id)
     if person is None or not person.active or person.role == Role.PARENT:
         return None
-    return person
+    stale = (row.last_seen_at or row.created_at) + SEEN_EVERY <= utcnow()
+    return LiveSession(person, row.school_id, stale)
 
 
 def _live_row(session: Session, raw: str) -> UserSession | None:
@@ -120,23 +131,11 @@ def _live_row(session: Session, raw: str) -> UserSession | None:
 SEEN_EVERY = timedelta(minutes=1)
 
 
-def needs_touch(session: Session, raw: str) -> bool:
-    """Whether this live session's last-seen time is old enough to write again."""
-    row = _live_row(session, raw)
-    return row is not None and (row.last_seen_at or row.created_at) + SEEN_EVERY <= utcnow()
-
-
 def touch(session: Session, raw: str) -> None:
     """Record a request on this session now (it stays live while used)."""
     row = _live_row(session, raw)
     if row is not None:
         row.last_seen_at = utcnow()
-
-
-def session_school(session: Session, raw: str) -> int | None:
-    """The school a person who serves several chose to look at in this session."""
-    row = _live_row(session, raw)
-    return row.school_id if row is not None else None
 
 
 def choose_school(session: Session, raw: str, school_id: int) -> None:

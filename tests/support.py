@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -15,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 
+from casework.run import Lifeline, wait_http
 from core.procedures import PROCEDURES, StepKind
 from db.approvals import open_request
 from db.cases import NewCase, mark_waiting, open_case
@@ -364,3 +368,22 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 def _psycopg(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@contextmanager
+def oidc_provider(argv: list[str], issuer: str, log_path: Path) -> Iterator[str]:
+    """A real OpenID Connect provider process (`argv`) serving `issuer`, ended afterwards."""
+    line = Lifeline().start()
+    with open(log_path, "ab") as log:
+        proc = line.spawn(argv, {"PATH": "/usr/bin:/bin", "NO_COLOR": "1"}, log)
+    try:
+        wait_http(f"{issuer}/.well-known/openid-configuration", 30, proc)
+        yield issuer
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        line.close()

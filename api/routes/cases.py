@@ -12,13 +12,21 @@ from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
 from api.pages import attachment, render_page
 from api.security import Visitor, session_cookie
-from api.views import UNDELIVERED_SHOWN, CaseView, case_rows, case_view, log_access, viewable_case
+from api.views import (
+    UNDELIVERED_SHOWN,
+    CaseView,
+    case_rows,
+    case_view,
+    case_with_facts,
+    log_access,
+    viewable_case,
+)
 from core.access import Action, Actor, may, may_download
 from core.enums import AuditKind, IncidentType
 from core.files import evidence_files
 from core.procedures import procedure_for
 from db.audit import procedure_stopped
-from db.cases import case_counts, facts_of
+from db.cases import case_counts
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
 from db.people import get_person
@@ -117,11 +125,11 @@ def download_evidence(
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """The original bytes, as an attachment, to people who may see the case's evidence."""
-    case = viewable_case(session, actor, case_id)
+    case, facts = case_with_facts(session, actor, case_id)
     item = evidence_in_case(session, case.id, evidence_id)
     if item is None:
         raise AppError(404, "That evidence file is not part of this case.")
-    if not may_download(actor, facts_of(session, case), item.uploaded_by_id):
+    if not may_download(actor, facts, item.uploaded_by_id):
         raise AppError(403, "Only the people running this case can download its evidence.")
     log_access(
         session, case, actor, AuditKind.EVIDENCE_VIEWED, evidence_id=item.id, sha256=item.sha256

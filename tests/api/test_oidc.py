@@ -7,7 +7,6 @@ form with that `sub`.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,36 +16,22 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.run import Lifeline, wait_http
 from core.settings import Settings
 from db.identity import add_provider
 from db.models import UserSession
 from db.schools import first_school
 from db.session import transaction
 from mail.catcher import free_port
-from tests.support import count, second_factor
+from tests.support import count, oidc_provider, second_factor
 
 
 @pytest.fixture
 def provider(tmp_path: Path) -> Iterator[str]:
     """A real OpenID Connect provider on loopback; its issuer URL."""
     port = free_port()
-    line = Lifeline().start()
     argv = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)]
-    with open(tmp_path / "oidc.log", "ab") as log:
-        proc = line.spawn(argv, {"PATH": "/usr/bin:/bin", "NO_COLOR": "1"}, log)
-    issuer = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{issuer}/.well-known/openid-configuration", 30, proc)
+    with oidc_provider(argv, f"http://127.0.0.1:{port}", tmp_path / "oidc.log") as issuer:
         yield issuer
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        line.close()
 
 
 def add_idp(settings: Settings, issuer: str, trust_mfa: bool = True) -> int:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from casework.run import Lifeline, dev_issuer, dev_provider_command, wait_http
+from casework.run import dev_issuer, dev_provider_command
 from core.settings import Settings, get_settings
 from mail.catcher import free_port
+from tests.support import oidc_provider
 
 
 def test_a_person_signs_in_through_the_local_provider(
@@ -22,12 +22,7 @@ def test_a_person_signs_in_through_the_local_provider(
     settings = get_settings()
     argv = dev_provider_command(settings)
     assert argv.count("--user-claims") >= 10, "every demo person is an account"
-    line = Lifeline().start()
-    with open(tmp_path / "oidc.log", "ab") as log:
-        proc = line.spawn(argv, {"PATH": "/usr/bin:/bin", "NO_COLOR": "1"}, log)
-    try:
-        issuer = dev_issuer(settings)
-        wait_http(f"{issuer}/.well-known/openid-configuration", 30, proc)
+    with oidc_provider(argv, dev_issuer(settings), tmp_path / "oidc.log") as issuer:
         page = client.get("/signin")
         assert "Sign in with Local test accounts" in page.text
         start = client.get("/oidc/start/1?next=/", follow_redirects=False)
@@ -44,11 +39,3 @@ def test_a_person_signs_in_through_the_local_provider(
         done = client.get(back.headers["location"])
         assert done.status_code == 200 and "Amy Fletcher" in done.text
         assert "Report an incident" in done.text
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        line.close()
