@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from core.enums import OrganisationKind
 from db.models import School
@@ -49,16 +50,19 @@ def _fail(message: str) -> int:
     return 1
 
 
+F = TypeVar("F", PersonForm, SchoolForm)
+
+
+def form_from(args: argparse.Namespace, model: type[F]) -> F | str:
+    """The form's fields read from the command's options: the checked form, or its problems."""
+    form, errors = validate(model, {name: getattr(args, name) for name in model.model_fields})
+    return form if form is not None else "\n".join(f"{k}: {v}" for k, v in errors.items())
+
+
 def cmd_people_add(args: argparse.Namespace) -> int:
-    values = {
-        "name": args.name,
-        "email": args.email,
-        "role": args.role,
-        "job_title": args.job_title,
-    }
-    form, errors = validate(PersonForm, values)
-    if form is None:
-        return _fail("\n".join(f"{k}: {v}" for k, v in errors.items()))
+    form = form_from(args, PersonForm)
+    if isinstance(form, str):
+        return _fail(form)
     try:
         with transaction() as session:
             school = resolve_school(session, args.school)
@@ -107,16 +111,9 @@ def cmd_people_import(args: argparse.Namespace) -> int:
 
 
 def cmd_schools_add(args: argparse.Namespace) -> int:
-    values = {
-        "name": args.name,
-        "address": args.address,
-        "email": args.email,
-        "phone": args.phone,
-        "phase": args.phase,
-    }
-    form, errors = validate(SchoolForm, values)
-    if form is None:
-        return _fail("\n".join(f"{k}: {v}" for k, v in errors.items()))
+    form = form_from(args, SchoolForm)
+    if isinstance(form, str):
+        return _fail(form)
     with transaction() as session:
         organisation_id = None
         if args.organisation:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.access import STAFF_ROLES, Actor
@@ -69,18 +69,19 @@ def staff_of(session: Session, school_id: int) -> list[Person]:
     )
 
 
-def staff_by_email(session: Session, email: str) -> Person | None:
-    """The active staff member who signs in with `email` (parents do not sign in)."""
-    return session.scalars(
+def _signing_in_as(email: str) -> Select[Person]:
+    """Non-parents with this address (any case), oldest first."""
+    return (
         select(Person)
-        .where(
-            func.lower(Person.email) == email.strip().lower(),
-            Person.role != Role.PARENT,
-            Person.active.is_(True),
-        )
+        .where(func.lower(Person.email) == email.strip().lower(), Person.role != Role.PARENT)
         .order_by(Person.id)
         .limit(1)
-    ).first()
+    )
+
+
+def staff_by_email(session: Session, email: str) -> Person | None:
+    """The active staff member who signs in with `email` (parents do not sign in)."""
+    return session.scalars(_signing_in_as(email).where(Person.active.is_(True))).first()
 
 
 def serving(school_id: int) -> ColumnElement[bool]:
@@ -101,8 +102,7 @@ def holder_of(session: Session, school_id: int, role: Role) -> Person | None:
 
 def schools_served(session: Session, person: Person) -> frozenset[int]:
     """The person's own school and every school they serve beyond it."""
-    others = session.scalars(select(Serves.school_id).where(Serves.person_id == person.id))
-    return frozenset({person.school_id, *others})
+    return frozenset({person.school_id, *served_schools_of(session, person.id)})
 
 
 def actor_of(session: Session, person: Person) -> Actor:
@@ -226,12 +226,7 @@ def person_at(session: Session, school_id: int, person_id: int) -> Person | None
 
 def signer_by_email(session: Session, email: str) -> Person | None:
     """Whoever signs in with `email`, active or not (one address, one person)."""
-    return session.scalars(
-        select(Person)
-        .where(func.lower(Person.email) == email.strip().lower(), Person.role != Role.PARENT)
-        .order_by(Person.id)
-        .limit(1)
-    ).first()
+    return session.scalars(_signing_in_as(email)).first()
 
 
 def served_schools_of(session: Session, person_id: int) -> list[int]:

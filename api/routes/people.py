@@ -40,8 +40,8 @@ people_admin = allowed(Action.MANAGE_PEOPLE)
 schools_admin = allowed(Action.MANAGE_SCHOOLS)
 ROLE_OPTIONS = [(r.value, r.label) for r in STAFF_CHOICES]
 PHASE_OPTIONS = [(p.value, p.value.replace("_", "-").capitalize()) for p in Phase]
-PERSON_FIELDS = ("name", "email", "role", "job_title")
-SCHOOL_FIELDS = ("name", "address", "email", "phone", "phase")
+PERSON_FIELDS = tuple(PersonForm.model_fields)
+SCHOOL_FIELDS = tuple(SchoolForm.model_fields)
 
 
 def fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
