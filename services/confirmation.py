@@ -21,7 +21,8 @@ from db.outbox import dedup_key, queue_email
 from db.session import Session
 from services.notices import base_context
 
-CODE_TTL = timedelta(minutes=15)
+CODE_MINUTES = 15
+CODE_TTL = timedelta(minutes=CODE_MINUTES)
 MOST_ATTEMPTS = 5  # wrong tries before a code stops working
 MOST_CODES = 5  # codes one request may be sent in CODES_WINDOW
 CODES_WINDOW = timedelta(hours=1)
@@ -43,7 +44,7 @@ def send_code(session: Session, case: Case, approval: Approval, person: Person) 
         step_title=procedure_for(case.incident_type).step(approval.step_key).title,
         code=code,
         expires_at=row.expires_at,
-        minutes=int(CODE_TTL.total_seconds() // 60),
+        minutes=CODE_MINUTES,
     )
     queue_email(
         session,
@@ -79,5 +80,5 @@ def check_code(session: Session, approval: Approval, typed: str) -> str:
         )
     return (
         "There is no confirmation code waiting for this decision: codes work once and for "
-        f"{CODE_TTL.seconds // 60} minutes. Ask for a new code and use that one."
+        f"{CODE_MINUTES} minutes. Ask for a new code and use that one."
     )

@@ -32,7 +32,7 @@ from flows.trigger import deliver_decision
 from forms.common import validate
 from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
-from services.confirmation import CODE_TTL, check_code, send_code
+from services.confirmation import CODE_MINUTES, check_code, send_code
 from services.requests import Answer, decide
 
 router = APIRouter()
@@ -92,7 +92,7 @@ def page(
         step_template=f"pages/steps/{step}.html",
         needing=[label for value, label in options if value in confirmed_options(step)],
         code_sent=code_sent,
-        code_minutes=int(CODE_TTL.total_seconds() // 60),
+        code_minutes=CODE_MINUTES,
     )
 
 
