@@ -82,9 +82,9 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
         except ObjectNotFound:
             return Delivery.NOT_WAITING
         state = run.state.type if run.state else None
-        if state in (StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED):
+        if state in ON_THE_WAY:
             raise FlowNotReady(f"flow run {flow_run_id} is {state}")
-        if state == StateType.CRASHED:
+        if run.state is not None and died(run.state.type, run.state.message or ""):
             if not _restart(client, run.id):
                 raise FlowNotReady(f"flow run {flow_run_id} could not be restarted")
             return Delivery.RESTARTED
@@ -100,6 +100,22 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
         log.info("resume of %s not accepted: %s", flow_run_id, details)
         raise FlowNotReady(details or "resume not accepted")
     return Delivery.RESUMED
+
+
+# States a run passes through on its way to suspending or stopping: ask again shortly.
+ON_THE_WAY = (StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED, StateType.CANCELLING)
+
+# A runner told to stop (a deploy, a restart of the machine) cancels the runs it is
+# executing with this message, rather than letting them crash: for a case that is the same
+# as its process dying, not a person's decision to cancel it.
+RUNNER_SHUTDOWN = "Runner is shutting down."
+
+
+def died(state: StateType, message: str) -> bool:
+    """The run stopped because its process did (crashed, or its runner shut down)."""
+    if state == StateType.CRASHED:
+        return True
+    return state == StateType.CANCELLED and message.startswith(RUNNER_SHUTDOWN)
 
 
 # Prefect names a suspended wait's inputs "<state name>-<pause key>-...".
@@ -129,7 +145,8 @@ def restart_case_flow(flow_run_id: str) -> bool:
 
 
 # Ended without finishing the procedure: crashed (its process died), failed (a step's own
-# error, after its retries) or cancelled (by hand, in Prefect's UI).
+# error, after its retries) or cancelled (by its runner shutting down, or by hand in
+# Prefect's UI).
 STOPPED = (StateType.CRASHED, StateType.FAILED, StateType.CANCELLED)
 
 
@@ -142,8 +159,8 @@ class StoppedRun:
 
     @property
     def crashed(self) -> bool:
-        """Its process died (safe to run again), rather than failing or being cancelled."""
-        return self.state == StateType.CRASHED
+        """Its process died (safe to run again), rather than failing or a person cancelling it."""
+        return died(self.state, self.message)
 
     @property
     def state_name(self) -> str:

@@ -2,8 +2,9 @@
 
 Stopping or killing the runner just after a run has suspended leaves the run CRASHED
 ("Execution was aborted by a termination signal"): the run's own process reports the signal
-after the suspension. These tests put a run in that state through the Prefect API, at the
-two moments a person's answer can meet it: before the answer arrives and after.
+after the suspension; a runner told to stop while a run is mid-step cancels that run instead
+("Runner is shutting down."). These tests put a run in those states through the Prefect API,
+at the two moments a person's answer can meet it: before the answer arrives and after.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
     crash(stack, run_id)
     wait_until(lambda: restarts(stack.db_url, case_id), 30, 0.5, "the restart")
     suspended(stack, run_id)
+    # A runner told to stop cancels what it is running: the same as a crash for a case.
+    end_run(stack, run_id, "CANCELLED", "Runner is shutting down.")
+    wait_until(lambda: len(restarts(stack.db_url, case_id)) == 2, 30, 0.5, "the second restart")
+    suspended(stack, run_id)
     asked = [m for m in stack.mail.all() if DSL in m.rcpt_tos and first_task in m.subject]
     assert len(asked) == 1, "the DSL is not asked a second time"
 
@@ -127,6 +132,7 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
     assert case_row(stack.db_url, case_id).status == CaseStatus.CLOSED
     wait_until(lambda: stack.flow_run_state(run_id) == "COMPLETED", 30, 0.5, "the run to end")
     assert restarts(stack.db_url, case_id) == [
+        "the run crashed",
         "the run crashed",
         "decision on approve_parent_letter",
     ]
