@@ -7,13 +7,14 @@ template can render it after the transaction has closed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from api.errors import AppError
 from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
-from db.approvals import approvals_of
+from db.approvals import approvals_of, my_work
 from db.audit import case_events, last_stop, record_event, stopped_among
 from db.cases import CaseNotFound, facts_of, get_case, steps_of, visible_cases, waiting_steps
 from db.evidence import evidence_of
@@ -27,6 +28,7 @@ from db.models import (
     Evidence,
     OutboxStatus,
     Person,
+    utcnow,
 )
 from db.outbox import delivery_counts, undelivered
 from db.people import get_person, inactive_among, names_of
@@ -218,3 +220,40 @@ def link_view(session: Session, approval: Approval) -> LinkView:
     )
     session.expunge_all()
     return view
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One request waiting for the signed-in person, as My work lists it."""
+
+    approval_id: int
+    kind: str  # "approval" or "task"
+    needed: str  # the step's title
+    case_id: int
+    reference: str
+    label: str
+    asked_at: datetime
+    due_at: datetime
+    overdue: bool
+
+
+def work_items(session: Session, person: Person) -> list[WorkItem]:
+    """What waits for this person, overdue first, then the soonest due."""
+    now = utcnow()
+    items = []
+    for approval, case in my_work(session, person.id):
+        procedure = procedure_for(case.incident_type)
+        items.append(
+            WorkItem(
+                approval_id=approval.id,
+                kind=approval.kind.value,
+                needed=procedure.step(approval.step_key).title,
+                case_id=case.id,
+                reference=case.reference,
+                label=procedure.label,
+                asked_at=approval.requested_at,
+                due_at=approval.expires_at,
+                overdue=approval.expires_at <= now,
+            )
+        )
+    return items

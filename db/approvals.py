@@ -58,17 +58,58 @@ def renew_token(session: Session, approval: Approval, ttl: timedelta) -> str:
     return token
 
 
+# A request counts until it is superseded (its case withdrawn, or its step redone).
+LIVE = Approval.superseded_at.is_(None)
+
+
 def for_step(session: Session, case_id: int, step_key: str) -> Approval | None:
+    """The step's live request, if it has been asked."""
     return session.scalars(
-        select(Approval).where(Approval.case_id == case_id, Approval.step_key == step_key)
+        select(Approval).where(Approval.case_id == case_id, Approval.step_key == step_key, LIVE)
     ).first()
 
 
 def approvals_of(session: Session, case_id: int) -> dict[str, Approval]:
-    """Every request the case has made, by step key."""
+    """Every live request the case has made, by step key."""
     return {
-        a.step_key: a for a in session.scalars(select(Approval).where(Approval.case_id == case_id))
+        a.step_key: a
+        for a in session.scalars(select(Approval).where(Approval.case_id == case_id, LIVE))
     }
+
+
+def supersede(session: Session, case_id: int, step_keys: list[str] | None = None) -> list[Approval]:
+    """Retire the case's live requests (all, or those of `step_keys`): their links die.
+
+    Without `step_keys` only the undecided ones (a withdrawn case); with them, decided ones
+    too (steps to be done again). The rows stay, with what was decided.
+    """
+    query = select(Approval).where(Approval.case_id == case_id, LIVE)
+    if step_keys is None:
+        query = query.where(Approval.decision.is_(None))
+    else:
+        query = query.where(Approval.step_key.in_(step_keys))
+    retired = list(session.scalars(query))
+    now = utcnow()
+    for approval in retired:
+        approval.superseded_at = now
+    session.flush()
+    return retired
+
+
+def my_work(session: Session, person_id: int) -> list[tuple[Approval, Case]]:
+    """What waits for this person's answer on open cases, the longest overdue first."""
+    rows = session.execute(
+        select(Approval, Case)
+        .join(Case, Case.id == Approval.case_id)
+        .where(
+            Approval.approver_id == person_id,
+            Approval.decided_at.is_(None),
+            LIVE,
+            Case.status == CaseStatus.OPEN,
+        )
+        .order_by(Approval.expires_at, Approval.id)
+    )
+    return [(approval, case) for approval, case in rows]
 
 
 def get_approval(session: Session, approval_id: int) -> Approval | None:
@@ -94,13 +135,14 @@ def claim_decision(
     """Store the decision if nobody has yet and the link is live; True for the one winner.
 
     A single conditional UPDATE: concurrent callers cannot both see "undecided".
-    `live_only=False` is for Casework itself recording that a deadline passed.
+    `live_only=False` ignores the link's expiry: Casework itself recording that a deadline
+    passed, or the holder answering in the app, signed in (the expiry is the link's).
     """
     now = now or utcnow()
     live = Approval.expires_at > now if live_only else true()
     result = session.execute(
         update(Approval)
-        .where(Approval.id == approval_id, Approval.decision.is_(None), live)
+        .where(Approval.id == approval_id, Approval.decision.is_(None), LIVE, live)
         .values(
             decision=decision,
             reason=reason,
@@ -121,6 +163,7 @@ def overdue(session: Session, step_key: str, now: datetime) -> list[Approval]:
             select(Approval).where(
                 Approval.step_key == step_key,
                 Approval.decision.is_(None),
+                LIVE,
                 Approval.expires_at <= now,
             )
         )
@@ -132,7 +175,7 @@ def awaiting_resume(session: Session) -> list[Approval]:
     return list(
         session.scalars(
             select(Approval)
-            .where(Approval.decision.is_not(None), Approval.resumed_at.is_(None))
+            .where(Approval.decision.is_not(None), Approval.resumed_at.is_(None), LIVE)
             .order_by(Approval.decided_at)
         )
     )
@@ -153,6 +196,7 @@ def due_for_reminder(
             .where(
                 Case.status == CaseStatus.OPEN,
                 Approval.decision.is_(None),
+                LIVE,
                 Approval.requested_at <= sent_before,
                 Approval.reminders_sent < most,
                 Approval.step_key.not_in(deadlines),
@@ -171,6 +215,7 @@ def waiting_on(session: Session, person_id: int) -> list[Approval]:
             .where(
                 Approval.approver_id == person_id,
                 Approval.decided_at.is_(None),
+                LIVE,
                 Case.status == CaseStatus.OPEN,
             )
             .order_by(Approval.id)

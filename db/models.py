@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -89,6 +90,7 @@ def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
 class CaseStatus(enum.StrEnum):
     OPEN = "open"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # reported in error: its procedure was cancelled, nothing deleted
 
 
 class StepStatus(enum.StrEnum):
@@ -251,8 +253,34 @@ class Approval(Base):
     resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Reminders sent while it waited (each one came with a fresh link).
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the request stopped counting: its case was withdrawn, or the step is being
+    # done again after a reopening. The row stays (nothing is deleted); its link is dead.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("case_id", "step_key", name="uq_approvals_case_step"),)
+    # One live request per step; superseded ones are kept beside it.
+    __table_args__ = (
+        Index(
+            "uq_approvals_live_step",
+            "case_id",
+            "step_key",
+            unique=True,
+            sqlite_where=superseded_at.is_(None),
+            postgresql_where=superseded_at.is_(None),
+        ),
+        Index("ix_approvals_approver_waiting", "approver_id", "decided_at"),
+    )
+
+
+class CaseNote(Base):
+    """A note added to a case by someone working it: who, when, what. Never edited."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class DecisionCode(Base):

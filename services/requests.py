@@ -202,6 +202,7 @@ class Answer:
     summary: str
     ip: str = ""
     user_agent: str = ""
+    via: str = "link"  # "link" (the emailed link) or "app" (signed in, from My work)
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
@@ -218,7 +219,7 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
         response=answer.response,
         ip=answer.ip,
         user_agent=answer.user_agent,
-        live_only=actor is not None,
+        live_only=actor is not None and answer.via == "link",
     ):
         return False
     if actor is not None:
@@ -233,6 +234,7 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
                 "reason": answer.reason,
                 "answers": answer.response,
                 "ip": answer.ip,
+                "via": answer.via,
             },
         )
     else:

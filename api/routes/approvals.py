@@ -1,12 +1,15 @@
-"""Emailed links: approvals (`/approvals/{token}`) and tasks (`/tasks/{token}`).
+"""Answering requests: by emailed link (`/approvals/{token}`, `/tasks/{token}`) or signed in
+from My work (`/work`, `/work/{id}`): one form, one decision path.
 
 GET shows the page and changes nothing (mail scanners open links). POST stores the
-decision once, atomically, and only then resumes the suspended flow run.
+decision once, atomically, and only then resumes the suspended flow run. Whichever way an
+answer comes in, the other way stops working: the request is decided.
 
-An answer that reaches outside the school (core.rules.needs_confirmation) also needs the
-six-digit code the approver asks for on the page and receives in a second email
-(services/confirmation.py): a scanner that fills in and submits every form has the link,
-never the code. Without a valid code nothing is stored and the run is not resumed.
+An answer that reaches outside the school (core.rules.needs_confirmation) given through a
+link also needs the six-digit code the approver asks for on the page and receives in a
+second email (services/confirmation.py): a scanner that fills in and submits every form has
+the link, never the code. Signed in, the person has already proved who they are (with a
+second factor for the roles that decide such things), so My work asks for no code.
 """
 
 from __future__ import annotations
@@ -15,19 +18,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from api.deps import current_user, posted_form
+from api.deps import current_user, posted_form, read_only, signed_in
 from api.errors import AppError
 from api.limits import links_per_ip
 from api.pages import render_page
 from api.security import client_ip
-from api.views import LinkView, link_view
+from api.views import LinkView, link_view, work_items
 from core.enums import ApprovalKind, Decision, StepKey
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
-from db.approvals import by_token
-from db.models import Person, utcnow
+from db.approvals import by_token, get_approval
+from db.cases import get_case
+from db.models import Approval, CaseStatus, Person, utcnow
 from db.people import get_person
-from db.session import transaction
+from db.session import Session, transaction
 from flows.trigger import deliver_decision
 from forms.common import validate
 from forms.registry import form_for_step
@@ -37,6 +41,25 @@ from services.requests import Answer, decide
 
 router = APIRouter()
 ROUTES = {ApprovalKind.APPROVAL: "approvals", ApprovalKind.TASK: "tasks"}
+
+
+def settled(session: Session, approval: Approval, what: str) -> AppError | None:
+    """Why a request can no longer be answered, if it cannot; `what` names it ("This link")."""
+    if approval.decision is not None:
+        return AppError(
+            410,
+            f"{what} has already been used: the answer was recorded on "
+            f"{local_time(approval.decided_at)}. Nothing more is needed.",
+        )
+    if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
+        CaseStatus.OPEN
+    ):
+        return AppError(
+            410,
+            f"{what} was withdrawn on the case, so nothing more is needed. If the "
+            "case needs you again, Casework sends a new email.",
+        )
+    return None
 
 
 def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
@@ -56,18 +79,28 @@ def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
                 f"This link was sent to {approver.name} and only works for "
                 "them. You are signed in as someone else.",
             )
-        if approval.decision is not None:
-            raise AppError(
-                410,
-                "This link has already been used: the answer was recorded on "
-                f"{local_time(approval.decided_at)}. Nothing more is needed.",
-            )
+        problem = settled(session, approval, "This link")
+        if problem is not None:
+            raise problem
         if approval.expires_at <= utcnow():
             raise AppError(
                 410,
-                f"This link expired on {local_time(approval.expires_at)}. Ask "
-                "the designated safeguarding lead to send a new one from the case page.",
+                f"This link expired on {local_time(approval.expires_at)}. Open it from "
+                "My work once signed in, or ask the designated safeguarding lead to send "
+                "a new one from the case page.",
             )
+        return link_view(session, approval)
+
+
+def load_own(approval_id: int, person: Person) -> LinkView:
+    """A request of the signed-in person's, still waiting, whatever its link's expiry."""
+    with transaction() as session:
+        approval = get_approval(session, approval_id)
+        if approval is None or approval.approver_id != person.id:
+            raise AppError(404, "That request is not waiting for you. See My work for yours.")
+        problem = settled(session, approval, "This request")
+        if problem is not None:
+            raise problem
         return link_view(session, approval)
 
 
@@ -78,9 +111,11 @@ def page(
     errors: dict[str, str],
     status_code: int = 200,
     code_sent: bool = False,
+    via: str = "link",
 ) -> Response:
     step = StepKey(view.approval.step_key)
     options = DECISIONS[step].options if step in DECISIONS else ()
+    needing = [label for value, label in options if value in confirmed_options(step)]
     return render_page(
         request,
         f"pages/{ROUTES[view.approval.kind]}_link.html",
@@ -90,13 +125,14 @@ def page(
         values=values,
         errors=errors,
         step_template=f"pages/steps/{step}.html",
-        needing=[label for value, label in options if value in confirmed_options(step)],
+        needing=needing if via == "link" else [],
+        in_app=via == "app",
         code_sent=code_sent,
         code_minutes=CODE_MINUTES,
     )
 
 
-def answer_of(model: StepForm, request: Request) -> Answer:
+def answer_of(model: StepForm, request: Request, via: str) -> Answer:
     """The form's answers as they are stored: the option chosen, or a task completed."""
     decision = Decision(model.decision) if isinstance(model, DecisionForm) else Decision.COMPLETED
     return Answer(
@@ -106,6 +142,7 @@ def answer_of(model: StepForm, request: Request) -> Answer:
         summary=model.summary(),
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
+        via=via,
     )
 
 
@@ -116,7 +153,7 @@ def store_answer(view: LinkView, answer: Answer) -> None:
         if not decide(session, view.approval, answer, approver):
             raise AppError(
                 409,
-                "This link has just been used, so your answer was not "
+                "This request has just been answered, so your answer was not "
                 "recorded twice. Nothing more is needed.",
             )
 
@@ -142,46 +179,69 @@ def confirm(view: LinkView, typed: str) -> str:
         return check_code(session, view.approval, typed)
 
 
-def show(request: Request, raw: str, kind: ApprovalKind) -> Response:
-    view = load_link(raw, kind, current_user(request))
-    return page(request, view, values={}, errors={})
-
-
-def answer(request: Request, raw: str, kind: ApprovalKind, form: FormData) -> Response:
+def answer(request: Request, view: LinkView, form: FormData, via: str) -> Response:
     """Validate the answer, store it once, then hand it to the waiting flow run."""
-    view = load_link(raw, kind, current_user(request))
     values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-    if values.pop("action", "") == "send_code":
+    if values.pop("action", "") == "send_code" and via == "link":
         return request_code(request, view)
     typed = values.pop("code", "")
     model, errors = validate(form_for_step(view.approval.step_key), values)
     if model is None:
-        return page(request, view, values, errors, status_code=400)
-    given = answer_of(model, request)
-    if needs_confirmation(view.approval.step_key, given.decision):
+        return page(request, view, values, errors, status_code=400, via=via)
+    given = answer_of(model, request, via)
+    if via == "link" and needs_confirmation(view.approval.step_key, given.decision):
         problem = confirm(view, typed)
         if problem:
             return page(request, view, values, {"code": problem}, status_code=400)
     store_answer(view, given)
     deliver_decision(view.approval.id)
-    return render_page(request, "pages/link_done.html", view=view, summary=model.summary())
+    return render_page(
+        request, "pages/link_done.html", view=view, summary=model.summary(), in_app=via == "app"
+    )
 
 
 @router.get("/approvals/{raw}")
 def show_approval(request: Request, raw: str) -> Response:
-    return show(request, raw, ApprovalKind.APPROVAL)
+    view = load_link(raw, ApprovalKind.APPROVAL, current_user(request))
+    return page(request, view, values={}, errors={})
 
 
 @router.post("/approvals/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_approval(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
-    return answer(request, raw, ApprovalKind.APPROVAL, form)
+    view = load_link(raw, ApprovalKind.APPROVAL, current_user(request))
+    return answer(request, view, form, "link")
 
 
 @router.get("/tasks/{raw}")
 def show_task(request: Request, raw: str) -> Response:
-    return show(request, raw, ApprovalKind.TASK)
+    view = load_link(raw, ApprovalKind.TASK, current_user(request))
+    return page(request, view, values={}, errors={})
 
 
 @router.post("/tasks/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_task(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
-    return answer(request, raw, ApprovalKind.TASK, form)
+    view = load_link(raw, ApprovalKind.TASK, current_user(request))
+    return answer(request, view, form, "link")
+
+
+@router.get("/work")
+def my_work_page(
+    request: Request, person: Person = Depends(signed_in), session: Session = Depends(read_only)
+) -> Response:
+    """Everything waiting for the signed-in person's answer, across their cases."""
+    return render_page(request, "pages/my_work.html", items=work_items(session, person))
+
+
+@router.get("/work/{approval_id}")
+def show_own(request: Request, approval_id: int, person: Person = Depends(signed_in)) -> Response:
+    return page(request, load_own(approval_id, person), values={}, errors={}, via="app")
+
+
+@router.post("/work/{approval_id}")
+def answer_own(
+    request: Request,
+    approval_id: int,
+    person: Person = Depends(signed_in),
+    form: FormData = Depends(posted_form),
+) -> Response:
+    return answer(request, load_own(approval_id, person), form, "app")
