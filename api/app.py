@@ -13,6 +13,7 @@ from api.routes import (
     approvals,
     audit,
     auth,
+    case_work,
     cases,
     documents,
     intake,
@@ -51,6 +52,7 @@ def create_app() -> FastAPI:
         mfa,
         oidc,
         intake,
+        case_work,  # before cases: /cases/{id}/evidence/add is not an evidence id
         cases,
         documents,
         letters,

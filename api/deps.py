@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from api.errors import AppError
 from api.security import Visitor, check_csrf, read_form
 from core.access import SCHOOL_RIGHTS, Action, Actor, may
 from core.enums import Role
+from core.settings import get_settings
 from db.ids import MAX_ID
 from db.models import Person
 from db.session import Session, reading, transaction
+from forms.common import UploadedFile
 
 
 def ids_in_range(request: Request) -> None:
@@ -133,3 +135,15 @@ def read_only() -> Iterator[Session]:
     """A transaction that only reads (it never waits for SQLite's writers)."""
     with reading() as session:
         yield session
+
+
+def read_uploads(form: FormData, field: str = "evidence") -> list[UploadedFile]:
+    """The files posted as `field`, each read to one byte past the per-file limit at most."""
+    uploads: list[UploadedFile] = []
+    limit = get_settings().max_file_bytes
+    for item in form.getlist(field):
+        if isinstance(item, UploadFile):
+            # One byte past the limit is enough to know it is too big, no more.
+            data = item.file.read(limit + 1)
+            uploads.append(UploadedFile(item.filename or "", item.content_type or "", data))
+    return uploads

@@ -11,12 +11,28 @@ from datetime import datetime
 from typing import Any
 
 from api.errors import AppError
-from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
+from core.access import (
+    SCHOOL_RIGHTS,
+    Action,
+    Actor,
+    CaseFacts,
+    may,
+    may_download,
+    sees_step_outcome,
+)
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
 from db.approvals import approvals_of, my_work
 from db.audit import case_events, last_stop, record_event, stopped_among
-from db.cases import CaseNotFound, facts_of, get_case, steps_of, visible_cases, waiting_steps
+from db.cases import (
+    CaseNotFound,
+    facts_of,
+    get_case,
+    notes_of,
+    steps_of,
+    visible_cases,
+    waiting_steps,
+)
 from db.evidence import evidence_of
 from db.letters import LetterReport, letter_report
 from db.models import (
@@ -39,14 +55,8 @@ from services.packs import Document, documents_of
 from services.platform import platform_report
 
 UNDELIVERED_SHOWN = 50
-CASE_ACTIONS = (
-    Action.VIEW_CASE,
-    Action.VIEW_RECORD,
-    Action.DOWNLOAD_EVIDENCE,
-    Action.WORK_CASE,
-    Action.EXPORT_TRAIL,
-    Action.SEE_ADDRESSES,
-)
+# Every action that is about one case (the rest are about a school).
+CASE_ACTIONS = tuple(a for a in Action if a not in SCHOOL_RIGHTS)
 
 
 def case_with_facts(
@@ -104,6 +114,13 @@ def undelivered_of(session: Session, case_id: int, show_addresses: bool) -> list
     ]
 
 
+@dataclass(frozen=True)
+class Note:
+    author: str
+    at: datetime
+    text: str
+
+
 @dataclass
 class CaseView:
     case: Case
@@ -123,6 +140,8 @@ class CaseView:
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
+    notes: list[Note] = field(default_factory=list)
+    corrected: frozenset[str] = frozenset()  # the answers corrected since intake
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -156,6 +175,10 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
         stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+        notes=notes_with_authors(session, case.id) if full else [],
+        corrected=frozenset(
+            str(e.data.get("field")) for e in events if e.kind == AuditKind.CASE_CORRECTED
+        ),
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.
@@ -165,6 +188,12 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     if not full:
         case.outcome = ""
     return view
+
+
+def notes_with_authors(session: Session, case_id: int) -> list[Note]:
+    notes = notes_of(session, case_id)
+    names = names_of(session, {n.author_id for n in notes})
+    return [Note(names.get(n.author_id, "?"), n.created_at, n.text) for n in notes]
 
 
 def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, Any]]:

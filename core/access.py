@@ -36,6 +36,10 @@ class Action(enum.StrEnum):
     DOWNLOAD_EVIDENCE = "download this case's evidence"
     WORK_CASE = "work on this case"
     EXPORT_TRAIL = "export this case's audit trail"
+    ADD_NOTE = "add a note to this case"
+    ADD_EVIDENCE = "add evidence to this case"
+    CORRECT_CASE = "correct what was reported"
+    WITHDRAW_CASE = "withdraw or reopen this case"
     SEE_ADDRESSES = "see parents' addresses on this case"
 
 
@@ -85,16 +89,26 @@ SCHOOL_RIGHTS: dict[Action, frozenset[Role]] = {
 }
 
 _READ = frozenset({Action.VIEW_CASE, Action.VIEW_RECORD, Action.DOWNLOAD_EVIDENCE})
+_RUN = _READ | {
+    Action.WORK_CASE,
+    Action.EXPORT_TRAIL,
+    Action.SEE_ADDRESSES,
+    Action.ADD_NOTE,
+    Action.ADD_EVIDENCE,
+    Action.CORRECT_CASE,
+    Action.WITHDRAW_CASE,
+}
 CASE_RIGHTS: dict[Standing, frozenset[Action]] = {
     Standing.NONE: frozenset(),
     Standing.SUBJECT: frozenset(),
-    Standing.RUNNER: _READ | {Action.WORK_CASE, Action.EXPORT_TRAIL, Action.SEE_ADDRESSES},
-    Standing.ACTING_HEAD: _READ | {Action.WORK_CASE, Action.EXPORT_TRAIL, Action.SEE_ADDRESSES},
-    Standing.HR: _READ,
+    Standing.RUNNER: _RUN,
+    Standing.ACTING_HEAD: _RUN,
+    Standing.HR: _READ | {Action.ADD_NOTE, Action.ADD_EVIDENCE},
     Standing.AUDITOR: _READ | {Action.EXPORT_TRAIL},
-    # Their own report and what they were asked: not the investigation, HR or police material.
-    Standing.ASKED: frozenset({Action.VIEW_CASE}),
-    Standing.REPORTER: frozenset({Action.VIEW_CASE}),
+    # Their own report and what they were asked: not the investigation, HR or police
+    # material. They may add evidence they collect later (and see only their own files).
+    Standing.ASKED: frozenset({Action.VIEW_CASE, Action.ADD_EVIDENCE}),
+    Standing.REPORTER: frozenset({Action.VIEW_CASE, Action.ADD_EVIDENCE}),
 }
 
 
@@ -184,6 +198,10 @@ SHORT = {
     Action.WORK_CASE: "work it",
     Action.EXPORT_TRAIL: "export",
     Action.SEE_ADDRESSES: "parents' addresses",
+    Action.ADD_NOTE: "notes",
+    Action.ADD_EVIDENCE: "add evidence",
+    Action.CORRECT_CASE: "correct",
+    Action.WITHDRAW_CASE: "withdraw, reopen",
 }
 
 

@@ -183,6 +183,11 @@ class AuditKind(enum.StrEnum):
     PEOPLE_IMPORTED = "people.imported"
     STEP_OWNER_DISABLED = "step.owner_disabled"
     AUTHENTICATOR_RESET = "person.authenticator_reset"
+    NOTE_ADDED = "note.added"
+    CASE_CORRECTED = "case.corrected"
+    CASE_WITHDRAWN = "case.withdrawn"
+    CASE_REOPENED = "case.reopened"
+    REQUEST_WITHDRAWN = "request.withdrawn"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

@@ -16,6 +16,7 @@ from db.audit import record_event
 from db.models import (
     Approval,
     Case,
+    CaseNote,
     CaseStatus,
     CaseStep,
     IncidentType,
@@ -302,3 +303,56 @@ def open_runs(session: Session) -> dict[str, int]:
         )
     )
     return {str(run_id): case_id for run_id, case_id in rows}
+
+
+# --- Working a case off its procedure ---------------------------------------------------
+
+
+def add_note(session: Session, case_id: int, author: Person, text: str) -> CaseNote:
+    """Keep a note on the case, in its trail too (so it is covered by the chain)."""
+    note = CaseNote(case_id=case_id, author_id=author.id, text=text)
+    session.add(note)
+    session.flush()
+    record_event(
+        session,
+        case_id=case_id,
+        kind=AuditKind.NOTE_ADDED,
+        actor=author,
+        data={"note_id": note.id, "text": text},
+    )
+    return note
+
+
+def notes_of(session: Session, case_id: int) -> list[CaseNote]:
+    """The case's notes, newest first."""
+    return list(
+        session.scalars(
+            select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.id.desc())
+        )
+    )
+
+
+def reset_steps(session: Session, case_id: int, keys: list[str]) -> None:
+    """Put steps back to be done again (their earlier outcome stays in the trail)."""
+    for step in session.scalars(
+        select(CaseStep).where(CaseStep.case_id == case_id, CaseStep.key.in_(keys))
+    ):
+        step.status, step.outcome, step.completed_at, step.due_at = (
+            StepStatus.PENDING,
+            "",
+            None,
+            None,
+        )
+    session.flush()
+
+
+def stop_waiting(session: Session, case_id: int) -> list[str]:
+    """Steps waiting for someone go back to "to do" (their requests were withdrawn)."""
+    keys: list[str] = []
+    for step in session.scalars(
+        select(CaseStep).where(CaseStep.case_id == case_id, CaseStep.status == StepStatus.WAITING)
+    ):
+        keys.append(step.key)
+        step.status, step.due_at = StepStatus.PENDING, None
+    session.flush()
+    return keys

@@ -105,6 +105,7 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its case was withdrawn before it went out
 
 
 class Organisation(Base):

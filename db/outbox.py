@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -171,3 +171,14 @@ def undelivered(session: Session, case_id: int, limit: int) -> list[OutboxMessag
             .limit(limit)
         )
     )
+
+
+def cancel_unsent(session: Session, case_id: int) -> int:
+    """Stop the case's emails that have not gone out yet; returns how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.case_id == case_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

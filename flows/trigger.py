@@ -23,7 +23,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
-from prefect.states import Scheduled, Suspended
+from prefect.states import Cancelled, Cancelling, Scheduled, Suspended
 
 from core.enums import AuditKind, IncidentType
 from db.approvals import get_approval
@@ -136,6 +136,30 @@ def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
         client.delete_flow_run_input(run_id, stale.key)
     state: State[Any] = Scheduled(name="Restarting", message="Started again after the run stopped.")
     return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
+
+
+WITHDRAWN = "The case was withdrawn in Casework."
+
+
+def cancel_case_flow(flow_run_id: str) -> bool:
+    """Stop a withdrawn case's run for good; True once Prefect has taken the request.
+
+    A run executing a step is asked to cancel (its runner stops the process); one waiting
+    or scheduled is cancelled at once. Ended runs are left as they are.
+    """
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(flow_run_id))
+        except ObjectNotFound:
+            return True
+        if run.state is None or run.state.is_final():
+            return True
+        running = run.state.type in (StateType.RUNNING, StateType.PENDING)
+        state: State[Any] = (
+            Cancelling(message=WITHDRAWN) if running else Cancelled(message=WITHDRAWN)
+        )
+        result = client.set_flow_run_state(run.id, state, force=True)
+    return result.status == SetStateStatus.ACCEPT
 
 
 def restart_case_flow(flow_run_id: str) -> bool:

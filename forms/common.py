@@ -109,3 +109,16 @@ def check_evidence(
             return [], f"{f.filename} is not a file type we accept. Attach {ACCEPTED}."
         checked.append(UploadedFile(f.filename[-255:], real, f.data))
     return checked, None
+
+
+MIN_REASON = 5
+MAX_REASON = 1000
+
+
+def reason_problem(reason: str) -> str:
+    """What is wrong with the reason given for a change to a case, or ""."""
+    if len(reason.strip()) < MIN_REASON:
+        return "Give the reason: it is kept in the case's audit trail with the change."
+    if len(reason) > MAX_REASON:
+        return f"Keep the reason to {MAX_REASON:,} characters."
+    return ""

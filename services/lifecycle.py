@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.enums import EmailKind, StepKey
+from core.enums import AuditKind, EmailKind, StepKey
 from core.procedures import procedure_for
+from db.audit import data_of
 from db.cases import acting_head, close_case, finish_step
 from db.models import Case, Person
 from db.outbox import dedup_key
@@ -30,6 +31,9 @@ def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
 def close(session: Session, case: Case, outcome: str) -> None:
     """Close the case and tell its reporter and lead (once each)."""
     close_case(session, case, outcome)
+    # Closed again after a reopening: a new closing email (the first one's key is spent).
+    reopened = len(data_of(session, case.id, AuditKind.CASE_REOPENED))
+    rounds = (f"round{reopened}",) if reopened else ()
     finish_step(session, case.id, StepKey.CLOSE_CASE, outcome=outcome)
     for person_id in dict.fromkeys((case.reporter_id, case.lead_id)):
         email_about_case(
@@ -37,5 +41,5 @@ def close(session: Session, case: Case, outcome: str) -> None:
             case,
             get_person(session, person_id),
             EmailKind.CASE_CLOSED,
-            dedup_key=dedup_key(EmailKind.CASE_CLOSED, case.id, person_id),
+            dedup_key=dedup_key(EmailKind.CASE_CLOSED, case.id, person_id, *rounds),
         )

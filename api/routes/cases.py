@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -81,17 +82,38 @@ def load_case(actor: Actor, case_id: int) -> CaseView:
         return case_view(session, actor, case_id)
 
 
-@router.get("/cases/{case_id}")
-def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
+# What the case page says after an action that sends the person back to it.
+DONE = {
+    "note": "Your note is added to the case and its timeline.",
+    "evidence": "The evidence is kept with the case, with its SHA-256 fingerprint.",
+    "corrected": "The correction is saved. The audit trail keeps the old value and your reason.",
+    "withdrawn": "The case is withdrawn. Its procedure has stopped and no more emails go out.",
+    "reopened": "The case is open again and its procedure carries on.",
+}
+
+
+def case_page(request: Request, view: CaseView, status_code: int = 200, **context: Any) -> Response:
+    """The case page, with its notices and the note form's values and errors."""
+    query = request.query_params
     return render_page(
         request,
         "pages/case.html",
-        view=load_case(actor, case_id),
-        just_opened=request.query_params.get("opened") == "1",
-        request_reissued=bool(request.query_params.get("reissued")),
-        procedure_restarted=request.query_params.get("restarted") == "1",
+        status_code=status_code,
+        view=view,
+        just_opened=query.get("opened") == "1",
+        request_reissued=bool(query.get("reissued")),
+        procedure_restarted=query.get("restarted") == "1",
+        done=DONE.get(query.get("done", ""), ""),
         undelivered_shown=UNDELIVERED_SHOWN,
+        note_values=context.pop("note_values", {}),
+        note_errors=context.pop("note_errors", {}),
+        **context,
     )
+
+
+@router.get("/cases/{case_id}")
+def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
+    return case_page(request, load_case(actor, case_id))
 
 
 @router.get("/api/cases/{case_id}")

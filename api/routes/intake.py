@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
-from api.deps import allowed, open_form, read_only, visitor
+from api.deps import allowed, open_form, read_only, read_uploads, visitor
 from api.errors import AppError, wants_json
 from api.pages import render_page
 from api.security import Visitor
@@ -107,17 +107,6 @@ def form_page(
         responsible=RESPONSIBLE,
         concern_kinds=CONCERN_KINDS,
     )
-
-
-def read_uploads(form: FormData) -> list[UploadedFile]:
-    uploads: list[UploadedFile] = []
-    limit = get_settings().max_file_bytes
-    for item in form.getlist("evidence"):
-        if isinstance(item, UploadFile):
-            # Read one byte past the limit: enough to know it is too big, no more.
-            data = item.file.read(limit + 1)
-            uploads.append(UploadedFile(item.filename or "", item.content_type or "", data))
-    return uploads
 
 
 def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:

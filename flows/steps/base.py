@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from core.enums import StepKey
 from db.cases import finish_step, get_case, get_step, step_is_settled
-from db.models import Case
+from db.models import Case, CaseStatus
 from db.session import Session, transaction
 
 T = TypeVar("T")
@@ -24,12 +24,25 @@ T = TypeVar("T")
 STEP_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "retries": 2, "retry_delay_seconds": 5}
 
 
+class CaseWithdrawn(RuntimeError):
+    """The case was withdrawn while its run was on its way: the run must do nothing more."""
+
+
+def open_case_of(session: Session, case_id: int) -> Case:
+    """The case, unless it was withdrawn (its run is being cancelled: stop here)."""
+    case = get_case(session, case_id)
+    if case.status == CaseStatus.WITHDRAWN:
+        raise CaseWithdrawn(f"case {case_id} was withdrawn")
+    return case
+
+
 def once(case_id: int, key: StepKey, work: Callable[[Session, Case], T]) -> T | None:
     """Do a step's work in one transaction, unless the step is already done or skipped."""
     with transaction() as session:
+        case = open_case_of(session, case_id)
         if step_is_settled(session, case_id, key):
             return None
-        return work(session, get_case(session, case_id))
+        return work(session, case)
 
 
 @task(name="skip_step", **STEP_OPTIONS)

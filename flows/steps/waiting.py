@@ -15,9 +15,8 @@ from prefect.input import RunInput
 from core.enums import StepKey
 from core.settings import get_settings
 from db.approvals import for_step
-from db.cases import get_case
 from db.session import transaction
-from flows.steps.base import STEP_OPTIONS
+from flows.steps.base import STEP_OPTIONS, open_case_of
 from flows.trigger import pause_key
 from services.requests import PersonOutcome, ask, outcome_of
 
@@ -33,10 +32,11 @@ class StepDecided(RunInput):
 async def request_person(case_id: int, step_key: StepKey) -> PersonOutcome | None:
     """The recorded outcome if there is one; otherwise make sure someone has been asked."""
     with transaction() as session:
+        case = open_case_of(session, case_id)
         existing = for_step(session, case_id, step_key)
         if existing is not None:
             return outcome_of(existing)
-        ask(session, get_case(session, case_id), step_key)
+        ask(session, case, step_key)
         return None
 
 

@@ -1,0 +1,126 @@
+"""Correcting what was reported: which answers may change after intake, and their checks.
+
+Only the record's facts may be corrected (names, times, accounts, year groups, the account
+of what happened). Answers that chose the procedure's path (who is responsible, what kind of
+content, whether a child is at risk) are not: a wrong one is dealt with by withdrawing the
+case and reporting it again, or by redoing a step after reopening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.enums import IncidentType
+from core.rules import PLATFORMS, YEAR_GROUPS
+from forms.common import LONDON, parse_local_time, reason_problem
+
+
+@dataclass(frozen=True)
+class Correctable:
+    """One answer the case lead may correct; `choices` limits it to a list."""
+
+    name: str
+    label: str
+    max_length: int = 200
+    required: bool = True
+    long: bool = False
+    choices: tuple[str, ...] = ()
+
+
+PLATFORM = Correctable("platform", "Platform", max_length=60)
+OCCURRED = Correctable("occurred_at", "When it happened")
+DESCRIPTION = Correctable("description", "What happened", max_length=5000, long=True)
+COMMON = (PLATFORM, OCCURRED, DESCRIPTION)
+YEARS = ("", *YEAR_GROUPS)
+BY_TYPE: dict[IncidentType, tuple[Correctable, ...]] = {
+    IncidentType.PUPIL_CONTACT: (
+        Correctable("pupil_name", "Pupil's name"),
+        Correctable("pupil_year_group", "Pupil's year group", choices=YEAR_GROUPS),
+        Correctable("pupil_reference", "Admission number or UPN", 40, required=False),
+        Correctable("pupil_account", "Pupil's account name or link", 300, required=False),
+    ),
+    IncidentType.PARENT_CONTACT: (
+        Correctable("parent_name", "Parent's name"),
+        Correctable("child_year_group", "Child's year group", required=False, choices=YEARS),
+    ),
+    IncidentType.ONLINE_ABUSE: (
+        Correctable("target_name", "Who was targeted (name)", required=False),
+        Correctable("links", "Links to the posts", 3000, long=True),
+        Correctable("responsible_name", "Who is responsible (name)", required=False),
+    ),
+    IncidentType.STAFF_CONDUCT: (
+        Correctable("subject_account", "The staff member's account", 300, required=False),
+    ),
+}
+
+
+def correctable(kind: IncidentType) -> tuple[Correctable, ...]:
+    return COMMON + BY_TYPE[kind]
+
+
+def shown_time(value: datetime) -> str:
+    """A stored time as the form's datetime-local value, in UK time."""
+    return value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+
+
+def check_value(field: Correctable, raw: str) -> tuple[Any, str]:
+    """The value to store and "", or None and what is wrong with `raw`."""
+    value = raw.strip()
+    if field is OCCURRED:
+        try:
+            return parse_local_time(value), ""
+        except ValueError as exc:
+            return None, str(exc)
+    if field is PLATFORM:
+        if value not in PLATFORMS.values():
+            return None, "Choose the platform from the list."
+        return value, ""
+    if field.required and not value:
+        return None, f"Enter {field.label.lower()}: it cannot be left empty."
+    if len(value) > field.max_length:
+        return None, f"{field.label} can be at most {field.max_length:,} characters."
+    if field is DESCRIPTION and len(value) < 10:
+        return None, "Describe what happened in at least 10 characters."
+    if field.choices and value not in field.choices:
+        return None, f"Choose {field.label.lower()} from the list."
+    return value, ""
+
+
+@dataclass(frozen=True)
+class Change:
+    field: Correctable
+    before: Any
+    after: Any
+
+
+def check_corrections(
+    kind: IncidentType, current: dict[str, Any], posted: dict[str, str]
+) -> tuple[list[Change], str, dict[str, str]]:
+    """The answers that changed, the reason, and every problem keyed by field name.
+
+    `current` holds each correctable answer as stored; unchanged answers are not checked
+    again, so a rule added since intake does not block correcting something else.
+    """
+    errors: dict[str, str] = {}
+    changes: list[Change] = []
+    for field in correctable(kind):
+        raw = posted.get(field.name)
+        if raw is None:
+            continue
+        before = current.get(field.name)
+        shown = shown_time(before) if isinstance(before, datetime) else str(before or "")
+        if raw.strip() == shown:
+            continue
+        value, problem = check_value(field, raw)
+        if problem:
+            errors[field.name] = problem
+        else:
+            changes.append(Change(field, before, value))
+    reason = posted.get("reason", "").strip()
+    if reason_problem(reason):
+        errors["reason"] = reason_problem(reason)
+    if not changes and not errors:
+        errors["form"] = "Nothing was changed. Change at least one answer, or go back to the case."
+    return changes, reason, errors
