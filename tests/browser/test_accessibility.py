@@ -374,3 +374,39 @@ def test_the_report_form_can_be_filled_in_with_the_keyboard(
         reached.append(name)
     assert reached == expected
     assert expected[-1] == "Send the report"
+
+
+def test_working_a_case(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    """My work, answering in the app, and the pages that work a case off its procedure."""
+    url = configured.database_url
+    case_id = make_case(url)
+    make_approval(url, case_id)
+    sign_in(checker, client, HEAD, smtp, deliver)
+    page = checker.visit("my work", "/work")
+    page.locator("main a[href^='/work/']").first.click()
+    checker.check("request answered in the app")
+    page = checker.visit("case with notes", f"/cases/{case_id}")
+    page.get_by_role("button", name="Add the note").click()
+    expect(page.get_by_role("alert")).to_contain_text("Write the note")
+    checker.check("case with a note error")
+    for name, path, button in (
+        ("add evidence", "evidence/add", "Add the evidence"),
+        ("correct", "correct", "Save the correction"),
+        ("withdraw", "withdraw", "Withdraw the case"),
+    ):
+        page = checker.visit(name, f"/cases/{case_id}/{path}")
+        page.get_by_role("button", name=button).click()
+        expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+        checker.check(f"{name} with errors")
+    page.get_by_label("Why is the case being withdrawn?").fill("Reported twice by mistake.")
+    page.get_by_role("button", name="Withdraw the case").click()
+    expect(page.get_by_role("status")).to_contain_text("The case is withdrawn")
+    checker.check("withdrawn case")
+    checker.visit("reopen", f"/cases/{case_id}/reopen")
+    checker.assert_clean()
