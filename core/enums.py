@@ -183,6 +183,7 @@ class AuditKind(enum.StrEnum):
     PEOPLE_IMPORTED = "people.imported"
     STEP_OWNER_DISABLED = "step.owner_disabled"
     AUTHENTICATOR_RESET = "person.authenticator_reset"
+    REPLY_REFUSED = "reply.refused"  # an emailed answer Casework would not record
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:
@@ -227,6 +228,7 @@ class EmailKind(enum.StrEnum):
     MEETING_INVITATION = "meeting_invitation"
     PARENT_LETTER = "parent_letter"
     DECISION_CODE = "decision_code"
+    REPLY_ANSWER = "reply_answer"  # Casework's answer to an emailed reply
 
     @classmethod
     def request(cls, kind: ApprovalKind) -> EmailKind:

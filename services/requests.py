@@ -21,7 +21,9 @@ from db.models import Approval, Case, Person
 from db.outbox import dedup_key, queue_email
 from db.people import case_lead, get_person, hr_adviser
 from db.session import Session
+from forms.tasks import DecisionForm, StepForm
 from services.notices import action_link, base_context
+from services.reply_addresses import address_for
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def email_request(
     """
     title = procedure_for(case.incident_type).step(approval.step_key).title
     kind = EmailKind.request(approval.kind)
+    reply_to = address_for(approval)
     email = render_email(
         f"emails/{kind}",
         **base_context(session, case),
@@ -113,6 +116,7 @@ def email_request(
         link=action_link(approval.kind, token),
         expires_at=approval.expires_at,
         waiting_since=waiting_since,
+        by_reply=bool(reply_to),
     )
     queue_email(
         session,
@@ -121,6 +125,7 @@ def email_request(
         email=email,
         kind=kind,
         case_id=case.id,
+        reply_to=reply_to,
     )
 
 
@@ -202,6 +207,19 @@ class Answer:
     summary: str
     ip: str = ""
     user_agent: str = ""
+
+
+def answer_from_form(model: StepForm, ip: str = "", user_agent: str = "") -> Answer:
+    """A checked step form's answers as they are stored: the option chosen, or a task done."""
+    decision = Decision(model.decision) if isinstance(model, DecisionForm) else Decision.COMPLETED
+    return Answer(
+        decision=decision,
+        reason=getattr(model, "reason", "") or getattr(model, "notes", ""),
+        response=model.model_dump(),
+        summary=model.summary(),
+        ip=ip,
+        user_agent=user_agent,
+    )
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
