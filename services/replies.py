@@ -89,8 +89,9 @@ def handle_reply(session: Session, reply: IncomingReply) -> Handled:
         # An older link's address, or a guess: only the approver hears about it.
         if not from_approver:
             return Handled("an old or unknown reply address, not from the approver")
-        why = "decided" if approval.decision is not None else "replaced"
-        return tell(session, approval, approver, why, reply, once=approval.token_hash[:16])
+        if approval.decision is not None:
+            return tell(session, approval, approver, "decided", reply, once="decided")
+        return tell(session, approval, approver, "replaced", reply, once=approval.token_hash[:16])
     if not from_approver:
         refuse(session, approval, reply, "sent from an address other than the approver's")
         return tell_stranger(session, approval, reply)

@@ -119,6 +119,8 @@ def test_a_reply_saying_approved_records_the_decision_like_the_link(
 ) -> None:
     assert letter.reply_to.startswith("reply-") and letter.reply_to.endswith("@replies.localhost")
     assert "the word APPROVE to approve" in letter.email.text
+    shown = client.get(f"/dev/mail/{letter.email.id}").text
+    assert f"<dt>Reply-To</dt><dd><code>{letter.reply_to}</code>" in shown, "to try it in dev"
     letter.reply("Approved, thanks!\n\nSent from my iPhone")
 
     approval = letter.approval()
