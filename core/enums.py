@@ -159,6 +159,7 @@ class AuditKind(enum.StrEnum):
     TASK_REMINDED = "task.reminded"
     TASK_COMPLETED = "task.completed"
     DEADLINE_PASSED = "deadline.passed"
+    REPLY_REFUSED = "reply.refused"  # an emailed answer Casework would not record
     DSL_ALERTED = "dsl.alerted"
     SAFEGUARDING_OPENED = "safeguarding.opened"
     PACK_PRODUCED = "pack.produced"
@@ -183,7 +184,6 @@ class AuditKind(enum.StrEnum):
     PEOPLE_IMPORTED = "people.imported"
     STEP_OWNER_DISABLED = "step.owner_disabled"
     AUTHENTICATOR_RESET = "person.authenticator_reset"
-    REPLY_REFUSED = "reply.refused"  # an emailed answer Casework would not record
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

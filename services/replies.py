@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.enums import AuditKind, EmailKind
+from core.enums import AuditKind, Decision, EmailKind
 from core.procedures import procedure_for
 from core.rules import needs_confirmation
 from core.settings import get_settings
@@ -25,17 +25,17 @@ from core.templating import render_email
 from db.approvals import get_approval
 from db.audit import record_event
 from db.cases import get_case
-from db.models import Approval, Person, utcnow
+from db.models import Approval, CaseStatus, Person, utcnow
 from db.outbox import dedup_key, queue_email, queued_since
 from db.people import get_person
 from db.schools import get_school
 from db.session import Session
 from forms.common import validate
 from forms.registry import form_for_step
-from forms.tasks import reply_options
+from forms.tasks import DecisionForm, reply_options
 from services.notices import base_context
 from services.reply_addresses import address_for, target_of
-from services.requests import answer_from_form, decide
+from services.requests import Answer, decide
 
 log = logging.getLogger("casework.replies")
 
@@ -102,6 +102,8 @@ def answer(session: Session, approval: Approval, approver: Person, reply: Incomi
     """The approver's reply to the live address: record it, or say why not."""
     if approval.decision is not None:
         return tell(session, approval, approver, "decided", reply, once="decided")
+    if get_case(session, approval.case_id).status != CaseStatus.OPEN:
+        return tell(session, approval, approver, "settled", reply, once="settled")
     if approval.expires_at <= utcnow():
         return tell(session, approval, approver, "expired", reply, once="expired")
     options = reply_options(approval.step_key)
@@ -112,17 +114,28 @@ def answer(session: Session, approval: Approval, approver: Person, reply: Incomi
     chosen = options[0] if reply.verb == "approve" else options[1]
     values = {"decision": chosen.value, "reason": reply.reason if reply.verb == "reject" else ""}
     model, errors = validate(form_for_step(approval.step_key), values)
-    if model is None:
+    if not isinstance(model, DecisionForm):  # only decisions have reply options
         problem = " ".join(errors.values())
         return tell(session, approval, approver, "invalid", reply, problem=problem)
-    given = answer_from_form(model, user_agent=f"Email reply {reply.message_id}"[:400])
+    given = answer_of(model, reply)
     if needs_confirmation(approval.step_key, given.decision) and not trusted_sender(reply):
         refuse(session, approval, reply, "the sender's mail server did not confirm the address")
         return tell(session, approval, approver, "needs_link", reply)
-    if not decide(session, approval, given, approver):
-        return tell(session, approval, approver, "decided", reply, once="decided")
+    if not decide(session, approval, given, approver):  # answered or withdrawn meanwhile
+        return tell(session, approval, approver, "settled", reply, once="settled")
     tell(session, approval, approver, "recorded", reply, once="recorded", summary=given.summary)
     return Handled(f"recorded {given.decision.value}", decided=approval.id)
+
+
+def answer_of(model: DecisionForm, reply: IncomingReply) -> Answer:
+    """The checked answer as it is stored, as the link's form stores it, marked as a reply."""
+    return Answer(
+        decision=Decision(model.decision),
+        reason=model.reason,
+        response=model.model_dump(),
+        summary=model.summary(),
+        user_agent=f"Email reply {reply.message_id}"[:400],
+    )
 
 
 def refuse(session: Session, approval: Approval, reply: IncomingReply, why: str) -> None:

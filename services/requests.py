@@ -21,7 +21,6 @@ from db.models import Approval, Case, Person
 from db.outbox import dedup_key, queue_email
 from db.people import case_lead, get_person, hr_adviser
 from db.session import Session
-from forms.tasks import DecisionForm, StepForm
 from services.notices import action_link, base_context
 from services.reply_addresses import address_for
 
@@ -207,19 +206,6 @@ class Answer:
     summary: str
     ip: str = ""
     user_agent: str = ""
-
-
-def answer_from_form(model: StepForm, ip: str = "", user_agent: str = "") -> Answer:
-    """A checked step form's answers as they are stored: the option chosen, or a task done."""
-    decision = Decision(model.decision) if isinstance(model, DecisionForm) else Decision.COMPLETED
-    return Answer(
-        decision=decision,
-        reason=getattr(model, "reason", "") or getattr(model, "notes", ""),
-        response=model.model_dump(),
-        summary=model.summary(),
-        ip=ip,
-        user_agent=user_agent,
-    )
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:

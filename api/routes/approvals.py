@@ -21,7 +21,7 @@ from api.limits import links_per_ip
 from api.pages import render_page
 from api.security import client_ip
 from api.views import LinkView, link_view
-from core.enums import ApprovalKind, StepKey
+from core.enums import ApprovalKind, Decision, StepKey
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
 from db.approvals import by_token
@@ -31,9 +31,9 @@ from db.session import transaction
 from flows.trigger import deliver_decision
 from forms.common import validate
 from forms.registry import form_for_step
-from forms.tasks import DECISIONS, StepForm
+from forms.tasks import DECISIONS, DecisionForm, StepForm
 from services.confirmation import CODE_MINUTES, check_code, send_code
-from services.requests import Answer, answer_from_form, decide
+from services.requests import Answer, decide
 
 router = APIRouter()
 ROUTES = {ApprovalKind.APPROVAL: "approvals", ApprovalKind.TASK: "tasks"}
@@ -97,8 +97,16 @@ def page(
 
 
 def answer_of(model: StepForm, request: Request) -> Answer:
-    """The form's answers as they are stored, with where they came from."""
-    return answer_from_form(model, client_ip(request), request.headers.get("user-agent", ""))
+    """The form's answers as they are stored: the option chosen, or a task completed."""
+    decision = Decision(model.decision) if isinstance(model, DecisionForm) else Decision.COMPLETED
+    return Answer(
+        decision=decision,
+        reason=getattr(model, "reason", "") or getattr(model, "notes", ""),
+        response=model.model_dump(),
+        summary=model.summary(),
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
 
 
 def store_answer(view: LinkView, answer: Answer) -> None:

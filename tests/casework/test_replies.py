@@ -16,6 +16,7 @@ from casework.reconciler import send_reminders
 from casework.replies import start_receiver
 from core.enums import StepKey
 from core.settings import Settings, get_settings
+from db.cases import close_case
 from db.models import Approval, AuditEvent, Case, IncidentType, OutboxMessage, Person
 from db.session import transaction
 from mail.catcher import MailStore, StoredMail, free_port
@@ -246,6 +247,16 @@ def test_renewed_and_used_addresses_record_nothing_and_say_so_once(letter: Reque
     letter.deliver()
     assert letter.answers_queued() == 3, "already decided is said once"
     assert letter.approval().decision == "rejected"
+
+
+def test_a_reply_about_a_closed_case_changes_nothing(letter: Request) -> None:
+    with transaction(letter.url) as session:
+        case = session.get(Case, letter.case_id)
+        assert case is not None
+        close_case(session, case, "Resolved in school.")
+    letter.reply("APPROVE")
+    assert letter.approval().decision is None
+    assert "no longer needs your answer" in letter.answer(subject="no answer needed").text
 
 
 def test_a_step_that_needs_more_than_a_word_invites_no_reply(
