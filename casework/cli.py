@@ -87,6 +87,13 @@ def cmd_devmail(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replies(_: argparse.Namespace) -> int:
+    from casework.replies import serve_forever
+
+    serve_forever()
+    return 0
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     from db.audit import verify_chain
     from db.session import transaction
@@ -182,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("worker", cmd_worker, "send the outbox and reconcile with Prefect"),
         ("runner", cmd_runner, "run flows for every incident type"),
         ("devmail", cmd_devmail, "run the local mail catcher"),
+        ("replies", cmd_replies, "receive emailed replies to requests (SMTP)"),
     ):
         sub.add_parser(name, help=help_text).set_defaults(func=func)
     parents = sub.add_parser("import-parents", help="import parents and carers from a CSV file")

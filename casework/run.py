@@ -319,6 +319,8 @@ def supervise(
         wait_http(dev_issuer(settings) + "/.well-known/openid-configuration", 60, provider)
     server = start("Prefect server", prefect_server_command(settings))
     wait_http(settings.prefect_api_url + "/health", 120, server)
+    if settings.reply_domain:
+        start("reply receiver", [*me, "replies"])
     for name, sub in (("runner", "runner"), ("worker", "worker"), ("web app", "web")):
         start(name, [*me, sub])
     wait_http(settings.base_url + "/healthz", 60, procs[-1])
@@ -350,6 +352,14 @@ def dev_provider_command(settings: Settings) -> list[str]:
     return argv
 
 
+def replies_line(settings: Settings) -> str:
+    """Where the reply receiver listens, for the banner; nothing when replies are off."""
+    if not settings.reply_domain:
+        return ""
+    where = f"{settings.inbound_host}:{settings.inbound_port}"
+    return f"\n  Replies (SMTP)   {where}, for reply-...@{settings.reply_domain}"
+
+
 def print_banner(settings: Settings) -> None:
     from casework.demo import STAFF
 
@@ -358,7 +368,7 @@ def print_banner(settings: Settings) -> None:
 Casework is running.
   Web app          {settings.base_url}
   Mail catcher     {settings.base_url}/dev/mail   (every email Casework sends lands here)
-  Prefect UI       {ui}
+  Prefect UI       {ui}{replies_line(settings)}
 
 Sign in at {settings.base_url}/signin with one of these addresses, then open the link
 that arrives in the mail catcher (or press "Sign in with Local test accounts" and pick the

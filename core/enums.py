@@ -159,6 +159,7 @@ class AuditKind(enum.StrEnum):
     TASK_REMINDED = "task.reminded"
     TASK_COMPLETED = "task.completed"
     DEADLINE_PASSED = "deadline.passed"
+    REPLY_REFUSED = "reply.refused"  # an emailed answer Casework would not record
     DSL_ALERTED = "dsl.alerted"
     SAFEGUARDING_OPENED = "safeguarding.opened"
     PACK_PRODUCED = "pack.produced"
@@ -232,6 +233,7 @@ class EmailKind(enum.StrEnum):
     MEETING_INVITATION = "meeting_invitation"
     PARENT_LETTER = "parent_letter"
     DECISION_CODE = "decision_code"
+    REPLY_ANSWER = "reply_answer"  # Casework's answer to an emailed reply
 
     @classmethod
     def request(cls, kind: ApprovalKind) -> EmailKind:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
+DEV_REPLY_DOMAIN = "replies.localhost"
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,16 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: float = 5.0
     outbox_backoff_cap_seconds: float = 900.0
+
+    # Answering a decision by replying to its email (casework/replies.py). Each request's
+    # Reply-To is a secret address at `reply_domain`, whose MX hands mail to the receiver
+    # on `inbound_host:inbound_port`; empty turns replies off (dev mode fills in a local one).
+    reply_domain: str = ""
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 2525
+    # The authserv-id of the mail server whose Authentication-Results header Casework trusts
+    # (it must remove any such header a message arrives with); see DECISIONS.md.
+    reply_authserv_id: str = ""
 
     devmail_host: str = "127.0.0.1"
     devmail_port: int = 1025
@@ -98,6 +109,9 @@ class Settings(BaseSettings):
                 "CASEWORK_SECRET_KEY must be set to a long random value outside dev mode"
             )
         self.base_url = self.base_url.rstrip("/")
+        if self.dev_mode and not self.reply_domain:
+            self.reply_domain = DEV_REPLY_DOMAIN
+        self.reply_domain = self.reply_domain.strip().lower()
         return self
 
     @property

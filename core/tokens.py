@@ -38,3 +38,12 @@ def code_hash(scope: object, code: str) -> str:
     """What the database keeps of a short code: keyed by the app's secret, so the table
     alone does not let anyone try all million codes offline."""
     return sign(f"code:{scope}:{code.strip()}")
+
+
+def reply_tag(token_hash: str) -> str:
+    """The secret part of a request's reply address: 128 bits keyed by the app's secret.
+
+    Made from the stored hash of the link's token, so a renewed link changes it too, and
+    the address never reveals the link itself.
+    """
+    return sign(f"reply:{token_hash}")[:32]

@@ -327,6 +327,8 @@ class OutboxMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(60))
     to_addr: Mapped[str] = mapped_column(String(320))
+    # A request's secret reply address (answering by email); empty for every other email.
+    reply_to: Mapped[str] = mapped_column(String(320), default="", server_default="")
     body_id: Mapped[int] = mapped_column(ForeignKey("outbox_bodies.id"), index=True)
     body: Mapped[OutboxBody] = relationship(lazy="joined")
     # Urgent safeguarding alerts go out before anything else queued with them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import func, insert, select, update
@@ -42,8 +43,12 @@ def queue_email(
     actor: Person | None = None,
     audit: bool = True,
     priority: int = 0,
+    reply_to: str = "",
 ) -> OutboxMessage:
-    """Insert one outbox row unless `dedup_key` was queued before; returns the row either way."""
+    """Insert one outbox row unless `dedup_key` was queued before; returns the row either way.
+
+    `reply_to` is where a reply should go, when it is not Casework's own From address.
+    """
     existing = session.scalars(
         select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
     ).first()
@@ -57,6 +62,7 @@ def queue_email(
         case_id=case_id,
         kind=kind,
         to_addr=address,
+        reply_to=reply_to,
         body_id=store_body(session, email),
         message_id=new_message_id(),
         priority=priority,
@@ -73,6 +79,19 @@ def queue_email(
             data={"outbox_id": row.id, "kind": kind, "to": recipient},
         )
     return row
+
+
+def queued_since(session: Session, key_prefix: str, since: datetime) -> int:
+    """How many emails whose dedup key starts with `key_prefix` were queued after `since`."""
+    return int(
+        session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.dedup_key.startswith(key_prefix, autoescape=True),
+                OutboxMessage.created_at > since,
+            )
+        )
+        or 0
+    )
 
 
 def store_body(session: Session, email: RenderedEmail) -> int:

@@ -27,6 +27,7 @@ CLAIM_COLUMNS = (
     OutboxMessage.kind,
     OutboxMessage.case_id,
     OutboxMessage.to_addr,
+    OutboxMessage.reply_to,
     OutboxMessage.body_id,
     OutboxMessage.message_id,
     OutboxMessage.created_at,
@@ -34,7 +35,7 @@ CLAIM_COLUMNS = (
 )
 
 # What a claim reads of a row, typed column by column as CLAIM_COLUMNS lists them.
-ClaimRow = Row[int, int, str, int | None, str, int, str, datetime, int]
+ClaimRow = Row[int, int, str, int | None, str, str, int, str, datetime, int]
 Body = tuple[str, str, str]  # subject, text, html
 # Which rows to claim, and in what order.
 DueQuery = tuple[ColumnElement[bool], tuple[Any, ...]]
@@ -55,6 +56,7 @@ class Claimed:
     created_at: datetime
     attempts: int
     priority: int = 0
+    reply_to: str = ""
 
 
 class SendResult(Protocol):
@@ -198,6 +200,7 @@ def claimed(r: ClaimRow, body: Body) -> Claimed:
         created_at=r.created_at,
         attempts=r.attempts + 1,
         priority=r.priority,
+        reply_to=r.reply_to,
     )
 
 

@@ -368,3 +368,22 @@ def form_for_step(step_key: str) -> type[StepForm]:
     if key in DECISION_FORMS:
         return DECISION_FORMS[key]
     return TASK_FORMS[key]
+
+
+def reply_options(step_key: str) -> tuple[Decision, Decision] | None:
+    """The (approve, reject) options of a step that a one-line email reply can answer.
+
+    Only a decision whose whole answer is "approve" (no reason needed) or "reject" with a
+    reason qualifies: a step that needs more (a reason for every option, other fields)
+    is answered on its page.
+    """
+    key = next((key for key in DECISIONS if key == step_key), None)
+    if key is None or set(DECISION_FORMS[key].model_fields) != {"decision", "reason"}:
+        return None
+    spec = DECISIONS[key]
+    options = {option for option, _ in spec.options}
+    if {Decision.APPROVED, Decision.REJECTED} <= options and (
+        Decision.APPROVED not in spec.reason_required
+    ):
+        return Decision.APPROVED, Decision.REJECTED
+    return None

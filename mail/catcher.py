@@ -137,6 +137,10 @@ class StoredMail:
     def message_id(self) -> str:
         return self._header("Message-ID")
 
+    @property
+    def reply_to(self) -> str:
+        return self._header("Reply-To")
+
     @cached_property
     def text(self) -> str:
         """The text/plain body, or "" when there is none."""

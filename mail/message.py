@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Protocol
 
 # Long subjects are kept on one header line (up to RFC 5322's 998 characters): folding
@@ -46,6 +46,13 @@ class MessageRow(Protocol):
     def message_id(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def reply_to(self) -> str: ...
+
+
+def loop_marker(sender: str) -> str:
+    """Our own X-Loop value: mail that comes back carrying it is ours, and is never answered."""
+    return parseaddr(sender)[1].lower() or "casework"
 
 
 def build_message(row: MessageRow, sender: str) -> EmailMessage:
@@ -53,10 +60,13 @@ def build_message(row: MessageRow, sender: str) -> EmailMessage:
     msg = EmailMessage(policy=HEADER_POLICY)
     msg["From"] = sender
     msg["To"] = row.to_addr
+    if row.reply_to:
+        msg["Reply-To"] = row.reply_to
     msg["Subject"] = row.subject
     msg["Date"] = format_datetime(row.created_at)
     msg["Message-ID"] = row.message_id
     msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Loop"] = loop_marker(sender)
     msg.set_content(row.text_body)
     msg.add_alternative(row.html_body, subtype="html")
     return msg
@@ -115,6 +125,7 @@ class MessageBytes:
     def __init__(self, mail_from: str, keep: int = 32) -> None:
         self.mail_from = mail_from
         self._from = header_line("From", mail_from)
+        self._marks = AUTO_SUBMITTED + header_line("X-Loop", loop_marker(mail_from))
         self._keep = keep
         self._parts: dict[tuple[str, str, str, bool], tuple[bytes, bytes, bytes]] = {}
 
@@ -133,10 +144,11 @@ class MessageBytes:
             (
                 self._from,
                 plain_or_folded("To", row.to_addr, PLAIN_ADDRESS),
+                plain_or_folded("Reply-To", row.reply_to, PLAIN_ADDRESS) if row.reply_to else b"",
                 subject,
                 f"Date: {format_datetime(row.created_at)}\r\n".encode("ascii"),
                 plain_or_folded("Message-ID", row.message_id, PLAIN_MESSAGE_ID),
-                AUTO_SUBMITTED,
+                self._marks,
             )
         )
 

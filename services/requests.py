@@ -22,6 +22,7 @@ from db.outbox import dedup_key, queue_email
 from db.people import case_lead, get_person, hr_adviser
 from db.session import Session
 from services.notices import action_link, base_context
+from services.reply_addresses import address_for
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def email_request(
     """
     title = procedure_for(case.incident_type).step(approval.step_key).title
     kind = EmailKind.request(approval.kind)
+    reply_to = address_for(approval)
     email = render_email(
         f"emails/{kind}",
         **base_context(session, case),
@@ -113,6 +115,7 @@ def email_request(
         link=action_link(approval.kind, token),
         expires_at=approval.expires_at,
         waiting_since=waiting_since,
+        by_reply=bool(reply_to),
     )
     queue_email(
         session,
@@ -121,6 +124,7 @@ def email_request(
         email=email,
         kind=kind,
         case_id=case.id,
+        reply_to=reply_to,
     )
 
 
@@ -202,7 +206,7 @@ class Answer:
     summary: str
     ip: str = ""
     user_agent: str = ""
-    via: str = "link"  # "link" (the emailed link) or "app" (signed in, from My work)
+    via: str = "link"  # "link" (the emailed link), "reply" (its email) or "app" (My work)
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
@@ -219,7 +223,8 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
         response=answer.response,
         ip=answer.ip,
         user_agent=answer.user_agent,
-        live_only=actor is not None and answer.via == "link",
+        # A link and its reply address expire together; signed in, the person needs neither.
+        live_only=actor is not None and answer.via != "app",
     ):
         return False
     if actor is not None:

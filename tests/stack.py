@@ -1,7 +1,8 @@
 """The whole system for end-to-end tests: the same processes `make run` starts.
 
-A real Prefect server, the runner, the worker (outbox sender + reconciler) and the web
-app each run as their own process; the SMTP server is the mail catcher on loopback. One
+A real Prefect server, the runner, the worker (outbox sender + reconciler), the web app
+and the reply receiver each run as their own process; the SMTP server is the mail catcher
+on loopback. One
 Prefect server serves every stack of a test session, one stack at a time.
 
 Every process is started through a Lifeline (casework/run.py), so none outlives the test
@@ -14,6 +15,7 @@ import fcntl
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -127,7 +129,7 @@ class Stack:
         self.root = root
         self.db_url = db_url
         self.prefect = prefect
-        self.web_port, self.smtp_port = free_port(), free_port()
+        self.web_port, self.smtp_port, self.replies_port = free_port(), free_port(), free_port()
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.prefect_api = prefect.api
         self.mail = MailStore(root / "var" / "devmail")
@@ -142,6 +144,7 @@ class Stack:
             "CASEWORK_BASE_URL": self.base_url,
             "CASEWORK_WEB_PORT": str(self.web_port),
             "CASEWORK_SMTP_PORT": str(self.smtp_port),
+            "CASEWORK_INBOUND_PORT": str(self.replies_port),
             "CASEWORK_PREFECT_API_URL": self.prefect_api,
             "CASEWORK_DEV_MODE": "true",
             "CASEWORK_RECONCILE_SECONDS": "2",
@@ -162,6 +165,7 @@ class Stack:
 
         self.lifeline.start()
         self.spawn("web", [sys.executable, "-m", "casework.cli", "web"])
+        self.spawn("replies", [sys.executable, "-m", "casework.cli", "replies"])
         upgrade(self.db_url)
         with transaction(self.db_url) as session:
             seed_demo(session)
@@ -170,6 +174,14 @@ class Stack:
         self.prefect.wait()
         self.start_runner()
         wait_http(self.base_url + "/healthz", 60, self.procs["web"])
+        wait_until(self.replies_ready, 30, 0.2, "the reply receiver")
+
+    def replies_ready(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.replies_port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log: IO[bytes]
@@ -214,7 +226,7 @@ class Stack:
             proc.wait()
 
     def stop(self) -> None:
-        for name in ("runner", "web", "worker"):
+        for name in ("runner", "web", "worker", "replies"):
             self.terminate(name)
         # Flow runs live in sessions of their own: the lifeline ends any still running.
         self.lifeline.close()

@@ -42,6 +42,7 @@ VARIANTS = {
     "display name": replace(ROW, to_addr='"Parent, A." <a.parent+letters@families.example>'),
     "odd message id": replace(ROW, message_id="<odd id@school.example>"),
     "plus address": replace(ROW, to_addr="a.parent+letters@families.example"),
+    "reply address": replace(ROW, reply_to="reply-7-0123456789abcdef0123456789abcdef@r.example"),
 }
 BOUNDARY = re.compile(rb"={15}\d+==")
 
