@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.errors import AppError
+from api.handover_view import HandOverView, handover_view
 from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
@@ -121,6 +122,7 @@ class CaseView:
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
+    handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -154,6 +156,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
         stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+        handover=handover_view(session, actor, case, facts),
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
+from api.handover_view import FormState
 from api.pages import attachment, render_page
 from api.security import Visitor, session_cookie
 from api.views import (
@@ -81,17 +82,31 @@ def load_case(actor: Actor, case_id: int) -> CaseView:
         return case_view(session, actor, case_id)
 
 
-@router.get("/cases/{case_id}")
-def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
+def case_page(
+    request: Request,
+    actor: Actor,
+    case_id: int,
+    status_code: int = 200,
+    handover_form: FormState | None = None,
+) -> Response:
+    """The case page; a hand-over form with problems is shown again with them."""
     return render_page(
         request,
         "pages/case.html",
+        status_code=status_code,
         view=load_case(actor, case_id),
         just_opened=request.query_params.get("opened") == "1",
         request_reissued=bool(request.query_params.get("reissued")),
         procedure_restarted=request.query_params.get("restarted") == "1",
         undelivered_shown=UNDELIVERED_SHOWN,
+        handed=request.query_params.get("handed", ""),
+        handover_form=handover_form,
     )
+
+
+@router.get("/cases/{case_id}")
+def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
+    return case_page(request, actor, case_id)
 
 
 @router.get("/api/cases/{case_id}")
