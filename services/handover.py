@@ -18,6 +18,7 @@ from core.templating import local_time
 from db.approvals import end_escalation, waiting_in
 from db.audit import first_for_step, record_event
 from db.cases import facts_of, set_lead
+from db.ids import MAX_ID
 from db.models import Approval, Case, Person
 from db.people import candidate_of, find_person, get_person, holder_of
 from db.schools import get_school
@@ -36,7 +37,7 @@ def owner_of(case: Case, approval: Approval) -> Role:
 
 def staff_member(session: Session, person_id: int) -> Person:
     """The person chosen on a form, if Casework knows them as staff."""
-    person = find_person(session, person_id)
+    person = find_person(session, person_id) if 0 < person_id <= MAX_ID else None
     if person is None or person.role == Role.PARENT:
         raise HandOverRefused("Choose someone from the list.")
     return person

@@ -198,6 +198,7 @@ def test_a_request_goes_only_to_someone_the_rules_allow_and_nothing_changes_othe
     assert "Omar Reid does not work at or serve this school." in refusal(head, case_id, other)
     assert "Margaret Ellis's account is disabled." in refusal(head, case_id, chair.id)
     assert "Choose who it should go to." in refusal(head, case_id, "someone")
+    assert "Choose someone from the list." in refusal(head, case_id, "9999999999")
     kept = refusal(head, case_id, person_id(url, DEPUTY), reason="")
     assert "Say why" in kept and "selected>Kate Doyle" in kept, "what was chosen is kept"
 
