@@ -16,6 +16,7 @@ from api.routes import (
     case_work,
     cases,
     documents,
+    handover,
     intake,
     letters,
     mfa,
@@ -54,6 +55,7 @@ def create_app() -> FastAPI:
         intake,
         case_work,  # before cases: /cases/{id}/evidence/add is not an evidence id
         cases,
+        handover,
         documents,
         letters,
         audit,

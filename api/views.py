@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from api.errors import AppError
+from api.handover_view import HandOverView, handover_view
 from core.access import (
     SCHOOL_RIGHTS,
     Action,
@@ -142,6 +143,7 @@ class CaseView:
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
     notes: list[Note] = field(default_factory=list)
     corrected: frozenset[str] = frozenset()  # the answers corrected since intake
+    handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -179,6 +181,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         corrected=frozenset(
             str(e.data.get("field")) for e in events if e.kind == AuditKind.CASE_CORRECTED
         ),
+        handover=handover_view(session, actor, case, facts),
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.

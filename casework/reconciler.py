@@ -3,8 +3,9 @@
 Repairs, all safe to repeat: start the flow of a case that has none (Prefect was down at
 intake); resume a run whose decision is stored but was never delivered; run again a flow whose
 process died (a runner stopped or killed mid-run); record that a platform missed its deadline
-to answer, which the procedure treats as a decision; and remind whoever has left a request
-waiting, with a fresh link.
+to answer, which the procedure treats as a decision; remind whoever has left a request
+waiting, with a fresh link; and, once the reminders have gone unanswered too, send the request
+up the school's escalation chain.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 from datetime import timedelta
 
 from core.enums import AuditKind, Decision, EmailKind, StepKey
+from core.procedures import DEADLINE_STEPS
 from core.settings import get_settings
-from db.approvals import awaiting_resume, due_for_reminder, overdue
+from db.approvals import awaiting_resume, due_for_escalation, due_for_reminder, overdue
 from db.audit import count_since, procedure_stopped, record_event
 from db.cases import acting_head, get_case, open_runs, open_without_run
 from db.models import Case, utcnow
@@ -29,6 +31,7 @@ from flows.trigger import (
     start_flow_safely,
     stopped_runs,
 )
+from services.handover import escalate
 from services.notices import email_about_case
 from services.requests import Answer, decide, remind
 
@@ -37,8 +40,6 @@ log = logging.getLogger("casework.reconciler")
 # A run that crashes every time it starts is restarted at most this often, so a broken
 # machine cannot fill the audit trail; the warning in the log says why it was left.
 RESTARTS_PER_HOUR = 3
-# Requests whose expiry is someone else's deadline, not a link to renew.
-DEADLINE_STEPS = (StepKey.PLATFORM_RESPONSE,)
 NO_ANSWER = "No response from the platform was recorded by the deadline."
 
 
@@ -153,10 +154,28 @@ def send_reminders() -> int:
         return len(waiting)
 
 
+def escalate_unanswered() -> int:
+    """Pass each request whose last reminder has waited `reminder_after_hours` too to the next
+    person in the school's chain; returns how many moved. Off when reminders have no wait."""
+    settings = get_settings()
+    if settings.reminder_after_hours <= 0:
+        return 0
+    sent_before = utcnow() - timedelta(hours=settings.reminder_after_hours)
+    with transaction() as session:
+        due = due_for_escalation(
+            session,
+            sent_before=sent_before,
+            reminders=max(settings.reminders_max, 0),
+            deadlines=DEADLINE_STEPS,
+        )
+        return sum(escalate(session, get_case(session, a.case_id), a) for a in due)
+
+
 def reconcile_once() -> tuple[int, int]:
     """One pass of the repairs; returns (flows started, decisions delivered)."""
     record_missed_platform_deadlines()
     send_reminders()
+    escalate_unanswered()
     started = start_missing_flows()
     with reading() as session:
         pending = [a.id for a in awaiting_resume(session)]

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     CORRECT_CASE = "correct what was reported"
     WITHDRAW_CASE = "withdraw or reopen this case"
     SEE_ADDRESSES = "see parents' addresses on this case"
+    REASSIGN = "change this case's lead or pass on its requests"
 
 
 class Standing(enum.StrEnum):
@@ -48,6 +49,7 @@ class Standing(enum.StrEnum):
 
     NONE = "none"
     SUBJECT = "subject"
+    MANAGER = "manager"  # the headteacher or the DSL: they also decide who does what
     RUNNER = "runner"  # head, deputy head, DSL, deputy DSL, or the case lead
     ACTING_HEAD = "acting_head"  # the chair of governors when the head is the subject
     HR = "hr"  # HR, once the case is escalated to them
@@ -56,8 +58,9 @@ class Standing(enum.StrEnum):
     REPORTER = "reporter"
 
 
-# The people who run a school's cases.
+# The people who run a school's cases, and those of them who decide who does what.
 CASE_RUNNERS = frozenset({Role.HEADTEACHER, Role.DEPUTY_HEAD, Role.DSL, Role.DEPUTY_DSL})
+CASE_MANAGERS = frozenset({Role.HEADTEACHER, Role.DSL})
 # Roles that see everything they serve: MFA is required of them at sign-in.
 ELEVATED = frozenset(
     {
@@ -101,8 +104,10 @@ _RUN = _READ | {
 CASE_RIGHTS: dict[Standing, frozenset[Action]] = {
     Standing.NONE: frozenset(),
     Standing.SUBJECT: frozenset(),
+    Standing.MANAGER: _RUN | {Action.REASSIGN},
     Standing.RUNNER: _RUN,
-    Standing.ACTING_HEAD: _RUN,
+    # The chair stands in for the head, so they also decide who does what.
+    Standing.ACTING_HEAD: _RUN | {Action.REASSIGN},
     Standing.HR: _READ | {Action.ADD_NOTE, Action.ADD_EVIDENCE},
     Standing.AUDITOR: _READ | {Action.EXPORT_TRAIL},
     # Their own report and what they were asked: not the investigation, HR or police
@@ -141,6 +146,8 @@ def standing(actor: Actor, case: CaseFacts) -> Standing:
         return Standing.NONE
     if actor.id == case.subject_id:
         return Standing.SUBJECT
+    if actor.role in CASE_MANAGERS:
+        return Standing.MANAGER
     if actor.role in CASE_RUNNERS or actor.id == case.lead_id:
         return Standing.RUNNER
     if actor.role == Role.CHAIR and case.subject_is_head:
@@ -177,6 +184,98 @@ def sees_step_outcome(actor: Actor, case: CaseFacts, owner_id: int | None) -> bo
     return may(actor, Action.VIEW_RECORD, case) or (owner_id is not None and owner_id == actor.id)
 
 
+# Who may be handed a waiting request, by the role whose step it is: a head's step stays with
+# senior leaders (the head, to give it back; a deputy head; the DSL; the chair of governors),
+# the case lead's tasks with the people who run cases, and HR's tasks with HR.
+HOLDERS: dict[Role, frozenset[Role]] = {
+    Role.HEADTEACHER: frozenset({Role.HEADTEACHER, Role.DEPUTY_HEAD, Role.DSL, Role.CHAIR}),
+    Role.DSL: CASE_RUNNERS,
+    Role.HR: frozenset({Role.HR}),
+}
+_WHO_MAY_HOLD = {
+    Role.HEADTEACHER: "A headteacher's step can go only to the headteacher, a deputy "
+    "headteacher, the designated safeguarding lead or the chair of governors",
+    Role.DSL: "The case lead's tasks can go only to the headteacher, a deputy headteacher, "
+    "the designated safeguarding lead or a deputy safeguarding lead",
+    Role.HR: "HR's tasks can go only to another HR adviser who serves the school",
+}
+_WHO_MAY_LEAD = (
+    "A case can be led only by the headteacher, a deputy headteacher, the designated "
+    "safeguarding lead or a deputy safeguarding lead"
+)
+
+
+def step_owner(owner: Role | None) -> Role:
+    """Whose kind of step it is: the head's, HR's, or else the case lead's (the DSL's)."""
+    return owner if owner in (Role.HEADTEACHER, Role.HR) else Role.DSL
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Someone a case or a request might be handed to, as the policy sees them."""
+
+    id: int
+    name: str
+    role: Role
+    schools: frozenset[int]  # every school they serve, their own included
+    active: bool
+    reachable: bool  # they have an email address for the link
+
+
+def _a(role: Role) -> str:
+    """The role with its article, as in a sentence: "a member of staff", "an HR adviser"."""
+    label = role.label if role.label[:2].isupper() else role.label.lower()
+    return ("an " if label[0] in "aeiouH" else "a ") + label
+
+
+def _refusal(who: Candidate, case: CaseFacts, roles: frozenset[Role], rule: str) -> str:
+    """What stops `who` taking on work on `case` at all, in plain words; "" if nothing."""
+    if case.school_id not in who.schools:
+        return f"{who.name} does not work at or serve this school."
+    if who.id == case.subject_id:
+        return f"{who.name} is the person this case is about, so it cannot go to them."
+    if not who.active:
+        return f"{who.name}'s account is disabled."
+    if who.role not in roles:
+        return f"{rule}; {who.name} is {_a(who.role)}."
+    if not who.reachable:
+        return f"{who.name} has no email address in Casework, so no link could reach them."
+    return ""
+
+
+def why_not_hold(
+    owner: Role | None, who: Candidate, case: CaseFacts, holder_id: int, actor_id: int
+) -> str:
+    """Why a waiting request of `owner`'s step cannot be passed to `who`; "" if it can."""
+    if who.id == actor_id:
+        return "You cannot pass a request to yourself: choose someone else."
+    if who.id == holder_id:
+        return f"{who.name} already holds this request."
+    kind = step_owner(owner)
+    return _refusal(who, case, HOLDERS[kind], _WHO_MAY_HOLD[kind])
+
+
+def why_not_lead(who: Candidate, case: CaseFacts) -> str:
+    """Why `who` cannot become the lead of `case`; "" if they can."""
+    if who.id == case.lead_id:
+        return f"{who.name} already leads this case."
+    return _refusal(who, case, CASE_RUNNERS, _WHO_MAY_LEAD)
+
+
+def may_take_escalation(who: Candidate, case: CaseFacts, holder_id: int) -> bool:
+    """Whether an unanswered request may go up the chain to `who` (the school chose the
+    roles): not its holder, the case's subject, a disabled or unreachable person."""
+    return who.id != holder_id and not _refusal(who, case, frozenset(Role), "")
+
+
+def may_hand_on(actor: Actor, case: CaseFacts, holder_id: int) -> bool:
+    """The head or DSL (or acting head) may pass on any waiting request of a case; anyone
+    else only a request they hold themselves."""
+    if may(actor, Action.REASSIGN, case):
+        return True
+    return actor.id == holder_id and may(actor, Action.VIEW_CASE, case)
+
+
 def actions_at_school(role: Role) -> frozenset[Action]:
     """Everything a role may do at the schools a person serves (for the nav and the README)."""
     return frozenset(a for a, roles in SCHOOL_RIGHTS.items() if role in roles)
@@ -202,6 +301,7 @@ SHORT = {
     Action.ADD_EVIDENCE: "add evidence",
     Action.CORRECT_CASE: "correct",
     Action.WITHDRAW_CASE: "withdraw, reopen",
+    Action.REASSIGN: "reassign",
 }
 
 

@@ -103,6 +103,14 @@ class ApprovalKind(enum.StrEnum):
     TASK = "task"
 
 
+class HandOver(enum.StrEnum):
+    """Why a waiting request is with someone other than the person the procedure asked."""
+
+    DELEGATED = "delegated"  # its holder, or the head or DSL, passed it on
+    REASSIGNED = "reassigned"  # it moved with the case lead
+    ESCALATED = "escalated"  # nobody answered, so Casework sent it up the school's chain
+
+
 class StepKey(enum.StrEnum):
     """Every step of every procedure (see `core.procedures` for their order per type)."""
 
@@ -189,6 +197,12 @@ class AuditKind(enum.StrEnum):
     CASE_WITHDRAWN = "case.withdrawn"
     CASE_REOPENED = "case.reopened"
     REQUEST_WITHDRAWN = "request.withdrawn"
+    CASE_LEAD_CHANGED = "case.lead_changed"
+    REQUEST_DELEGATED = "request.delegated"
+    REQUEST_REASSIGNED = "request.reassigned"  # moved to the new case lead with the case
+    REQUEST_ESCALATED = "request.escalated"
+    REQUEST_ESCALATION_ENDED = "request.escalation_ended"  # nobody further in the chain
+    SCHOOL_ESCALATION_CHANGED = "school.escalation_changed"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

@@ -74,6 +74,9 @@ LETTER_STEPS = (
     StepSpec(StepKey.SEND_PARENT_LETTER, "Send the letter to every parent", StepKind.SYSTEM),
 )
 CLOSE = StepSpec(StepKey.CLOSE_CASE, "Close the case", StepKind.SYSTEM)
+# Requests whose expiry is someone else's deadline (a platform's), not a link to renew: they
+# are never reminded or escalated, and passing one on keeps its deadline.
+DEADLINE_STEPS = (StepKey.PLATFORM_RESPONSE,)
 
 PUPIL_CONTACT = Procedure(
     incident_type=IncidentType.PUPIL_CONTACT,

@@ -16,6 +16,7 @@ from db.models import (
     CaseStatus,
     Decision,
     DecisionCode,
+    HandOver,
     Person,
     utcnow,
 )
@@ -48,18 +49,49 @@ def open_request(
     return approval, token
 
 
-def renew_token(session: Session, approval: Approval, ttl: timedelta) -> str:
-    """Give an undecided request a new link and expiry; returns the new raw token."""
+def renew_token(
+    session: Session, approval: Approval, ttl: timedelta, keep_expiry: bool = False
+) -> str:
+    """Give an undecided request a new link and expiry (or its old expiry, when that is a
+    deadline); returns the new raw token."""
     token = new_token()
     approval.token_hash = token_hash(token)
     approval.requested_at = utcnow()
-    approval.expires_at = approval.requested_at + ttl
+    if not keep_expiry:
+        approval.expires_at = approval.requested_at + ttl
     session.flush()
     return token
 
 
 # A request counts until it is superseded (its case withdrawn, or its step redone).
 LIVE = Approval.superseded_at.is_(None)
+
+
+def note_hand_over(
+    session: Session,
+    approval: Approval,
+    why: HandOver,
+    by: Person | None,
+    reason: str,
+    fresh: bool,
+) -> None:
+    """Record on the request why it is about to change hands; its current link is kept
+    aside, so opening it can say the request moved on. `fresh` starts the reminders again."""
+    approval.passed_token_hash = approval.token_hash
+    approval.handed_over = why
+    approval.handed_over_by_id = by.id if by is not None else None
+    approval.handed_over_reason = reason
+    approval.handed_over_at = utcnow()
+    approval.escalation_ended_at = None
+    if fresh:
+        approval.reminders_sent = 0
+    session.flush()
+
+
+def end_escalation(session: Session, approval: Approval) -> None:
+    """Nobody further in the chain: the request stays with its holder, and is left alone."""
+    approval.escalation_ended_at = utcnow()
+    session.flush()
 
 
 def for_step(session: Session, case_id: int, step_key: str) -> Approval | None:
@@ -118,6 +150,24 @@ def get_approval(session: Session, approval_id: int) -> Approval | None:
 
 def by_token(session: Session, token: str) -> Approval | None:
     return session.scalars(select(Approval).where(Approval.token_hash == token_hash(token))).first()
+
+
+def by_passed_token(session: Session, token: str) -> Approval | None:
+    """The request whose last holder was sent this link before it was passed on."""
+    return session.scalars(
+        select(Approval).where(Approval.passed_token_hash == token_hash(token))
+    ).first()
+
+
+def waiting_in(session: Session, case_id: int) -> list[Approval]:
+    """The case's requests still waiting for an answer, oldest first."""
+    return list(
+        session.scalars(
+            select(Approval)
+            .where(Approval.case_id == case_id, Approval.decision.is_(None))
+            .order_by(Approval.id)
+        )
+    )
 
 
 def claim_decision(
@@ -199,6 +249,31 @@ def due_for_reminder(
                 LIVE,
                 Approval.requested_at <= sent_before,
                 Approval.reminders_sent < most,
+                Approval.step_key.not_in(deadlines),
+            )
+            .order_by(Approval.requested_at)
+        )
+    )
+
+
+def due_for_escalation(
+    session: Session, *, sent_before: datetime, reminders: int, deadlines: tuple[str, ...]
+) -> list[Approval]:
+    """Undecided requests of open cases that had every reminder and whose last link went
+    out before `sent_before`, unless escalation already ran out of people for them.
+
+    Steps in `deadlines` are left out, as for reminders.
+    """
+    return list(
+        session.scalars(
+            select(Approval)
+            .join(Case, Case.id == Approval.case_id)
+            .where(
+                Case.status == CaseStatus.OPEN,
+                Approval.decision.is_(None),
+                Approval.requested_at <= sent_before,
+                Approval.reminders_sent >= reminders,
+                Approval.escalation_ended_at.is_(None),
                 Approval.step_key.not_in(deadlines),
             )
             .order_by(Approval.requested_at)

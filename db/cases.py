@@ -156,6 +156,11 @@ def mark_waiting(
     step.status, step.owner_id, step.due_at = StepStatus.WAITING, owner.id, due_at
 
 
+def set_lead(session: Session, case: Case, lead: Person) -> None:
+    case.lead_id = lead.id
+    session.flush()
+
+
 def close_case(session: Session, case: Case, outcome: str, actor: Person | None = None) -> None:
     case.status = CaseStatus.CLOSED
     case.outcome = outcome

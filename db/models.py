@@ -32,6 +32,7 @@ from core.enums import (
     ApprovalKind,
     ContactBy,
     Decision,
+    HandOver,
     IncidentType,
     OrganisationKind,
     Phase,
@@ -132,6 +133,9 @@ class School(Base):
     # The reply staff may send a parent who asks to connect on social media; the school
     # edits it on the admin page, and an empty value means Casework's own wording.
     stock_response: Mapped[str] = mapped_column(Text, default="")
+    # Who a request nobody answers goes to next, by the kind of step (core/chains.py):
+    # {"headteacher": ["deputy_head", ...], ...}; none means Casework's default chains.
+    escalation_chains: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -257,6 +261,16 @@ class Approval(Base):
     # Set when the request stopped counting: its case was withdrawn, or the step is being
     # done again after a reopening. The row stays (nothing is deleted); its link is dead.
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it is with someone other than the person the procedure asked, who passed it on
+    # (none: Casework escalating), their reason, and when (services/handover.py).
+    handed_over: Mapped[HandOver | None] = mapped_column(str_enum(HandOver))
+    handed_over_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    handed_over_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The link the last holder had, so opening it says the request moved on.
+    passed_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Escalation found nobody further in the chain: it stays, and nothing more is sent.
+    escalation_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # One live request per step; superseded ones are kept beside it.
     __table_args__ = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.access import STAFF_ROLES, Actor
+from core.access import STAFF_ROLES, Actor, Candidate
 from db.models import ContactBy, Person, Role, Serves
 
 
@@ -113,6 +113,36 @@ def actor_of(session: Session, person: Person) -> Actor:
         school_id=person.school_id,
         schools=schools_served(session, person),
     )
+
+
+def candidate_of(session: Session, person: Person) -> Candidate:
+    """The person as the policy sees someone work might be handed to."""
+    return Candidate(
+        id=person.id,
+        name=person.name,
+        role=person.role,
+        schools=schools_served(session, person),
+        active=person.active,
+        reachable=bool(person.email),
+    )
+
+
+def candidates_at(session: Session, school_id: int) -> list[Candidate]:
+    """Everyone but parents who belongs to or serves the school, as candidates, by name.
+
+    Their schools are given as this one alone: it is the only one a hand-over here asks about.
+    """
+    return [
+        Candidate(
+            id=p.id,
+            name=p.name,
+            role=p.role,
+            schools=frozenset({school_id}),
+            active=p.active,
+            reachable=bool(p.email),
+        )
+        for p in people_of(session, school_id)
+    ]
 
 
 def serve(session: Session, person_id: int, school_id: int) -> bool:

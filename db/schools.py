@@ -87,3 +87,11 @@ def add_school(
 def set_stock_response(session: Session, school_id: int, text: str) -> None:
     """The school's own reply to parents; an empty text means Casework's wording."""
     get_school(session, school_id).stock_response = text
+
+
+def set_escalation_chains(
+    session: Session, school_id: int, chains: dict[str, list[str]] | None
+) -> None:
+    """Who the school's unanswered requests go to next, by the kind of step (None: the
+    defaults)."""
+    get_school(session, school_id).escalation_chains = chains

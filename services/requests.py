@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, Role, StepKey
-from core.procedures import StepKind, procedure_for
+from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, Role, StepKey
+from core.procedures import DEADLINE_STEPS, StepKind, procedure_for
 from core.settings import get_settings
 from core.templating import render_email
-from db.approvals import claim_decision, for_step, open_request, renew_token
+from db.approvals import claim_decision, for_step, note_hand_over, open_request, renew_token
 from db.audit import first_for_step, record_event
 from db.cases import acting_head, finish_step, mark_waiting
 from db.models import Approval, Case, Person
@@ -99,10 +99,12 @@ def email_request(
     person: Person,
     token: str,
     waiting_since: datetime | None = None,
+    note: str = "",
 ) -> None:
     """Queue the emailed link for `token`: one email per token, never a second.
 
-    `waiting_since` makes it a reminder: when the request was first made.
+    `waiting_since` makes it a reminder: when the request was first made. `note` says why
+    it came to this person, when it was passed on.
     """
     title = procedure_for(case.incident_type).step(approval.step_key).title
     kind = EmailKind.request(approval.kind)
@@ -116,6 +118,7 @@ def email_request(
         expires_at=approval.expires_at,
         waiting_since=waiting_since,
         by_reply=bool(reply_to),
+        note=note,
     )
     queue_email(
         session,
@@ -147,14 +150,19 @@ def renew_link(
     approval: Approval,
     event: AuditKind,
     actor: Person | None = None,
+    to: Person | None = None,
     **data: Any,
 ) -> tuple[Person, str]:
-    """Give an undecided request a new link (the old one dies) and record why."""
+    """Give an undecided request a new link (the old one dies) and record why; `to` hands it
+    to someone else, keeping a platform's deadline as it was."""
     before = get_person(session, approval.approver_id)
+    if to is not None:
+        approval.approver_id = to.id
     person = current_holder(session, case, approval)
     if person.id != before.id:
         data = {"from": before.name, **data}
-    token = renew_token(session, approval, link_ttl(approval.step_key))
+    keep = to is not None and approval.step_key in DEADLINE_STEPS
+    token = renew_token(session, approval, link_ttl(approval.step_key), keep_expiry=keep)
     mark_waiting(session, case.id, approval.step_key, person, approval.expires_at)
     record_event(
         session,
@@ -194,6 +202,42 @@ def remind(session: Session, case: Case, approval: Approval) -> None:
         reminder=approval.reminders_sent,
     )
     email_request(session, case, approval, person, token, waiting_since=since)
+
+
+HAND_OVERS = {
+    AuditKind.REQUEST_DELEGATED: HandOver.DELEGATED,
+    AuditKind.REQUEST_REASSIGNED: HandOver.REASSIGNED,
+    AuditKind.REQUEST_ESCALATED: HandOver.ESCALATED,
+}
+
+
+def hand_over(
+    session: Session,
+    case: Case,
+    approval: Approval,
+    to: Person,
+    actor: Person | None,
+    reason: str,
+    why: AuditKind,
+) -> None:
+    """Give a waiting request to `to`: the old link stops working (opening it says the
+    request moved on), `to` owns the step and gets a fresh link by email, and the audit trail
+    records who passed it on, from whom, to whom and why. `actor` None is Casework escalating.
+
+    Whoever is chosen by a person starts with a fresh round of reminders; an escalation is
+    already late, so it moves on again after one more wait (casework/reconciler.py).
+    """
+    kind = HAND_OVERS[why]
+    note_hand_over(session, approval, kind, actor, reason, fresh=kind != HandOver.ESCALATED)
+    person, token = renew_link(session, case, approval, why, actor=actor, to=to, reason=reason)
+    # A person's reason may hold details of the case, and emails carry none; Casework's own
+    # reason for an escalation says only who has not answered since when.
+    note = (
+        f"{actor.name} has passed this to you."
+        if actor is not None
+        else f"It has come to you through the school's escalation chain. {reason}"
+    )
+    email_request(session, case, approval, person, token, note=note)
 
 
 @dataclass(frozen=True)

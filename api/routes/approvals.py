@@ -27,7 +27,7 @@ from api.views import LinkView, link_view, work_items
 from core.enums import ApprovalKind, Decision, StepKey
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
-from db.approvals import by_token, get_approval
+from db.approvals import by_passed_token, by_token, get_approval
 from db.cases import get_case
 from db.models import Approval, CaseStatus, Person, utcnow
 from db.people import get_person
@@ -66,6 +66,12 @@ def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
     """The live request behind a link, or an AppError saying plainly why not."""
     with transaction() as session:
         approval = by_token(session, raw)
+        if approval is None and by_passed_token(session, raw) is not None:
+            raise AppError(
+                410,
+                "This request has been passed to someone else, so this link no longer "
+                "works. Nothing more is needed from you; the case page shows who has it now.",
+            )
         if approval is None or approval.kind != kind:
             raise AppError(
                 404,

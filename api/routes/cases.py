@@ -93,7 +93,8 @@ DONE = {
 
 
 def case_page(request: Request, view: CaseView, status_code: int = 200, **context: Any) -> Response:
-    """The case page, with its notices and the note form's values and errors."""
+    """The case page, with its notices; a note or hand-over form with problems is shown
+    again with them (`note_values`, `note_errors`, `handover_form`)."""
     query = request.query_params
     return render_page(
         request,
@@ -107,6 +108,8 @@ def case_page(request: Request, view: CaseView, status_code: int = 200, **contex
         undelivered_shown=UNDELIVERED_SHOWN,
         note_values=context.pop("note_values", {}),
         note_errors=context.pop("note_errors", {}),
+        handed=query.get("handed", ""),
+        handover_form=context.pop("handover_form", None),
         **context,
     )
 

@@ -117,6 +117,7 @@ def expected(email: str, world: World) -> dict[str, int]:
         "/audit": school(Action.READ_SCHOOL_AUDIT),
         "/admin/parents": school(Action.MANAGE_PARENTS),
         "/admin/stock-response": school(Action.MANAGE_SETTINGS),
+        "/admin/escalation": school(Action.MANAGE_SETTINGS),
         "/admin/people": school(Action.MANAGE_PEOPLE),
         "/admin/schools": school(Action.MANAGE_SCHOOLS),
         f"/cases/{c}": on_case(True),

@@ -32,13 +32,16 @@ from playwright.sync_api import (
 )
 
 from api.security import cookie_name
+from core.enums import StepKey
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
+from db.models import Case
 from db.people import serve, staff_by_email
 from db.session import transaction
 from forms.people import SchoolForm
 from mail.catcher import MailStore
 from services.people import create_school
+from services.requests import ask
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.support import (
     PNG,
@@ -256,12 +259,38 @@ def test_staff_and_head_pages(
     checker.visit("forbidden", "/admin/people", 403)
 
     sign_in(checker, client, HEAD, smtp, deliver)
+    ask_the_head(configured.database_url, case_id)
     checker.visit("case list", "/")
-    checker.visit("case (as head)", f"/cases/{case_id}")
+    page = checker.visit("case (as head)", f"/cases/{case_id}")
+    pass_on_with_the_keyboard(checker, page)
     checker.visit("audit", "/audit")
     checker.visit("parents", "/admin/parents")
     checker.visit("stock response", "/admin/stock-response")
+    page = checker.open("/admin/escalation")  # checked below with its problems shown too
+    page.get_by_label("First").nth(1).select_option("")  # the case lead's chain, with a gap
+    page.get_by_role("button", name="Save the chains").click()
+    expect(page.get_by_role("alert")).to_contain_text("leave no empty place")
+    checker.check("escalation chains with errors")
     checker.assert_clean()
+
+
+def ask_the_head(url: str, case_id: int) -> None:
+    """The procedure has asked the head to approve the letter to parents."""
+    with transaction(url) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        ask(session, case, StepKey.APPROVE_PARENT_LETTER)
+
+
+def pass_on_with_the_keyboard(checker: Checker, page: Page) -> None:
+    """Open the hand-over form from the keyboard, then send it empty to see its problems."""
+    page.get_by_text("Pass this to someone else").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Pass it to")).to_be_visible()
+    page.get_by_role("button", name="Pass it on").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose who it should go to")
+    expect(page.get_by_label("Pass it to")).to_be_visible()
+    checker.check("case: passing a request on, with problems")
 
 
 def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> None:
