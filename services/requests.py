@@ -203,6 +203,8 @@ class Answer:
     ip: str = ""
     user_agent: str = ""
     via: str = "link"  # "link" (the emailed link) or "app" (signed in, from My work)
+    # Further audit events the answer brings with it (an edited letter), recorded with it.
+    events: tuple[tuple[AuditKind, dict[str, Any]], ...] = ()
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
@@ -237,6 +239,8 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
                 "via": answer.via,
             },
         )
+        for kind, data in answer.events:
+            record_event(session, case_id=approval.case_id, kind=kind, actor=actor, data=data)
     else:
         record_event(
             session,
