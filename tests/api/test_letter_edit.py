@@ -245,24 +245,48 @@ def test_rejecting_needs_no_edit_and_keeps_none(letter: ApprovalPage) -> None:
     assert letter.events("letter.edited") == []
 
 
-@pytest.mark.parametrize("kind", [t for t in IncidentType if t != IncidentType.STAFF_CONDUCT])
+def test_the_head_edits_the_letter_in_my_work_too(
+    letter: ApprovalPage, signed_in: Callable[[str], TestClient]
+) -> None:
+    """Signed in, the same form (without a code) checks, keeps and sends the edit."""
+    head = signed_in(HEAD)
+    address = f"/work/{letter.approval().id}"
+    form = head.get(address).text
+    wording = letter.wording(form)
+    careless = wording.replace(OLD, "Jordan Miles contacted a teacher online, so we are")
+    answer = {"decision": "approved", "reason": "", "csrf_token": csrf_of(form)}
+    refused = head.post(address, data={**answer, "wording": careless})
+    assert (
+        refused.status_code == 400 and "The letter contains the name of the pupil." in refused.text
+    )
+    assert letter.wording(refused.text) == careless and letter.approval().decision is None
+
+    done = head.post(address, data={**answer, "wording": wording.replace(OLD, NEW)})
+    assert done.status_code == 200 and "Your answer is recorded" in done.text
+    assert letter.approval().response["letter_edit"]["approved"] == wording.replace(OLD, NEW)
+    send(letter.case_id)
+    assert all(NEW in mail.text for mail in letter.letters())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # rendering only: one backend
 def test_the_wording_as_written_makes_the_same_letter_as_the_template(
-    configured: Settings, kind: IncidentType
+    configured: Settings,
 ) -> None:
     """So an edit changes only the words the approver changed, and nothing around them."""
     url = configured.database_url
-    case_id = make_case(url, kind)
-    with transaction(url) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        wording = original_wording(session, case)
-        date = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-        as_written = render_parent_letter(session, case, date=date)
-        through_edit = render_parent_letter(session, case, date=date, wording=wording)
-    assert through_edit.subject == as_written.subject
-    assert through_edit.text == as_written.text
-    assert from_html(through_edit.html) == from_html(as_written.html)
-    assert from_html(to_html(wording)) == wording
+    date = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    for kind in (t for t in IncidentType if t != IncidentType.STAFF_CONDUCT):
+        case_id = make_case(url, kind)
+        with transaction(url) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            wording = original_wording(session, case)
+            as_written = render_parent_letter(session, case, date=date)
+            through_edit = render_parent_letter(session, case, date=date, wording=wording)
+        assert through_edit.subject == as_written.subject, kind
+        assert through_edit.text == as_written.text, kind
+        assert from_html(through_edit.html) == from_html(as_written.html), kind
+        assert from_html(to_html(wording)) == wording, kind
 
 
 def test_the_wording_keeps_paragraphs_line_breaks_bullets_and_headings_and_escapes_all() -> None:
