@@ -6,7 +6,7 @@ template can render it after the transaction has closed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +50,8 @@ from db.models import (
 from db.outbox import delivery_counts, undelivered
 from db.people import get_person, inactive_among, names_of
 from db.schools import get_school
-from db.session import Session
+from db.session import Session, reading
+from services.letter_edit import edit_in
 from services.letters import letter_preview
 from services.packs import Document, documents_of
 from services.platform import platform_report
@@ -122,6 +123,24 @@ class Note:
     text: str
 
 
+@dataclass(frozen=True)
+class LetterChange:
+    """The approver's change to the letter's wording, for those who see the case record."""
+
+    by: str
+    at: datetime | None
+    original: str
+    approved: str
+
+
+def letter_change(session: Session, approval: Approval | None) -> LetterChange | None:
+    edit = edit_in(approval)
+    if approval is None or edit is None:
+        return None
+    by = get_person(session, approval.approver_id).name
+    return LetterChange(by, approval.decided_at, edit.original, edit.edited)
+
+
 @dataclass
 class CaseView:
     case: Case
@@ -144,6 +163,7 @@ class CaseView:
     notes: list[Note] = field(default_factory=list)
     corrected: frozenset[str] = frozenset()  # the answers corrected since intake
     handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
+    letter_change: LetterChange | None = None  # the letter was approved in other words
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -155,6 +175,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     steps = steps_of(session, case.id)
     events = case_events(session, case.id)
     shown = events if full else []
+    approvals = approvals_of(session, case.id) if full else {}
     view = CaseView(
         case=case,
         label=procedure_for(case.incident_type).label,
@@ -169,7 +190,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         timeline=[e for e in shown if e.kind not in ACCESS_KINDS],
         access_log=[e for e in shown if e.kind in ACCESS_KINDS],
         delivery=delivery_counts(session, case.id) if full else {},
-        approvals=approvals_of(session, case.id) if full else {},
+        approvals=approvals,
         documents=documents_of(session, case) if full else [],
         rights=rights,
         letters=letter_report(session, case.id) if full else None,
@@ -182,6 +203,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
             str(e.data.get("field")) for e in events if e.kind == AuditKind.CASE_CORRECTED
         ),
         handover=handover_view(session, actor, case, facts),
+        letter_change=letter_change(session, approvals.get(StepKey.APPROVE_PARENT_LETTER)),
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.
@@ -236,6 +258,19 @@ def previews(session: Session, case: Case, approval: Approval) -> dict[str, Any]
     if approval.step_key == StepKey.APPROVE_PARENT_LETTER:
         return letter_preview(session, case)
     return {}
+
+
+def with_posted_wording(view: LinkView, values: dict[str, str]) -> LinkView:
+    """The link's view with the letter as the approver has just edited it on the page.
+
+    Every answer to the page (asking for a code, a refusal) then shows, and checks, the
+    letter with their words; without posted wording the view is unchanged.
+    """
+    if view.approval.step_key != StepKey.APPROVE_PARENT_LETTER or "wording" not in values:
+        return view
+    with reading() as session:
+        preview = letter_preview(session, view.case, values["wording"])
+    return replace(view, preview=preview)
 
 
 def link_view(session: Session, approval: Approval) -> LinkView:

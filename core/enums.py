@@ -174,6 +174,7 @@ class AuditKind(enum.StrEnum):
     PACK_VIEWED = "pack.viewed"
     LETTER_SENT = "letter.sent"
     LETTER_REFUSED = "letter.refused"
+    LETTER_EDITED = "letter.edited"  # the approver changed the wording before approving it
     LETTER_PRINT_READY = "letter.print_ready"
     LETTER_PRINT_DOWNLOADED = "letter.print_downloaded"
     LETTER_PRINTED = "letter.printed"

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from core.enums import Decision, StepKey
 from core.rules import meeting_successful
+from core.wording import clean
 from forms.common import CaseForm
 
 YesNo = Literal["yes", "no"]
@@ -347,13 +348,49 @@ class DecisionForm(StepForm):
         return f"{label}." + (f" Reason: {self.reason}" if self.reason else "")
 
 
+WORDING_MOST = 8000  # characters; the usual letters are about 2,000
+
+
+class LetterDecisionForm(DecisionForm):
+    """The letter to parents: approve or reject, perhaps with the approver's own wording.
+
+    `wording` is left out of the stored answers: `services.letter_edit` keeps an edit
+    (both versions) only when it differs from the letter as written.
+    """
+
+    wording: str | None = Field(default=None, exclude=True)
+
+    messages: ClassVar[dict[str, str]] = {
+        **DecisionForm.messages,
+        "wording": "Check the letter's wording.",
+    }
+
+    @field_validator("wording")
+    @classmethod
+    def _wording_to_send(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Only approving sends the wording, so only approving needs it to be sendable.
+        if value is None or info.data.get("decision") != Decision.APPROVED:
+            return value
+        if not clean(value):
+            raise ValueError(
+                "The letter's wording is empty. Write the letter, or choose to reject it."
+            )
+        if len(value) > WORDING_MOST:
+            raise ValueError(
+                f"The letter's wording is {len(value):,} characters long. Keep it to "
+                f"{WORDING_MOST:,} characters: a letter that long is rarely read."
+            )
+        return value
+
+
 def _decision_form(key: StepKey, spec: DecisionSpec) -> type[DecisionForm]:
     namespace: dict[str, Any] = {
         "spec": spec,
         "__annotations__": {"spec": ClassVar[DecisionSpec]},
         "__module__": __name__,
     }
-    return type(f"DecisionForm_{key}", (DecisionForm,), namespace)
+    base = LetterDecisionForm if key == StepKey.APPROVE_PARENT_LETTER else DecisionForm
+    return type(f"DecisionForm_{key}", (base,), namespace)
 
 
 DECISION_FORMS: dict[StepKey, type[DecisionForm]] = {

@@ -3,6 +3,9 @@
 Parents who asked for post (or who have no email address) get the same letter with their
 name and address on it, all in one print-ready PDF kept for the case. A letter that names
 anyone in the case is refused (see `services.letter_check`) and the refusal is recorded.
+
+If the headteacher changed the wording when approving it (`services.letter_edit`), every
+copy, emailed or printed, carries the approved words in the same letterhead and signature.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from core.enums import AuditKind, EmailKind, StepKey
 from core.files import StoredFile
 from core.pdf import Book
 from core.templating import RenderedEmail, environment, render_email
+from core.wording import Edit, digest, from_html, to_html, to_text
 from db.audit import record_event
 from db.cases import finish_step
 from db.letters import save_print_file
@@ -23,7 +27,10 @@ from db.outbox import dedup_key, queue_many
 from db.people import headteacher, letter_recipients
 from db.session import Session
 from services.letter_check import naming_problems
+from services.letter_edit import approved_edit
 from services.notices import base_context
+
+EDITED = "letters/edited_parent_letter"  # the approver's own wording in the school's letter
 
 
 def letter_template(case: Case) -> str:
@@ -39,19 +46,43 @@ def letter_context(session: Session, case: Case, date: datetime | None = None) -
 
 
 def render_parent_letter(
-    session: Session, case: Case, *, date: datetime | None = None
+    session: Session, case: Case, *, date: datetime | None = None, wording: str | None = None
 ) -> RenderedEmail:
-    """The exact letter parents receive; the approval page shows this same rendering."""
-    return render_email(letter_template(case), **letter_context(session, case, date))
+    """The exact letter parents receive; the approval page shows this same rendering.
+
+    `wording` is the approver's own wording of the body; None keeps the template's.
+    """
+    context = letter_context(session, case, date)
+    letter = render_email(letter_template(case), **context)
+    if wording is None:
+        return letter
+    return render_email(
+        EDITED,
+        **context,
+        original_subject=letter.subject,
+        body=to_html(wording),
+        body_text=to_text(wording),
+    )
 
 
 def render_postal_letters(
-    session: Session, case: Case, parents: list[Person], date: datetime
+    session: Session, case: Case, parents: list[Person], date: datetime, wording: str | None = None
 ) -> list[str]:
     """The same letter as HTML for print, once per parent with their name and address."""
-    template = environment().get_template(f"{letter_template(case)}.html.j2")
     context = letter_context(session, case, date)
+    if wording is None:
+        template = environment().get_template(f"{letter_template(case)}.html.j2")
+    else:
+        template = environment().get_template(f"{EDITED}.html.j2")
+        context["body"] = to_html(wording)
     return [template.render(**context, recipient=parent) for parent in parents]
+
+
+def original_wording(session: Session, case: Case) -> str:
+    """The template's letter body in the plain-text form the approver may edit."""
+    template = environment().get_template(f"{letter_template(case)}.html.j2")
+    body = template.blocks["letter"](template.new_context(letter_context(session, case)))
+    return from_html("".join(body))
 
 
 def letter_problems(
@@ -61,13 +92,20 @@ def letter_problems(
     return naming_problems(session, case, letter, letter_context(session, case, date))
 
 
-def letter_preview(session: Session, case: Case) -> dict[str, Any]:
-    """What the headteacher sees before approving: the letter, who gets it, any warning."""
+def letter_preview(session: Session, case: Case, posted: str | None = None) -> dict[str, Any]:
+    """What the headteacher sees before approving: the letter, who gets it, any warning.
+
+    `posted` is the wording as the approver has just edited it, shown as it would be sent.
+    """
     date = utcnow()
-    letter = render_parent_letter(session, case, date=date)
+    original = original_wording(session, case)
+    edit = Edit.between(original, posted)
+    letter = render_parent_letter(session, case, date=date, wording=edit.edited if edit else None)
     recipients = letter_recipients(session, case.school_id)
     return {
         "letter": letter,
+        "wording": original,
+        "edit": edit,
         "recipients": len(recipients.by_email),
         "by_post": len(recipients.by_post),
         "unreachable": len(recipients.unreachable),
@@ -84,6 +122,7 @@ class LetterPlan:
     postal: list[tuple[int, str]] = field(default_factory=list)  # (parent id, HTML)
     unreachable: int = 0
     problems: list[str] = field(default_factory=list)
+    wording_sha256: str = ""  # the digest of the approver's own wording, if they changed it
 
     @property
     def total(self) -> int:
@@ -93,18 +132,21 @@ class LetterPlan:
 def plan_letter(session: Session, case: Case) -> LetterPlan:
     """The letter and its recipients, or the reasons it must not go out."""
     date = utcnow()
-    letter = render_parent_letter(session, case, date=date)
+    edit = approved_edit(session, case.id)
+    wording = edit.edited if edit else None
+    letter = render_parent_letter(session, case, date=date, wording=wording)
     problems = letter_problems(session, case, letter, date)
     if problems:
         return LetterPlan(letter, problems=problems)
     recipients = letter_recipients(session, case.school_id)
     by_post = recipients.by_post
-    printed = render_postal_letters(session, case, by_post, date)
+    printed = render_postal_letters(session, case, by_post, date, wording)
     return LetterPlan(
         letter,
         email_to=[(p.id, p.email or "") for p in recipients.by_email],
         postal=list(zip([p.id for p in by_post], printed, strict=True)),
         unreachable=len(recipients.unreachable),
+        wording_sha256=digest(wording) if wording else "",
     )
 
 
@@ -175,6 +217,7 @@ def commit_letter(
             "by_post": len(plan.postal),
             "unreachable": plan.unreachable,
             "subject": plan.letter.subject,
+            **({"approved_wording_sha256": plan.wording_sha256} if plan.wording_sha256 else {}),
         },
     )
     finish_step(session, case_id, StepKey.SEND_PARENT_LETTER, outcome=send_outcome(plan))

@@ -251,6 +251,8 @@ class Answer:
     ip: str = ""
     user_agent: str = ""
     via: str = "link"  # "link" (the emailed link), "reply" (its email) or "app" (My work)
+    # Further audit events the answer brings with it (an edited letter), recorded with it.
+    events: tuple[tuple[AuditKind, dict[str, Any]], ...] = ()
 
 
 def decide(session: Session, approval: Approval, answer: Answer, actor: Person | None) -> bool:
@@ -286,6 +288,8 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
                 "via": answer.via,
             },
         )
+        for kind, data in answer.events:
+            record_event(session, case_id=approval.case_id, kind=kind, actor=actor, data=data)
     else:
         record_event(
             session,

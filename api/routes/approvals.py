@@ -10,6 +10,9 @@ link also needs the six-digit code the approver asks for on the page and receive
 second email (services/confirmation.py): a scanner that fills in and submits every form has
 the link, never the code. Signed in, the person has already proved who they are (with a
 second factor for the roles that decide such things), so My work asks for no code.
+
+The letter to parents may be approved in the approver's own words (services/letter_edit.py):
+every answer to its page shows and checks the letter as they have just edited it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from api.errors import AppError
 from api.limits import links_per_ip
 from api.pages import render_page
 from api.security import client_ip
-from api.views import LinkView, link_view, work_items
+from api.views import LinkView, link_view, with_posted_wording, work_items
 from core.enums import ApprovalKind, Decision, StepKey
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
@@ -37,6 +40,7 @@ from forms.common import validate
 from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
 from services.confirmation import CODE_MINUTES, check_code, send_code
+from services.letter_edit import with_edit
 from services.requests import Answer, decide
 
 router = APIRouter()
@@ -164,16 +168,19 @@ def store_answer(view: LinkView, answer: Answer) -> None:
             )
 
 
-def request_code(request: Request, view: LinkView) -> Response:
-    """Email the approver a confirmation code (a second email, with no link in it)."""
+def request_code(request: Request, view: LinkView, values: dict[str, str]) -> Response:
+    """Email the approver a confirmation code (a second email, with no link in it).
+
+    The page comes back with everything they had typed on it, an edited letter included.
+    """
     if not confirmed_options(view.approval.step_key):
-        return page(request, view, values={}, errors={})
+        return page(request, view, values, errors={})
     with transaction() as session:
         approver = get_person(session, view.approver.id)
         problem = send_code(session, view.case, view.approval, approver)
     if problem:
-        return page(request, view, {}, {"code": problem}, status_code=429)
-    return page(request, view, values={}, errors={}, code_sent=True)
+        return page(request, view, values, {"code": problem}, status_code=429)
+    return page(request, view, values, errors={}, code_sent=True)
 
 
 def confirm(view: LinkView, typed: str) -> str:
@@ -188,14 +195,18 @@ def confirm(view: LinkView, typed: str) -> str:
 def answer(request: Request, view: LinkView, form: FormData, via: str) -> Response:
     """Validate the answer, store it once, then hand it to the waiting flow run."""
     values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    view = with_posted_wording(view, values)
     if values.pop("action", "") == "send_code" and via == "link":
-        return request_code(request, view)
+        return request_code(request, view, values)
     typed = values.pop("code", "")
     model, errors = validate(form_for_step(view.approval.step_key), values)
     if model is None:
         return page(request, view, values, errors, status_code=400, via=via)
-    given = answer_of(model, request, via)
-    if via == "link" and needs_confirmation(view.approval.step_key, given.decision):
+    step = view.approval.step_key
+    given, errors = with_edit(step, answer_of(model, request, via), view.preview)
+    if errors:
+        return page(request, view, values, errors, status_code=400, via=via)
+    if via == "link" and needs_confirmation(step, given.decision):
         problem = confirm(view, typed)
         if problem:
             return page(request, view, values, {"code": problem}, status_code=400)

@@ -298,6 +298,17 @@ def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> No
     url = configured.database_url
     approval = make_approval(url, make_case(url))
     page = checker.visit("approval link", f"/approvals/{approval}")
+    # The head's own wording is checked again: naming the pupil is refused, the words kept.
+    wording = page.get_by_label("The letter's wording")
+    wording.fill(wording.input_value().replace("Dear parent or carer,", "About Jordan:"))
+    page.get_by_label("Approve", exact=False).first.check()
+    page.get_by_role("button", name="Record my decision").click()
+    expect(page.locator(".error-summary").first).to_contain_text("the name of the pupil")
+    expect(wording).to_have_value(re.compile("About Jordan:"))
+    checker.check("approval link: wording refused")
+    page.get_by_role("button", name="Email me a confirmation code").click()
+    expect(page.get_by_role("status")).to_contain_text("code is on its way")
+    expect(wording).to_have_value(re.compile("About Jordan:"))
     # Rejecting needs no emailed confirmation code (approving does: see test_link_scanner).
     page.get_by_label("Reject", exact=False).first.check()
     page.get_by_label("Reason", exact=False).first.fill("The wording needs another look.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import time
 from collections import Counter
 
@@ -40,6 +42,9 @@ UPLOADS = [
     ("messages.pdf", PDF, "application/pdf"),
 ]
 LETTER_SUBJECT = "Pupils and staff on social media"
+# The head adds a line to the letter before approving it; every parent gets it.
+THANKS = "Thank you for your support."
+ADDED = "The school council chose kindness online as the theme for this term."
 
 
 def open_case(stack: Stack) -> tuple[int, float]:
@@ -170,12 +175,16 @@ def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
         assert "50 parents and carers" in page.text and LETTER_SUBJECT in page.text
+        shown = re.search(r'<textarea id="wording"[^>]*>(.*?)</textarea>', page.text, re.S)
+        assert shown, "the page offers the letter's wording to edit"
+        wording = html.unescape(shown.group(1)).replace(THANKS, f"{ADDED}\n\n{THANKS}")
         code = emailed_code(head, review, page.text, stack.mail, HEAD)
         head.post(
             review,
             data={
                 "decision": "approved",
                 "reason": "",
+                "wording": wording,
                 "code": code,
                 "csrf_token": csrf_of(page.text),
             },
@@ -184,13 +193,16 @@ def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None
     sent = fifty_letters(stack, case_id)
 
     assert len(sent) == 50
+    assert all(ADDED in m.text and ADDED in m.html for m in sent), "the wording as approved"
     assert all(len(m.rcpt_tos) == 1 and m.to == m.rcpt_tos[0] for m in sent)
     assert len({m.rcpt_tos[0] for m in sent}) == 50
     assert "Jordan" not in sent[0].raw and "Amy" not in sent[0].raw
     run_id = case_row(stack.db_url, case_id).flow_run_id or ""
     wait_until(lambda: stack.flow_run_state(run_id) == "COMPLETED", 30, 0.5, "the run to end")
     assert step_trail(stack.db_url, case_id) == [
-        *OPENING,
+        *OPENING[:-1],
+        "letter.edited",
+        "step.completed",
         "letter.sent",
         "step.completed",
         "case.closed",
