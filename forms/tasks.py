@@ -411,11 +411,16 @@ def reply_options(step_key: str) -> tuple[Decision, Decision] | None:
     """The (approve, reject) options of a step that a one-line email reply can answer.
 
     Only a decision whose whole answer is "approve" (no reason needed) or "reject" with a
-    reason qualifies: a step that needs more (a reason for every option, other fields)
-    is answered on its page.
+    reason qualifies: a step that needs more (a reason for every option, other fields it
+    cannot do without) is answered on its page. Optional extras (the letter's own wording)
+    keep what the page would give them when left alone.
     """
     key = next((key for key in DECISIONS if key == step_key), None)
-    if key is None or set(DECISION_FORMS[key].model_fields) != {"decision", "reason"}:
+    if key is None:
+        return None
+    fields = DECISION_FORMS[key].model_fields
+    needed = {"decision", "reason"} | {n for n, f in fields.items() if f.is_required()}
+    if needed != {"decision", "reason"} or not needed <= set(fields):
         return None
     spec = DECISIONS[key]
     options = {option for option, _ in spec.options}
