@@ -164,7 +164,7 @@ def waiting_in(session: Session, case_id: int) -> list[Approval]:
     return list(
         session.scalars(
             select(Approval)
-            .where(Approval.case_id == case_id, Approval.decision.is_(None))
+            .where(Approval.case_id == case_id, Approval.decision.is_(None), LIVE)
             .order_by(Approval.id)
         )
     )
@@ -274,6 +274,7 @@ def due_for_escalation(
                 Approval.requested_at <= sent_before,
                 Approval.reminders_sent >= reminders,
                 Approval.escalation_ended_at.is_(None),
+                LIVE,
                 Approval.step_key.not_in(deadlines),
             )
             .order_by(Approval.requested_at)
