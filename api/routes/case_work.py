@@ -51,6 +51,14 @@ def guarded(session: Session, actor: Actor, case_id: int, action: Action) -> Cas
     return viewable_case(session, actor, case_id, action)
 
 
+def detached_case(actor: Actor, case_id: int, action: Action) -> Case:
+    """The case, read for a page, if `actor` may do `action` on it (404 or 403 otherwise)."""
+    with reading() as session:
+        case = guarded(session, actor, case_id, action)
+        session.expunge(case)
+    return case
+
+
 def back_to(case_id: int, done: str) -> RedirectResponse:
     return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
 
@@ -108,9 +116,7 @@ def evidence_page(
 
 
 def evidence_case(actor: Actor, case_id: int) -> Case:
-    with reading() as session:
-        case = guarded(session, actor, case_id, Action.ADD_EVIDENCE)
-        session.expunge(case)
+    case = detached_case(actor, case_id, Action.ADD_EVIDENCE)
     if case.safeguarding:
         raise AppError(409, NO_IMAGES)
     return case
@@ -188,9 +194,7 @@ def correct_page(
 
 @router.get("/cases/{case_id}/correct")
 def show_corrections(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
-    with reading() as session:
-        case = guarded(session, actor, case_id, Action.CORRECT_CASE)
-        session.expunge(case)
+    case = detached_case(actor, case_id, Action.CORRECT_CASE)
     return correct_page(request, case, as_values(current_answers(case)), {})
 
 
@@ -219,9 +223,7 @@ def post_corrections(
 
 @router.get("/cases/{case_id}/withdraw")
 def show_withdraw(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
-    with reading() as session:
-        case = guarded(session, actor, case_id, Action.WITHDRAW_CASE)
-        session.expunge(case)
+    case = detached_case(actor, case_id, Action.WITHDRAW_CASE)
     if case.status != CaseStatus.OPEN:
         raise AppError(409, "Only an open case can be withdrawn.")
     return render_page(request, "pages/case_withdraw.html", case=case, values={}, errors={})
@@ -287,9 +289,7 @@ def reopen_page(
 
 @router.get("/cases/{case_id}/reopen")
 def show_reopen(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
-    with reading() as session:
-        case = guarded(session, actor, case_id, Action.WITHDRAW_CASE)
-        session.expunge(case)
+    case = detached_case(actor, case_id, Action.WITHDRAW_CASE)
     if case.status == CaseStatus.OPEN:
         raise AppError(409, "This case is already open.")
     return reopen_page(request, case, {}, {})
