@@ -13,9 +13,18 @@ from api.errors import AppError
 from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
 from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
+from core.search import Snippet, Terms, snippet
 from db.approvals import approvals_of
 from db.audit import case_events, last_stop, record_event, stopped_among
-from db.cases import CaseNotFound, facts_of, get_case, steps_of, visible_cases, waiting_steps
+from db.cases import (
+    CaseFilter,
+    CaseNotFound,
+    case_page,
+    facts_of,
+    get_case,
+    steps_of,
+    waiting_steps,
+)
 from db.evidence import evidence_of
 from db.letters import LetterReport, letter_report
 from db.models import (
@@ -31,6 +40,7 @@ from db.models import (
 from db.outbox import delivery_counts, undelivered
 from db.people import get_person, inactive_among, names_of
 from db.schools import get_school
+from db.search import Linked, linked_cases, search_cases
 from db.session import Session
 from services.letters import letter_preview
 from services.packs import Document, documents_of
@@ -121,6 +131,7 @@ class CaseView:
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
+    linked: list[LinkGroup] = field(default_factory=list)  # other cases naming its accounts
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -154,6 +165,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
         stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+        linked=link_groups(case, linked_cases(session, actor, case)),
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.
@@ -165,13 +177,59 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     return view
 
 
-def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, Any]]:
-    """The case list at one school: each case the person may see, what it waits on, whether
-    it stopped."""
-    cases = visible_cases(session, actor, school_id)
+@dataclass(frozen=True)
+class LinkGroup:
+    """The other cases, among those the viewer may see, that name one account of this case."""
+
+    account: str
+    summary: str  # "2 earlier cases mention @jay_k"
+    cases: list[tuple[Linked, str]]  # with each case's label
+
+
+def _count(n: int, when: str) -> str:
+    return f"{n} {when} case{'s' if n != 1 else ''}"
+
+
+def link_groups(case: Case, linked: list[Linked]) -> list[LinkGroup]:
+    """Linked cases by account, each group with its summary line."""
+    by_account: dict[str, list[Linked]] = {}
+    for found in linked:
+        by_account.setdefault(found.mention.shown, []).append(found)
+    groups = []
+    for account, cases in by_account.items():
+        earlier = sum(1 for c in cases if c.case_id < case.id)
+        later = len(cases) - earlier
+        counts = [_count(n, when) for n, when in ((earlier, "earlier"), (later, "later")) if n]
+        verb = "mentions" if len(cases) == 1 else "mention"
+        groups.append(
+            LinkGroup(
+                account=account,
+                summary=f"{' and '.join(counts)} {verb} {account}",
+                cases=[(c, procedure_for(c.incident_type).label) for c in cases],
+            )
+        )
+    return groups
+
+
+@dataclass(frozen=True)
+class CaseList:
+    """One page of the case list."""
+
+    rows: list[dict[str, Any]]
+    shown: CaseFilter
+    page: int
+    more: bool  # an older page follows
+
+
+def case_rows(
+    session: Session, actor: Actor, school_id: int, shown: CaseFilter = CaseFilter(), page: int = 1
+) -> CaseList:
+    """A page of the case list at one school: each case the person may see, what it waits
+    on, whether it stopped."""
+    cases, more = case_page(session, actor, school_id, shown, page)
     waiting = waiting_steps(session, [c.id for c in cases])
     stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
-    return [
+    rows = [
         {
             "case": c,
             "label": procedure_for(c.incident_type).label,
@@ -179,6 +237,32 @@ def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, 
             "stopped": c.id in stopped,
         }
         for c in cases
+    ]
+    return CaseList(rows=rows, shown=shown, page=page, more=more)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    case: Case
+    label: str
+    snippet: Snippet | None
+
+
+SEARCH_RESULTS = 20
+
+
+def search_results(
+    session: Session, actor: Actor, school_id: int, terms: Terms
+) -> list[SearchResult]:
+    """The best matches among the cases this person may see, each with a snippet of the
+    words they may read (the entry they were found by)."""
+    return [
+        SearchResult(
+            case=found.case,
+            label=procedure_for(found.case.incident_type).label,
+            snippet=snippet(found.entry.fields(), terms),
+        )
+        for found in search_cases(session, actor, school_id, terms, SEARCH_RESULTS)
     ]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -189,6 +190,29 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The case list: a school's cases, newest first, a page at a time.
+    __table_args__ = (Index("ix_cases_school_opened", "school_id", "opened_at"),)
+
+
+class CaseMention(Base):
+    """An account or address a case's report names, normalised (core.rules.mentions_in) so
+    that cases naming the same account find each other."""
+
+    __tablename__ = "case_mentions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    platform: Mapped[str] = mapped_column(String(20))  # a PLATFORMS key, or "web"
+    handle: Mapped[str] = mapped_column(String(300))
+    # Named in an answer the case page shows everyone who may see the case (the pupil's
+    # account); otherwise only people who see the full record are told about it.
+    shown_to_all: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "platform", "handle", name="uq_case_mentions_case_account"),
+        Index("ix_case_mentions_account", "platform", "handle"),
+    )
+
 
 class CaseStep(Base):
     """One numbered step of the procedure, as it stands for one case."""
@@ -201,7 +225,8 @@ class CaseStep(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[StepStatus] = mapped_column(str_enum(StepStatus), default=StepStatus.PENDING)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Indexed: "cases I was asked about" is part of who may see a case.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(Text, default="")
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -238,7 +263,7 @@ class Approval(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     step_key: Mapped[str] = mapped_column(String(60))
     kind: Mapped[ApprovalKind] = mapped_column(str_enum(ApprovalKind))
-    approver_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
