@@ -11,11 +11,11 @@ from typing import Any
 
 from api.errors import AppError
 from core.access import Action, Actor, CaseFacts, may, may_download, sees_step_outcome
-from core.enums import ACCESS_KINDS, AuditKind, StepKey
+from core.enums import AuditKind, StepKey
 from core.procedures import procedure_for
 from core.search import Snippet, Terms, snippet
 from db.approvals import approvals_of
-from db.audit import case_events, last_stop, record_event, stopped_among
+from db.audit import latest_events, procedure_stopped, record_event, stopped_among
 from db.cases import (
     CaseFilter,
     CaseNotFound,
@@ -27,6 +27,7 @@ from db.cases import (
 )
 from db.evidence import evidence_of
 from db.letters import LetterReport, letter_report
+from db.linked import Linked, linked_cases
 from db.models import (
     Approval,
     AuditEvent,
@@ -40,13 +41,16 @@ from db.models import (
 from db.outbox import delivery_counts, undelivered
 from db.people import get_person, inactive_among, names_of
 from db.schools import get_school
-from db.search import Linked, linked_cases, search_cases
+from db.search import search_cases
 from db.session import Session
 from services.letters import letter_preview
 from services.packs import Document, documents_of
 from services.platform import platform_report
 
 UNDELIVERED_SHOWN = 50
+# A case's page shows its newest events; the exported audit trail has every one.
+TIMELINE_SHOWN = 200
+ACCESS_SHOWN = 100
 CASE_ACTIONS = (
     Action.VIEW_CASE,
     Action.VIEW_RECORD,
@@ -131,6 +135,8 @@ class CaseView:
     letters: LetterReport | None = None
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
+    timeline_total: int = 0  # the timeline shows the newest TIMELINE_SHOWN of these
+    access_total: int = 0
     linked: list[LinkGroup] = field(default_factory=list)  # other cases naming its accounts
 
 
@@ -141,8 +147,12 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     full = Action.VIEW_RECORD.name in rights
     log_access(session, case, actor, AuditKind.CASE_VIEWED)
     steps = steps_of(session, case.id)
-    events = case_events(session, case.id)
-    shown = events if full else []
+    timeline, timeline_total = (
+        latest_events(session, case.id, access=False, limit=TIMELINE_SHOWN) if full else ([], 0)
+    )
+    access_log, access_total = (
+        latest_events(session, case.id, access=True, limit=ACCESS_SHOWN) if full else ([], 0)
+    )
     view = CaseView(
         case=case,
         label=procedure_for(case.incident_type).label,
@@ -154,8 +164,10 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         evidence=[
             e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
         ],
-        timeline=[e for e in shown if e.kind not in ACCESS_KINDS],
-        access_log=[e for e in shown if e.kind in ACCESS_KINDS],
+        timeline=timeline,
+        timeline_total=timeline_total,
+        access_log=access_log,
+        access_total=access_total,
         delivery=delivery_counts(session, case.id) if full else {},
         approvals=approvals_of(session, case.id) if full else {},
         documents=documents_of(session, case) if full else [],
@@ -164,7 +176,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         undelivered=(
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
-        stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+        stopped=procedure_stopped(session, case.id) if case.status == CaseStatus.OPEN else None,
         linked=link_groups(case, linked_cases(session, actor, case)),
     )
     session.expunge_all()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, assert_never
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from core.access import CASE_RIGHTS, Action, Actor, CaseFacts, Relation, may, rules_for
+from core.access import Action, Actor, CaseFacts, may
 from core.enums import AuditKind
 from core.procedures import procedure_for
 from db.audit import record_event
@@ -25,6 +28,7 @@ from db.models import (
     utcnow,
 )
 from db.people import NobodyInRole, headteacher, holder_of
+from db.visibility import may_clause
 
 
 class CaseNotFound(LookupError):
@@ -229,48 +233,6 @@ def facts_of(session: Session, case: Case) -> CaseFacts:
 def can_view(session: Session, actor: Actor, case: Case) -> bool:
     """The access policy's answer: may this person see this case at all?"""
     return may(actor, Action.VIEW_CASE, facts_of(session, case))
-
-
-def _relation(actor: Actor, relation: Relation) -> ColumnElement[bool]:
-    """`core.access.holds` as SQL about the row in `cases` (never NULL, so NOT works)."""
-    match relation:
-        case Relation.IS_SUBJECT:
-            return Case.subject_id.is_not_distinct_from(actor.id)
-        case Relation.IS_LEAD:
-            return Case.lead_id == actor.id
-        case Relation.HEAD_IS_SUBJECT:
-            return exists().where(Person.id == Case.subject_id, Person.role == Role.HEADTEACHER)
-        case Relation.HR_ESCALATED:
-            return Case.hr_escalated_at.is_not(None)
-        case Relation.WAS_ASKED:
-            # As `facts_for` reads it: any request made of them, or a step they own.
-            asked = select(Approval.case_id).where(Approval.approver_id == actor.id)
-            owned = select(CaseStep.case_id).where(CaseStep.owner_id == actor.id)
-            return Case.id.in_(asked.union(owned))
-        case Relation.IS_REPORTER:
-            return Case.reporter_id == actor.id
-    assert_never(relation)
-
-
-def may_clause(actor: Actor, action: Action = Action.VIEW_CASE) -> ColumnElement[bool]:
-    """The access policy as a WHERE clause: true for the cases `actor` may do `action` on.
-
-    Built from the policy's own ordered rules (`core.access.rules_for`): a case qualifies when
-    a rule that grants `action` holds and no earlier rule that does not grant it holds, which
-    is "the first rule that fits decides" (tests/db/test_case_visibility.py checks that it
-    agrees with `may` case by case).
-    """
-    granting: list[ColumnElement[bool]] = []
-    refusing: list[ColumnElement[bool]] = []
-    for found, relation in rules_for(actor):
-        holds = true() if relation is None else _relation(actor, relation)
-        if action in CASE_RIGHTS[found]:
-            granting.append(and_(holds, *(not_(r) for r in refusing)))
-        else:
-            refusing.append(holds)
-    if not granting or not actor.schools:
-        return false()
-    return and_(Case.school_id.in_(sorted(actor.schools)), or_(*granting))
 
 
 def visible_cases(session: Session, actor: Actor, school_id: int | None = None) -> list[Case]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from core.enums import EmailKind, StepKey
 from core.procedures import procedure_for
 from db.cases import acting_head, close_case, finish_step
+from db.linked import earlier_linked_count
 from db.models import Case, Person
 from db.outbox import dedup_key
 from db.people import actor_of, get_person
-from db.search import earlier_linked_count
 from db.session import Session
 from services.notices import email_about_case
 

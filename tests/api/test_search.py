@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from api.views import TIMELINE_SHOWN
 from core.settings import Settings
+from db.audit import record_event
 from db.cases import get_case
 from db.session import transaction
 from mail.catcher import MailStore
@@ -101,6 +103,15 @@ def test_search_and_the_case_list_show_only_cases_the_person_may_open(
     assert "cannot be filtered that way" in head.get("/", params={"type": "x"}).text
     far = head.get("/", params={"page": "7"})
     assert far.status_code == 200 and "There are no cases on this page" in far.text
+
+    # A long-running case's page shows its newest events; the export has them all.
+    busy = world.cases["words only"]
+    with transaction(configured.database_url) as session:
+        for n in range(TIMELINE_SHOWN + 5):
+            record_event(session, case_id=busy, kind="step.completed", data={"note": f"n{n}"})
+    page = head.get(f"/cases/{busy}").text
+    assert f"The latest {TIMELINE_SHOWN} of {TIMELINE_SHOWN + 6} events are shown" in page
+    assert f"note</b>: n{TIMELINE_SHOWN + 4}<" in page and "note</b>: n4<" not in page
 
     tom = as_person(signed_in, client, TOM)
     page = tom.get("/search", params={"q": "Jordan"})

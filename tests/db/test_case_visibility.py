@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from core.access import Action, may
 from core.settings import Settings
-from db.cases import CaseFilter, case_page, facts_for, mark_waiting, may_clause
+from db.cases import CaseFilter, case_page, facts_for, mark_waiting
 from db.models import Case, CaseStatus, IncidentType, Person, Role, utcnow
 from db.people import actor_of
 from db.session import transaction
+from db.visibility import may_clause
 from tests.search_world import ask, build, report, who
 
 

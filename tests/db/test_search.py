@@ -10,10 +10,11 @@ from alembic import command
 from core.search import parse_query
 from core.settings import Settings
 from db.cases import get_case
+from db.linked import earlier_linked_count, linked_cases
 from db.migrate import alembic_config, upgrade
 from db.models import Case
 from db.people import actor_of, get_person
-from db.search import earlier_linked_count, index_case, linked_cases, search_cases
+from db.search import index_case, search_cases
 from db.session import Session, make_engine, transaction
 from tests.search_world import World, actor, ask, build
 

@@ -58,8 +58,13 @@ def upgrade() -> None:
     # Who may see a case: "asked about it" reads these two columns for every list.
     op.create_index(op.f("ix_approvals_approver_id"), "approvals", ["approver_id"])
     op.create_index(op.f("ix_case_steps_owner_id"), "case_steps", ["owner_id"])
+    op.create_index(op.f("ix_cases_reporter_id"), "cases", ["reporter_id"])
+    op.create_index(op.f("ix_cases_lead_id"), "cases", ["lead_id"])
     # The case list: a school's cases, newest first.
     op.create_index("ix_cases_school_opened", "cases", ["school_id", "opened_at"])
+    # A case's events in order (the page reads its newest): replaces the case_id index.
+    op.create_index("ix_audit_events_case_seq", "audit_events", ["case_id", "seq"])
+    op.drop_index(op.f("ix_audit_events_case_id"), table_name="audit_events")
     if op.get_bind().dialect.name == "postgresql":
         create_postgresql_index()
     else:
@@ -105,7 +110,11 @@ def backfill() -> None:
 
 def downgrade() -> None:
     op.drop_table(SEARCH_TABLE)
+    op.create_index(op.f("ix_audit_events_case_id"), "audit_events", ["case_id"])
+    op.drop_index("ix_audit_events_case_seq", table_name="audit_events")
     op.drop_index("ix_cases_school_opened", table_name="cases")
+    op.drop_index(op.f("ix_cases_lead_id"), table_name="cases")
+    op.drop_index(op.f("ix_cases_reporter_id"), table_name="cases")
     op.drop_index(op.f("ix_case_steps_owner_id"), table_name="case_steps")
     op.drop_index(op.f("ix_approvals_approver_id"), table_name="approvals")
     op.drop_index("ix_case_mentions_account", table_name="case_mentions")
