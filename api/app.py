@@ -23,6 +23,7 @@ from api.routes import (
     oidc,
     people,
     school,
+    search,
 )
 from api.security import BodyLimit, SecurityHeaders, session_middleware
 from core.settings import PROJECT_ROOT, get_settings
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
         letters,
         audit,
         school,
+        search,
         admin,
         people,
         approvals,

@@ -21,21 +21,24 @@ from core.access import (
     may_download,
     sees_step_outcome,
 )
-from core.enums import ACCESS_KINDS, AuditKind, StepKey
+from core.enums import AuditKind, StepKey
 from core.procedures import procedure_for
+from core.search import Snippet, Terms, snippet
 from db.approvals import approvals_of, my_work
-from db.audit import case_events, last_stop, record_event, stopped_among
+from db.audit import data_of, latest_events, procedure_stopped, record_event, stopped_among
 from db.cases import (
+    CaseFilter,
     CaseNotFound,
+    case_page,
     facts_of,
     get_case,
     notes_of,
     steps_of,
-    visible_cases,
     waiting_steps,
 )
 from db.evidence import evidence_of
 from db.letters import LetterReport, letter_report
+from db.linked import Linked, linked_cases
 from db.models import (
     Approval,
     AuditEvent,
@@ -50,6 +53,7 @@ from db.models import (
 from db.outbox import delivery_counts, undelivered
 from db.people import get_person, inactive_among, names_of
 from db.schools import get_school
+from db.search import search_cases
 from db.session import Session, reading
 from services.letter_edit import edit_in
 from services.letters import letter_preview
@@ -59,6 +63,9 @@ from services.platform import platform_report
 UNDELIVERED_SHOWN = 50
 # Every action that is about one case (the rest are about a school).
 CASE_ACTIONS = tuple(a for a in Action if a not in SCHOOL_RIGHTS)
+# A case's page shows its newest events; the exported audit trail has every one.
+TIMELINE_SHOWN = 200
+ACCESS_SHOWN = 100
 
 
 def case_with_facts(
@@ -164,6 +171,9 @@ class CaseView:
     corrected: frozenset[str] = frozenset()  # the answers corrected since intake
     handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
     letter_change: LetterChange | None = None  # the letter was approved in other words
+    timeline_total: int = 0  # the timeline shows the newest TIMELINE_SHOWN of these
+    access_total: int = 0
+    linked: list[LinkGroup] = field(default_factory=list)  # other cases naming its accounts
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -173,8 +183,12 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     full = Action.VIEW_RECORD.name in rights
     log_access(session, case, actor, AuditKind.CASE_VIEWED)
     steps = steps_of(session, case.id)
-    events = case_events(session, case.id)
-    shown = events if full else []
+    timeline, timeline_total = (
+        latest_events(session, case.id, access=False, limit=TIMELINE_SHOWN) if full else ([], 0)
+    )
+    access_log, access_total = (
+        latest_events(session, case.id, access=True, limit=ACCESS_SHOWN) if full else ([], 0)
+    )
     approvals = approvals_of(session, case.id) if full else {}
     view = CaseView(
         case=case,
@@ -187,8 +201,10 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         evidence=[
             e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
         ],
-        timeline=[e for e in shown if e.kind not in ACCESS_KINDS],
-        access_log=[e for e in shown if e.kind in ACCESS_KINDS],
+        timeline=timeline,
+        timeline_total=timeline_total,
+        access_log=access_log,
+        access_total=access_total,
         delivery=delivery_counts(session, case.id) if full else {},
         approvals=approvals,
         documents=documents_of(session, case) if full else [],
@@ -197,10 +213,11 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         undelivered=(
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
-        stopped=last_stop(events) if case.status == CaseStatus.OPEN else None,
+        stopped=procedure_stopped(session, case.id) if case.status == CaseStatus.OPEN else None,
+        linked=link_groups(case, linked_cases(session, actor, case)),
         notes=notes_with_authors(session, case.id) if full else [],
         corrected=frozenset(
-            str(e.data.get("field")) for e in events if e.kind == AuditKind.CASE_CORRECTED
+            str(d.get("field")) for d in data_of(session, case.id, AuditKind.CASE_CORRECTED)
         ),
         handover=handover_view(session, actor, case, facts),
         letter_change=letter_change(session, approvals.get(StepKey.APPROVE_PARENT_LETTER)),
@@ -221,13 +238,59 @@ def notes_with_authors(session: Session, case_id: int) -> list[Note]:
     return [Note(names.get(n.author_id, "?"), n.created_at, n.text) for n in notes]
 
 
-def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, Any]]:
-    """The case list at one school: each case the person may see, what it waits on, whether
-    it stopped."""
-    cases = visible_cases(session, actor, school_id)
+@dataclass(frozen=True)
+class LinkGroup:
+    """The other cases, among those the viewer may see, that name one account of this case."""
+
+    account: str
+    summary: str  # "2 earlier cases mention @jay_k"
+    cases: list[tuple[Linked, str]]  # with each case's label
+
+
+def _count(n: int, when: str) -> str:
+    return f"{n} {when} case{'s' if n != 1 else ''}"
+
+
+def link_groups(case: Case, linked: list[Linked]) -> list[LinkGroup]:
+    """Linked cases by account, each group with its summary line."""
+    by_account: dict[str, list[Linked]] = {}
+    for found in linked:
+        by_account.setdefault(found.mention.shown, []).append(found)
+    groups = []
+    for account, cases in by_account.items():
+        earlier = sum(1 for c in cases if c.case_id < case.id)
+        later = len(cases) - earlier
+        counts = [_count(n, when) for n, when in ((earlier, "earlier"), (later, "later")) if n]
+        verb = "mentions" if len(cases) == 1 else "mention"
+        groups.append(
+            LinkGroup(
+                account=account,
+                summary=f"{' and '.join(counts)} {verb} {account}",
+                cases=[(c, procedure_for(c.incident_type).label) for c in cases],
+            )
+        )
+    return groups
+
+
+@dataclass(frozen=True)
+class CaseList:
+    """One page of the case list."""
+
+    rows: list[dict[str, Any]]
+    shown: CaseFilter
+    page: int
+    more: bool  # an older page follows
+
+
+def case_rows(
+    session: Session, actor: Actor, school_id: int, shown: CaseFilter = CaseFilter(), page: int = 1
+) -> CaseList:
+    """A page of the case list at one school: each case the person may see, what it waits
+    on, whether it stopped."""
+    cases, more = case_page(session, actor, school_id, shown, page)
     waiting = waiting_steps(session, [c.id for c in cases])
     stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
-    return [
+    rows = [
         {
             "case": c,
             "label": procedure_for(c.incident_type).label,
@@ -235,6 +298,32 @@ def case_rows(session: Session, actor: Actor, school_id: int) -> list[dict[str, 
             "stopped": c.id in stopped,
         }
         for c in cases
+    ]
+    return CaseList(rows=rows, shown=shown, page=page, more=more)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    case: Case
+    label: str
+    snippet: Snippet | None
+
+
+SEARCH_RESULTS = 20
+
+
+def search_results(
+    session: Session, actor: Actor, school_id: int, terms: Terms
+) -> list[SearchResult]:
+    """The best matches among the cases this person may see, each with a snippet of the
+    words they may read (the entry they were found by)."""
+    return [
+        SearchResult(
+            case=found.case,
+            label=procedure_for(found.case.incident_type).label,
+            snippet=snippet(found.entry.fields(), terms),
+        )
+        for found in search_cases(session, actor, school_id, terms, SEARCH_RESULTS)
     ]
 
 

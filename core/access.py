@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import assert_never
 
 from core.enums import Role
 
@@ -140,26 +141,81 @@ class CaseFacts:
     asked: frozenset[int]  # everyone a step of the case was ever asked of
 
 
+class Relation(enum.StrEnum):
+    """Something true or not of a person and one case, that a standing rests on."""
+
+    IS_SUBJECT = "is_subject"
+    IS_LEAD = "is_lead"
+    HEAD_IS_SUBJECT = "head_is_subject"
+    HR_ESCALATED = "hr_escalated"
+    WAS_ASKED = "was_asked"
+    IS_REPORTER = "is_reporter"
+
+
+@dataclass(frozen=True)
+class StandingRule:
+    """A person has `standing` on a case when their role is one of `roles` (None: any role)
+    and `relation` holds (None: whatever the case)."""
+
+    standing: Standing
+    roles: frozenset[Role] | None
+    relation: Relation | None
+
+
+# Tried in order, the first that fits decides: `standing` applies them to one case, and
+# db.cases turns them into the SQL that filters every list, so both read the same rules.
+STANDING_RULES: tuple[StandingRule, ...] = (
+    StandingRule(Standing.SUBJECT, None, Relation.IS_SUBJECT),
+    StandingRule(Standing.MANAGER, CASE_MANAGERS, None),
+    StandingRule(Standing.RUNNER, CASE_RUNNERS, None),
+    StandingRule(Standing.RUNNER, None, Relation.IS_LEAD),
+    StandingRule(Standing.ACTING_HEAD, frozenset({Role.CHAIR}), Relation.HEAD_IS_SUBJECT),
+    StandingRule(Standing.HR, frozenset({Role.HR}), Relation.HR_ESCALATED),
+    StandingRule(Standing.AUDITOR, frozenset({Role.AUDITOR}), None),
+    StandingRule(Standing.ASKED, None, Relation.WAS_ASKED),
+    StandingRule(Standing.REPORTER, None, Relation.IS_REPORTER),
+)
+
+
+def rules_for(actor: Actor) -> tuple[tuple[Standing, Relation | None], ...]:
+    """The rules that can apply to this person's role, in order, ending at the first that
+    needs nothing of the case (nothing after it can apply). Empty for people who never sign in."""
+    if actor.role not in SIGNS_IN:
+        return ()
+    found: list[tuple[Standing, Relation | None]] = []
+    for rule in STANDING_RULES:
+        if rule.roles is None or actor.role in rule.roles:
+            found.append((rule.standing, rule.relation))
+            if rule.relation is None:
+                break
+    return tuple(found)
+
+
+def holds(actor: Actor, case: CaseFacts, relation: Relation) -> bool:
+    """Whether `relation` is true of this person and this case."""
+    match relation:
+        case Relation.IS_SUBJECT:
+            return actor.id == case.subject_id
+        case Relation.IS_LEAD:
+            return actor.id == case.lead_id
+        case Relation.HEAD_IS_SUBJECT:
+            return case.subject_is_head
+        case Relation.HR_ESCALATED:
+            return case.hr_escalated
+        case Relation.WAS_ASKED:
+            return actor.id in case.asked
+        case Relation.IS_REPORTER:
+            return actor.id == case.reporter_id
+    assert_never(relation)
+
+
 def standing(actor: Actor, case: CaseFacts) -> Standing:
     """What `actor` is to `case`; the subject and other schools' people are nobody to it."""
-    if case.school_id not in actor.schools or actor.role not in SIGNS_IN:
+    if case.school_id not in actor.schools:
         return Standing.NONE
-    if actor.id == case.subject_id:
-        return Standing.SUBJECT
-    if actor.role in CASE_MANAGERS:
-        return Standing.MANAGER
-    if actor.role in CASE_RUNNERS or actor.id == case.lead_id:
-        return Standing.RUNNER
-    if actor.role == Role.CHAIR and case.subject_is_head:
-        return Standing.ACTING_HEAD
-    if actor.role == Role.HR and case.hr_escalated:
-        return Standing.HR
-    if actor.role == Role.AUDITOR:
-        return Standing.AUDITOR
-    if actor.id in case.asked:
-        return Standing.ASKED
-    if actor.id == case.reporter_id:
-        return Standing.REPORTER
+    for found, relation in rules_for(actor):
+        if relation is None or holds(actor, case, relation):
+            return found
     return Standing.NONE
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, not_, select, text
 from sqlalchemy.orm import Session
 
-from core.enums import FLOW_KINDS, AuditKind
+from core.enums import ACCESS_KINDS, FLOW_KINDS, AuditKind
 from db.models import AuditEvent, Person, utcnow
 
 GENESIS = "0" * 64
@@ -61,6 +61,14 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(7311)"))
 
 
+def chain_head(session: Session) -> tuple[int, str]:
+    """The last event's sequence number and hash (0 and the genesis hash for none)."""
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else (0, GENESIS)
+
+
 def record_event(
     session: Session,
     *,
@@ -71,10 +79,8 @@ def record_event(
 ) -> AuditEvent:
     """Append one event in the caller's transaction; never swallows an error."""
     _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    last_seq, prev = chain_head(session)
+    seq = last_seq + 1
     at = utcnow()
     payload = json.loads(canonical(data or {}))  # what is hashed is exactly what is stored
     label = actor_label(actor)
@@ -162,6 +168,20 @@ def data_of(session: Session, case_id: int, kind: AuditKind) -> list[dict[str, A
             .order_by(AuditEvent.seq)
         )
     )
+
+
+def latest_events(
+    session: Session, case_id: int, *, access: bool, limit: int
+) -> tuple[list[AuditEvent], int]:
+    """The newest `limit` events of the case, oldest first, and how many there are in all:
+    its access log (who opened the case, its evidence, its packs) or everything else."""
+    kinds = AuditEvent.kind.in_(ACCESS_KINDS)
+    which = (AuditEvent.case_id == case_id, kinds if access else not_(kinds))
+    newest = session.scalars(
+        select(AuditEvent).where(*which).order_by(AuditEvent.seq.desc()).limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*which))
+    return list(reversed(list(newest))), int(total or 0)
 
 
 def case_events(session: Session, case_id: int) -> list[AuditEvent]:

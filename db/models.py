@@ -178,8 +178,10 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     incident_type: Mapped[IncidentType] = mapped_column(str_enum(IncidentType))
     status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus), default=CaseStatus.OPEN)
-    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    lead_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # Indexed, like the requests' approvers and the steps' owners: who may see a case rests
+    # on them, and a member of staff's case list finds their few cases through them.
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     platform: Mapped[str] = mapped_column(String(60))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text)
@@ -196,6 +198,29 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The case list: a school's cases, newest first, a page at a time.
+    __table_args__ = (Index("ix_cases_school_opened", "school_id", "opened_at"),)
+
+
+class CaseMention(Base):
+    """An account or address a case's report names, normalised (core.rules.mentions_in) so
+    that cases naming the same account find each other."""
+
+    __tablename__ = "case_mentions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    platform: Mapped[str] = mapped_column(String(20))  # a PLATFORMS key, or "web"
+    handle: Mapped[str] = mapped_column(String(300))
+    # Named in an answer the case page shows everyone who may see the case (the pupil's
+    # account); otherwise only people who see the full record are told about it.
+    shown_to_all: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "platform", "handle", name="uq_case_mentions_case_account"),
+        Index("ix_case_mentions_account", "platform", "handle"),
+    )
+
 
 class CaseStep(Base):
     """One numbered step of the procedure, as it stands for one case."""
@@ -208,7 +233,8 @@ class CaseStep(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[StepStatus] = mapped_column(str_enum(StepStatus), default=StepStatus.PENDING)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Indexed: "cases I was asked about" is part of who may see a case.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(Text, default="")
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -410,7 +436,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(260))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
@@ -418,6 +444,9 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    # A case's events in order: its page reads the newest, its export all of them.
+    __table_args__ = (Index("ix_audit_events_case_seq", "case_id", "seq"),)
 
 
 class SignInToken(Base):

@@ -19,6 +19,7 @@ from db.evidence import add_evidence
 from db.models import Case, CaseStatus, Person, utcnow
 from db.outbox import cancel_unsent
 from db.people import get_person
+from db.search import index_case
 from db.session import Session, transaction
 from forms.common import UploadedFile
 from forms.corrections import Change
@@ -95,6 +96,7 @@ def correct(
             },
         )
     case.details = details  # a new dict, so the JSON column is written
+    index_case(session, case)  # search and linked cases see the corrected answers
 
 
 def shown(value: Any) -> str:

@@ -1,8 +1,9 @@
 """Opening a reported case: everything it starts with, in one transaction.
 
 The evidence files are written first (outside the transaction: they can be large); then the
-case, its steps, its evidence rows, the safeguarding alert and the headteacher's notice are
-saved together, or none of them is and the files are removed again.
+case, its steps, its search entries and the accounts it names, its evidence rows, the
+safeguarding alert and the headteacher's notice are saved together, or none of them is and
+the files are removed again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from db.cases import NewCase, acting_head_for, open_case
 from db.evidence import add_evidence
 from db.models import Person
 from db.people import case_lead, get_person
+from db.search import index_case
 from db.session import Session, transaction
 from forms.common import UploadedFile
 from services.lifecycle import notify_headteacher
@@ -37,6 +39,8 @@ def open_reported_case(
                 lead=lead_for(session, school_id, new),
                 new=new,
             )
+            # Before the notice: it says whether the accounts named were reported before.
+            index_case(session, case)
             for upload, kept in stored:
                 add_evidence(
                     session,

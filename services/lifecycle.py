@@ -6,15 +6,20 @@ from core.enums import AuditKind, EmailKind, StepKey
 from core.procedures import procedure_for
 from db.audit import data_of
 from db.cases import acting_head, close_case, finish_step
+from db.linked import earlier_linked_count
 from db.models import Case, Person
 from db.outbox import dedup_key
-from db.people import get_person
+from db.people import actor_of, get_person
 from db.session import Session
 from services.notices import email_about_case
 
 
 def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
-    """Queue the content-free 'new case' email to whoever acts as head, and settle the step."""
+    """Queue the content-free 'new case' email to whoever acts as head, and settle the step.
+
+    If an account the report names was named in earlier cases the head may see, the email
+    says how many, and nothing else about them (the case page lists them).
+    """
     head = acting_head(session, case)
     email_about_case(
         session,
@@ -24,6 +29,7 @@ def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
         dedup_key=dedup_key(EmailKind.CASE_OPENED, case.id),
         reporter=reporter,
         label=procedure_for(case.incident_type).label,
+        reported_before=earlier_linked_count(session, actor_of(session, head), case),
     )
     finish_step(session, case.id, StepKey.NOTIFY_HEADTEACHER, outcome=f"{head.name} told by email")
 

@@ -27,7 +27,7 @@ from core.enums import AuditKind, IncidentType
 from core.files import evidence_files
 from core.procedures import procedure_for
 from db.audit import procedure_stopped
-from db.cases import case_counts
+from db.cases import CaseFilter, case_counts
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
 from db.people import get_person
@@ -40,14 +40,48 @@ router = APIRouter()
 log = logging.getLogger("casework.cases")
 
 
+MAX_PAGE = 10_000
+
+
+def case_filter(request: Request) -> CaseFilter:
+    """The list's filters from the address; anything the page does not offer is a 400."""
+    status = request.query_params.get("status", "")
+    kind = request.query_params.get("type", "")
+    try:
+        return CaseFilter(
+            status=CaseStatus(status) if status else None,
+            incident_type=IncidentType(kind) if kind else None,
+        )
+    except ValueError:
+        raise AppError(
+            400,
+            "The case list cannot be filtered that way: choose a status and a type from its lists.",
+        ) from None
+
+
+def page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
+        raise AppError(400, "There is no page of the case list with that number.")
+    return int(raw)
+
+
 @router.get("/")
 def home(
     request: Request, seen: Visitor = Depends(visitor), session: Session = Depends(read_only)
 ) -> Response:
     """The case list; governors get the numbers only, administrators their own pages."""
     if may(seen.actor, Action.LIST_CASES):
-        rows = case_rows(session, seen.actor, seen.school_id)
-        return render_page(request, "pages/home.html", rows=rows)
+        listed = case_rows(
+            session, seen.actor, seen.school_id, case_filter(request), page_number(request)
+        )
+        return render_page(
+            request,
+            "pages/home.html",
+            listed=listed,
+            statuses=list(CaseStatus),
+            kinds=[(kind.value, procedure_for(kind).label) for kind in IncidentType],
+        )
     if may(seen.actor, Action.SEE_DASHBOARD):
         counts = case_counts(session, seen.school_id)
         totals = [

@@ -32,7 +32,7 @@ from playwright.sync_api import (
 )
 
 from api.security import cookie_name
-from core.enums import StepKey
+from core.enums import IncidentType, StepKey
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
 from db.models import Case
@@ -43,6 +43,7 @@ from mail.catcher import MailStore
 from services.people import create_school
 from services.requests import ask
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.search_world import pupil, report, who
 from tests.support import (
     PNG,
     delivered,
@@ -230,9 +231,9 @@ def test_signed_out_pages(
     checker.assert_clean()
 
 
-def reported_case(client: TestClient) -> int:
+def reported_case(client: TestClient, **answers: str) -> int:
     """A real report with a screenshot, sent by whoever `client` is signed in as."""
-    sent = submit_report(client, [("first-contact.png", PNG, "image/png")])
+    sent = submit_report(client, [("first-contact.png", PNG, "image/png")], **answers)
     assert sent.status_code == 303, sent.text
     found = re.search(r"/cases/(\d+)", sent.headers["location"])
     assert found, sent.headers["location"]
@@ -247,7 +248,8 @@ def test_staff_and_head_pages(
     deliver: Callable[[], int],
 ) -> None:
     sign_in(checker, client, STAFF, smtp, deliver)
-    case_id = reported_case(client)
+    case_id = reported_case(client, pupil_account="@jay_k")
+    linked = a_later_case_naming_the_same_account(configured.database_url)
     checker.visit("staff home", "/")
     checker.visit("report chooser", "/report")
     for slug in REPORTS:
@@ -263,6 +265,9 @@ def test_staff_and_head_pages(
     checker.visit("case list", "/")
     page = checker.visit("case (as head)", f"/cases/{case_id}")
     pass_on_with_the_keyboard(checker, page)
+    checker.visit("case with a linked case", f"/cases/{linked}")
+    checker.visit("search results", "/search?q=Jordan")
+    checker.visit("search that cannot run", "/search?q=%2A", 400)
     checker.visit("audit", "/audit")
     checker.visit("parents", "/admin/parents")
     checker.visit("stock response", "/admin/stock-response")
@@ -291,6 +296,19 @@ def pass_on_with_the_keyboard(checker: Checker, page: Page) -> None:
     expect(page.get_by_role("alert")).to_contain_text("Choose who it should go to")
     expect(page.get_by_label("Pass it to")).to_be_visible()
     checker.check("case: passing a request on, with problems")
+
+
+def a_later_case_naming_the_same_account(url: str) -> int:
+    """The DSL's case about the same pupil's account, written as intake writes it."""
+    with transaction(url) as session:
+        case = report(
+            session,
+            who(session, "dsl"),
+            IncidentType.PUPIL_CONTACT,
+            "The same pupil sent messages again.",
+            pupil("Jordan Miles", "https://www.instagram.com/jay_k/?igsh=abc"),
+        )
+        return case.id
 
 
 def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> None:

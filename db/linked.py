@@ -1,0 +1,63 @@
+"""Cases linked by the accounts they name (`case_mentions`, written by db.search), among
+the cases a person may see: filtered by the access policy in the query itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from core.access import Action, Actor, may
+from core.enums import IncidentType
+from core.rules import Mention
+from db.cases import facts_of
+from db.models import Case, CaseMention
+from db.visibility import may_clause
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Another case the viewer may see that names an account this case names."""
+
+    mention: Mention
+    case_id: int
+    reference: str
+    opened_at: datetime
+    incident_type: IncidentType
+
+
+def _linked(session: Session, actor: Actor, case: Case) -> Any:
+    """Other cases `actor` may see naming an account of `case` that `actor` may read of
+    either case (an account only in the full report links only for those who see it)."""
+    mine, theirs = aliased(CaseMention), aliased(CaseMention)
+    sees_all_of_this = may(actor, Action.VIEW_RECORD, facts_of(session, case))
+    query = (
+        select(theirs.platform, theirs.handle, Case.id, Case.reference, Case.opened_at)
+        .add_columns(Case.incident_type)
+        .join(mine, (mine.platform == theirs.platform) & (mine.handle == theirs.handle))
+        .join(Case, Case.id == theirs.case_id)
+        .where(mine.case_id == case.id, theirs.case_id != case.id, may_clause(actor))
+        .where(theirs.shown_to_all | may_clause(actor, Action.VIEW_RECORD))
+    )
+    return query if sees_all_of_this else query.where(mine.shown_to_all)
+
+
+def linked_cases(session: Session, actor: Actor, case: Case, limit: int = 50) -> list[Linked]:
+    """The newest `limit` cases linked to `case` by a named account, that `actor` may see.
+
+    Sorted here, not in SQL: with ORDER BY opened_at, SQLite walks the school's cases newest
+    first and probes each for the account, instead of the account's few cases (measured:
+    250 ms against 0.3 ms with 100,000 cases).
+    """
+    rows = session.execute(_linked(session, actor, case)).all()
+    found = [Linked(Mention(p, h), *rest) for p, h, *rest in rows]
+    return sorted(found, key=lambda f: (f.opened_at, f.case_id), reverse=True)[:limit]
+
+
+def earlier_linked_count(session: Session, actor: Actor, case: Case) -> int:
+    """How many cases opened before `case` that `actor` may see name one of its accounts."""
+    linked = _linked(session, actor, case).where(Case.id < case.id).subquery()
+    return int(session.scalar(select(func.count(linked.c.id.distinct()))) or 0)
