@@ -222,3 +222,23 @@ def test_withdrawing_kills_links_stops_unsent_mail_and_reopening_asks_again(
     kinds = audit_kinds(url, case_id)
     assert kinds.index("case.withdrawn") < kinds.index("case.reopened")
     assert "request.withdrawn" in kinds
+
+
+def test_a_corrected_account_is_what_search_finds(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    dsl = signed_in(DSL)
+    form = dsl.get(f"/cases/{case_id}/correct")
+    done = dsl.post(
+        f"/cases/{case_id}/correct",
+        data={
+            "pupil_account": "https://www.instagram.com/jay_k_2014/",
+            "reason": "The account was left out of the report.",
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+    assert done.status_code == 200 and "jay_k_2014" in done.text
+    found = dsl.get("/search", params={"q": "@jay_k_2014"})
+    assert found.status_code == 200 and f'href="/cases/{case_id}"' in found.text
