@@ -317,7 +317,8 @@ def audit_events(cases: int, world: World, head: tuple[int, str]) -> Iterator[di
 
 
 def measure(world: World, rounds: int) -> list[Timing]:
-    from api.views import case_rows, case_view, search_results, work_items
+    from api.request_views import work_items
+    from api.views import case_rows, case_view, search_results
     from core.search import parse_query
     from db.cases import CaseFilter, get_case
     from db.models import CaseStatus, IncidentType

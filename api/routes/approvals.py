@@ -25,8 +25,8 @@ from api.deps import current_user, posted_form, read_only, signed_in
 from api.errors import AppError
 from api.limits import links_per_ip
 from api.pages import render_page
+from api.request_views import LinkView, link_view, with_posted_wording, work_items
 from api.security import client_ip
-from api.views import LinkView, link_view, with_posted_wording, work_items
 from core.enums import ApprovalKind, Decision, StepKey
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
