@@ -15,23 +15,30 @@ from services.notices import email_about_case
 
 
 def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
-    """Queue the content-free 'new case' email to whoever acts as head, and settle the step.
+    """Queue the content-free 'new case' email to whoever acts as head, and to the case lead
+    (the DSL) when that is someone else; then settle the step.
 
-    If an account the report names was named in earlier cases the head may see, the email
-    says how many, and nothing else about them (the case page lists them).
+    If an account the report names was named in earlier cases the reader may see, their
+    email says how many, and nothing else about them (the case page lists them).
     """
     head = acting_head(session, case)
-    email_about_case(
-        session,
-        case,
-        head,
-        EmailKind.CASE_OPENED,
-        dedup_key=dedup_key(EmailKind.CASE_OPENED, case.id),
-        reporter=reporter,
-        label=procedure_for(case.incident_type).label,
-        reported_before=earlier_linked_count(session, actor_of(session, head), case),
-    )
-    finish_step(session, case.id, StepKey.NOTIFY_HEADTEACHER, outcome=f"{head.name} told by email")
+    lead = get_person(session, case.lead_id)
+    told = [head] if lead.id == head.id else [head, lead]
+    for person in told:
+        # The head's key is the case's alone (as before the lead was told as well).
+        extra = () if person.id == head.id else (person.id,)
+        email_about_case(
+            session,
+            case,
+            person,
+            EmailKind.CASE_OPENED,
+            dedup_key=dedup_key(EmailKind.CASE_OPENED, case.id, *extra),
+            reporter=reporter,
+            label=procedure_for(case.incident_type).label,
+            reported_before=earlier_linked_count(session, actor_of(session, person), case),
+        )
+    names = " and ".join(p.name for p in told)
+    finish_step(session, case.id, StepKey.NOTIFY_HEADTEACHER, outcome=f"{names} told by email")
 
 
 def close(session: Session, case: Case, outcome: str) -> None:

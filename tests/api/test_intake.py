@@ -140,16 +140,18 @@ def test_a_good_report_opens_the_case_in_one_transaction(
         "evidence.saved",
         "step.skipped",  # no sexual images: the DSL alert is not needed
         "step.skipped",  # nor the police/CEOP referral
-        "email.queued",
+        "email.queued",  # the headteacher
+        "email.queued",  # the DSL, who leads the case
         "step.completed",
     ]
-    head_mail = count(
-        url,
-        OutboxMessage,
-        OutboxMessage.kind == "case_opened",
-        OutboxMessage.to_addr == "head@oakfield.example",
-    )
-    assert head_mail == 1, "the headteacher's email is queued by intake itself"
+    for who in ("head@oakfield.example", "dsl@oakfield.example"):
+        told = count(
+            url,
+            OutboxMessage,
+            OutboxMessage.kind == "case_opened",
+            OutboxMessage.to_addr == who,
+        )
+        assert told == 1, f"{who}'s new-case email is queued by intake itself"
     stored = {p.read_bytes() for p in Path(configured.evidence_dir).iterdir()}
     assert stored == {PNG, PDF}, "originals are kept byte for byte"
     page = client.get(f"/cases/{case_id}")

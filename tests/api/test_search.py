@@ -19,6 +19,7 @@ from tests.search_world import build
 from tests.support import PNG, delivered, submit_report
 
 HEAD = "head@oakfield.example"
+DSL = "dsl@oakfield.example"
 TOM = "tom.byrne@oakfield.example"
 SARA = "sara.novak@oakfield.example"
 
@@ -161,13 +162,14 @@ def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(
     since = len(store.ids())
     second = new_case(sara, "https://www.instagram.com/jay_k/?igsh=MWd3c2N5", "Riley Moss")
     ref = references(url, {"first": first, "second": second})
-    mail = delivered(store, HEAD, ref["second"], deliver, since)
-    line = next(p for p in mail.text.split("\n\n") if "reported before" in p)
-    assert "1 earlier case you can see in Casework names it too" in line
-    # Content-free: a count and the case's own link, never the account or anyone's name.
-    for private in ("jay", "Jordan", "Riley", "instagram", ref["first"]):
-        assert private.lower() not in mail.text.lower() and private not in mail.html
-    assert mail.links == [f"http://testserver/cases/{second}"]
+    for reader in (HEAD, DSL):  # the head, and the DSL who leads the case
+        mail = delivered(store, reader, ref["second"], deliver, since)
+        line = next(p for p in mail.text.split("\n\n") if "reported before" in p)
+        assert "1 earlier case you can see in Casework names it too" in line
+        # Content-free: a count and the case's own link, never the account or anyone's name.
+        for private in ("jay", "Jordan", "Riley", "instagram", ref["first"]):
+            assert private.lower() not in mail.text.lower() and private not in mail.html
+        assert mail.links == [f"http://testserver/cases/{second}"]
     # Sara reported the second case but may not see Tom's: nothing links for her.
     assert linked_section(sara.get(f"/cases/{second}").text) == ""
 

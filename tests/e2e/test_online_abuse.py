@@ -428,6 +428,7 @@ PUPIL_TRAIL = [
 HEAD_Q, DSL_Q = ("approval_request", HEAD), ("task_request", DSL)
 PUPIL_EMAILS = [
     ("case_opened", HEAD),
+    ("case_opened", DSL),
     ("advice", REPORTER),
     DSL_Q,
     DSL_Q,
@@ -457,6 +458,7 @@ PARENT_TRAIL = [
 ]
 PARENT_EMAILS = [
     ("case_opened", HEAD),
+    ("case_opened", DSL),
     ("advice", REPORTER),
     DSL_Q,
     DSL_Q,
@@ -510,6 +512,7 @@ REFER_TRAIL = [
 ]
 REFER_EMAILS = [
     ("case_opened", HEAD),
+    ("case_opened", DSL),
     ("advice", REPORTER),
     DSL_Q,
     DSL_Q,
@@ -534,6 +537,7 @@ STAFF_TRAIL = [
 ]
 STAFF_EMAILS = [
     ("case_opened", HEAD),
+    ("case_opened", DSL),
     ("advice", REPORTER),
     DSL_Q,
     DSL_Q,

@@ -55,6 +55,7 @@ def test_parent_contact_runs_to_a_letter_for_every_parent(stack: Stack) -> None:
 
     assert emails_of(stack.db_url, case_id) == [
         ("case_opened", HEAD),
+        ("case_opened", DSL),
         ("advice", REPORTER),
         ("stock_response", REPORTER),
         ("approval_request", HEAD),

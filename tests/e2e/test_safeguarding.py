@@ -86,10 +86,11 @@ def test_the_dsl_is_alerted_first_and_the_referral_comes_before_anything_else(st
     )
     mail_to(stack.mail, DSL, f"{ref}: please record – Report the material")
 
-    assert emails_of(stack.db_url, case_id)[:4] == [
+    assert emails_of(stack.db_url, case_id)[:5] == [
         ("safeguarding_alert", DSL),
         ("safeguarding_advice", REPORTER),
         ("case_opened", HEAD),
+        ("case_opened", DSL),
         ("task_request", DSL),
     ]
     wait_until(lambda: "task.requested:report_to_platform" in trail(stack.db_url, case_id), 30)

@@ -85,6 +85,7 @@ def test_the_chair_of_governors_does_every_head_step_when_the_head_is_reported(
     assert not [m for m in stack.mail.all() if HEAD in m.rcpt_tos and ref in m.subject]
     assert emails_of(stack.db_url, case_id) == [
         ("case_opened", CHAIR),
+        ("case_opened", DSL),
         ("advice", REPORTER),
         ("task_request", CHAIR),
         ("hr_escalation", HR),
@@ -223,6 +224,7 @@ def test_a_child_at_risk_in_the_report_goes_to_the_dsl_before_the_investigation(
     ]
     assert emails_of(stack.db_url, case_id) == [
         ("case_opened", HEAD),
+        ("case_opened", DSL),
         ("advice", REPORTER),
         ("risk_alert", DSL),
         ("task_request", DSL),
@@ -263,6 +265,7 @@ def test_a_child_at_risk_found_by_the_investigation_goes_to_the_dsl_before_hr(
     ]
     assert emails_of(stack.db_url, case_id) == [
         ("case_opened", HEAD),
+        ("case_opened", DSL),
         ("advice", REPORTER),
         ("task_request", HEAD),
         ("risk_alert", DSL),
