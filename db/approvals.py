@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import Select, func, select, true, update
 from sqlalchemy.orm import Session
 
 from core.tokens import new_token, same, token_hash
@@ -65,6 +65,15 @@ def renew_token(
 
 # A request counts until it is superseded (its case withdrawn, or its step redone).
 LIVE = Approval.superseded_at.is_(None)
+
+
+def _waiting(*columns: Any) -> Select[Any]:
+    """Live requests still waiting for an answer on open cases (joined to their case)."""
+    return (
+        select(*(columns or (Approval,)))
+        .join(Case, Case.id == Approval.case_id)
+        .where(Case.status == CaseStatus.OPEN, Approval.decision.is_(None), LIVE)
+    )
 
 
 def note_hand_over(
@@ -131,14 +140,8 @@ def supersede(session: Session, case_id: int, step_keys: list[str] | None = None
 def my_work(session: Session, person_id: int) -> list[tuple[Approval, Case]]:
     """What waits for this person's answer on open cases, the longest overdue first."""
     rows = session.execute(
-        select(Approval, Case)
-        .join(Case, Case.id == Approval.case_id)
-        .where(
-            Approval.approver_id == person_id,
-            Approval.decided_at.is_(None),
-            LIVE,
-            Case.status == CaseStatus.OPEN,
-        )
+        _waiting(Approval, Case)
+        .where(Approval.approver_id == person_id)
         .order_by(Approval.expires_at, Approval.id)
     )
     return [(approval, case) for approval, case in rows]
@@ -241,12 +244,8 @@ def due_for_reminder(
     """
     return list(
         session.scalars(
-            select(Approval)
-            .join(Case, Case.id == Approval.case_id)
+            _waiting()
             .where(
-                Case.status == CaseStatus.OPEN,
-                Approval.decision.is_(None),
-                LIVE,
                 Approval.requested_at <= sent_before,
                 Approval.reminders_sent < most,
                 Approval.step_key.not_in(deadlines),
@@ -266,15 +265,11 @@ def due_for_escalation(
     """
     return list(
         session.scalars(
-            select(Approval)
-            .join(Case, Case.id == Approval.case_id)
+            _waiting()
             .where(
-                Case.status == CaseStatus.OPEN,
-                Approval.decision.is_(None),
                 Approval.requested_at <= sent_before,
                 Approval.reminders_sent >= reminders,
                 Approval.escalation_ended_at.is_(None),
-                LIVE,
                 Approval.step_key.not_in(deadlines),
             )
             .order_by(Approval.requested_at)
@@ -285,17 +280,7 @@ def due_for_escalation(
 def waiting_on(session: Session, person_id: int) -> list[Approval]:
     """Requests still waiting for this person's answer on open cases."""
     return list(
-        session.scalars(
-            select(Approval)
-            .join(Case, Case.id == Approval.case_id)
-            .where(
-                Approval.approver_id == person_id,
-                Approval.decided_at.is_(None),
-                LIVE,
-                Case.status == CaseStatus.OPEN,
-            )
-            .order_by(Approval.id)
-        )
+        session.scalars(_waiting().where(Approval.approver_id == person_id).order_by(Approval.id))
     )
 
 

@@ -60,9 +60,11 @@ def correctable(kind: IncidentType) -> tuple[Correctable, ...]:
     return COMMON + BY_TYPE[kind]
 
 
-def shown_time(value: datetime) -> str:
-    """A stored time as the form's datetime-local value, in UK time."""
-    return value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+def as_typed(value: Any) -> str:
+    """A stored answer as the form shows it: times as datetime-local values in UK time."""
+    if isinstance(value, datetime):
+        return value.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
+    return str(value or "")
 
 
 def check_value(field: Correctable, raw: str) -> tuple[Any, str]:
@@ -110,8 +112,7 @@ def check_corrections(
         if raw is None:
             continue
         before = current.get(field.name)
-        shown = shown_time(before) if isinstance(before, datetime) else str(before or "")
-        if raw.strip() == shown:
+        if raw.strip() == as_typed(before):
             continue
         value, problem = check_value(field, raw)
         if problem:

@@ -22,7 +22,7 @@ from db.people import get_person
 from db.search import index_case
 from db.session import Session, transaction
 from forms.common import UploadedFile
-from forms.corrections import Change
+from forms.corrections import BY_TYPE, COMMON, Change
 
 NO_IMAGES = (
     "Files cannot be added to this case: it is about sexual images of a child, and no copy of "
@@ -67,6 +67,19 @@ def add_late_evidence(
         raise
 
 
+# The correctable answers kept in the case's own columns; the rest are in its details.
+CASE_COLUMNS = frozenset(field.name for field in COMMON)
+
+
+def current_answers(case: Case) -> dict[str, Any]:
+    """Each correctable answer of the case as stored now."""
+    details = dict(case.details or {})
+    return {
+        **{name: getattr(case, name) for name in CASE_COLUMNS},
+        **{f.name: details.get(f.name, "") for f in BY_TYPE[case.incident_type]},
+    }
+
+
 def correct(
     session: Session, case: Case, actor: Person, changes: list[Change], reason: str
 ) -> None:
@@ -74,12 +87,8 @@ def correct(
     details = dict(case.details or {})
     for change in changes:
         name = change.field.name
-        if name == "platform":
-            case.platform = change.after
-        elif name == "occurred_at":
-            case.occurred_at = change.after
-        elif name == "description":
-            case.description = change.after
+        if name in CASE_COLUMNS:
+            setattr(case, name, change.after)
         else:
             details[name] = change.after
         record_event(
@@ -145,8 +154,8 @@ def redo_choices(session: Session, case: Case) -> list[tuple[str, str]]:
     ]
 
 
-def reopen(session: Session, case: Case, actor: Person, reason: str, redo: str | None) -> list[str]:
-    """Open a closed or withdrawn case again; returns the keys of the steps to be redone.
+def reopen(session: Session, case: Case, actor: Person, reason: str, redo: str | None) -> None:
+    """Open a closed or withdrawn case again.
 
     The procedure then runs from the top: steps done are passed over, so it carries on
     from the first one not done, or from `redo` and every step after it.
@@ -176,4 +185,3 @@ def reopen(session: Session, case: Case, actor: Person, reason: str, redo: str |
             "redo": procedure.step(redo).title if redo else "",
         },
     )
-    return keys

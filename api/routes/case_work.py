@@ -21,22 +21,23 @@ from api.pages import render_page
 from api.routes.cases import case_page
 from api.views import case_view, viewable_case
 from core.access import Action, Actor
-from core.enums import AuditKind
+from core.enums import AuditKind, IncidentType
 from core.rules import PLATFORMS
 from core.settings import get_settings
 from db.audit import record_event
 from db.cases import add_note
 from db.models import Case, CaseStatus
 from db.people import get_person
-from db.session import Session, reading, transaction
+from db.session import reading, transaction
 from flows.trigger import cancel_case_flow, restart_case_flow, start_flow_safely
 from forms.common import check_evidence, reason_problem
-from forms.corrections import check_corrections, correctable, shown_time
+from forms.corrections import as_typed, check_corrections, correctable
 from services.case_work import (
     NO_IMAGES,
     CaseNotOpen,
     add_late_evidence,
     correct,
+    current_answers,
     redo_choices,
     reopen,
     withdraw,
@@ -47,16 +48,33 @@ log = logging.getLogger("casework.case_work")
 MAX_NOTE = 5000
 
 
-def guarded(session: Session, actor: Actor, case_id: int, action: Action) -> Case:
-    return viewable_case(session, actor, case_id, action)
-
-
 def detached_case(actor: Actor, case_id: int, action: Action) -> Case:
     """The case, read for a page, if `actor` may do `action` on it (404 or 403 otherwise)."""
     with reading() as session:
-        case = guarded(session, actor, case_id, action)
+        case = viewable_case(session, actor, case_id, action)
         session.expunge(case)
     return case
+
+
+def case_form(
+    request: Request,
+    template: str,
+    case: Case,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """One of the case-work pages: its case, the form's values and its problems."""
+    return render_page(
+        request,
+        f"pages/{template}.html",
+        status_code=status,
+        case=case,
+        values=values,
+        errors=errors,
+        **context,
+    )
 
 
 def back_to(case_id: int, done: str) -> RedirectResponse:
@@ -81,7 +99,7 @@ def post_note(
     elif len(text) > MAX_NOTE:
         problem = f"A note can be at most {MAX_NOTE:,} characters; this one has {len(text):,}."
     with transaction() as session:
-        case = guarded(session, actor, case_id, Action.ADD_NOTE)
+        case = viewable_case(session, actor, case_id, Action.ADD_NOTE)
         if not problem:
             add_note(session, case.id, get_person(session, actor.id), text)
             return back_to(case_id, "note")
@@ -103,13 +121,13 @@ def evidence_page(
     request: Request, case: Case, values: dict[str, str], errors: dict[str, str], status: int = 200
 ) -> Response:
     settings = get_settings()
-    return render_page(
+    return case_form(
         request,
-        "pages/case_evidence.html",
-        status_code=status,
-        case=case,
-        values=values,
-        errors=errors,
+        "case_evidence",
+        case,
+        values,
+        errors,
+        status,
         max_files=settings.max_files,
         max_file_mb=settings.max_file_bytes // (1024 * 1024),
     )
@@ -157,45 +175,23 @@ def post_evidence(
 # --- Corrections --------------------------------------------------------------------------
 
 
-def current_answers(case: Case) -> dict[str, Any]:
-    """Each correctable answer as stored now."""
-    details = dict(case.details or {})
-    return {
-        "platform": case.platform,
-        "occurred_at": case.occurred_at,
-        "description": case.description,
-        **{f.name: details.get(f.name, "") for f in correctable(case.incident_type)[3:]},
-    }
-
-
-def as_values(answers: dict[str, Any]) -> dict[str, str]:
-    return {
-        k: shown_time(v) if hasattr(v, "astimezone") else str(v or "") for k, v in answers.items()
-    }
-
-
 def correct_page(
     request: Request, case: Case, values: dict[str, str], errors: dict[str, str], status: int = 200
 ) -> Response:
     platforms = list(PLATFORMS.values())
     if case.platform not in platforms:
         platforms.insert(0, case.platform)
-    return render_page(
-        request,
-        "pages/case_correct.html",
-        status_code=status,
-        case=case,
-        fields=correctable(case.incident_type),
-        platforms=platforms,
-        values=values,
-        errors=errors,
+    fields = correctable(case.incident_type)
+    return case_form(
+        request, "case_correct", case, values, errors, status, fields=fields, platforms=platforms
     )
 
 
 @router.get("/cases/{case_id}/correct")
 def show_corrections(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
     case = detached_case(actor, case_id, Action.CORRECT_CASE)
-    return correct_page(request, case, as_values(current_answers(case)), {})
+    answers = {name: as_typed(value) for name, value in current_answers(case).items()}
+    return correct_page(request, case, answers, {})
 
 
 @router.post("/cases/{case_id}/correct")
@@ -207,7 +203,7 @@ def post_corrections(
 ) -> Response:
     posted = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     with transaction() as session:
-        case = guarded(session, actor, case_id, Action.CORRECT_CASE)
+        case = viewable_case(session, actor, case_id, Action.CORRECT_CASE)
         changes, reason, errors = check_corrections(
             case.incident_type, current_answers(case), posted
         )
@@ -226,7 +222,7 @@ def show_withdraw(request: Request, case_id: int, actor: Actor = Depends(acting)
     case = detached_case(actor, case_id, Action.WITHDRAW_CASE)
     if case.status != CaseStatus.OPEN:
         raise AppError(409, "Only an open case can be withdrawn.")
-    return render_page(request, "pages/case_withdraw.html", case=case, values={}, errors={})
+    return case_form(request, "case_withdraw", case, {}, {})
 
 
 @router.post("/cases/{case_id}/withdraw")
@@ -239,7 +235,7 @@ def post_withdraw(
     """Withdraw a case reported in error, then cancel its run on the workflow server."""
     reason = str(form.get("reason") or "").strip()
     with transaction() as session:
-        case = guarded(session, actor, case_id, Action.WITHDRAW_CASE)
+        case = viewable_case(session, actor, case_id, Action.WITHDRAW_CASE)
         problem = reason_problem(reason)
         if not problem:
             try:
@@ -249,14 +245,8 @@ def post_withdraw(
         run_id = case.flow_run_id
         session.expunge(case)
     if problem:
-        values, errors = {"reason": reason}, {"reason": problem}
-        return render_page(
-            request,
-            "pages/case_withdraw.html",
-            status_code=400,
-            case=case,
-            values=values,
-            errors=errors,
+        return case_form(
+            request, "case_withdraw", case, {"reason": reason}, {"reason": problem}, 400
         )
     if run_id:
         stop_run(case_id, run_id)
@@ -276,15 +266,7 @@ def reopen_page(
 ) -> Response:
     with reading() as session:
         choices = redo_choices(session, case)
-    return render_page(
-        request,
-        "pages/case_reopen.html",
-        status_code=status,
-        case=case,
-        choices=choices,
-        values=values,
-        errors=errors,
-    )
+    return case_form(request, "case_reopen", case, values, errors, status, choices=choices)
 
 
 @router.get("/cases/{case_id}/reopen")
@@ -307,7 +289,7 @@ def post_reopen(
     redo = str(form.get("redo") or "") or None
     errors: dict[str, str] = {}
     with transaction() as session:
-        case = guarded(session, actor, case_id, Action.WITHDRAW_CASE)
+        case = viewable_case(session, actor, case_id, Action.WITHDRAW_CASE)
         if reason_problem(reason):
             errors["reason"] = reason_problem(reason)
         else:
@@ -325,7 +307,7 @@ def post_reopen(
     return back_to(case_id, "reopened")
 
 
-def run_again(case_id: int, run_id: str | None, kind: Any, actor: Actor) -> None:
+def run_again(case_id: int, run_id: str | None, kind: IncidentType, actor: Actor) -> None:
     """Start the reopened case's run again; if Prefect refuses, the case page offers it."""
     if run_id is None:
         start_flow_safely(case_id, kind)
