@@ -141,6 +141,14 @@ class StepKey(enum.StrEnum):
     CLOSE_CASE = "close_case"
 
 
+class Via(enum.StrEnum):
+    """How an answer to a request reached Casework (kept in its audit event)."""
+
+    LINK = "link"  # the emailed link's page
+    REPLY = "reply"  # a reply to the request's email
+    APP = "app"  # signed in, from My work
+
+
 class AuditKind(enum.StrEnum):
     """Every kind of audit event: dotted and past tense."""
 

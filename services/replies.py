@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from core.enums import AuditKind, Decision, EmailKind
+from core.enums import AuditKind, Decision, EmailKind, Via
 from core.procedures import procedure_for
 from core.rules import needs_confirmation
 from core.settings import get_settings
@@ -135,7 +135,7 @@ def answer_of(model: DecisionForm, reply: IncomingReply) -> Answer:
         response=model.model_dump(),
         summary=model.summary(),
         user_agent=f"Email reply {reply.message_id}"[:400],
-        via="reply",
+        via=Via.REPLY,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, Role, StepKey
+from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, Role, StepKey, Via
 from core.procedures import DEADLINE_STEPS, StepKind, procedure_for
 from core.settings import get_settings
 from core.templating import render_email
@@ -250,7 +250,7 @@ class Answer:
     summary: str
     ip: str = ""
     user_agent: str = ""
-    via: str = "link"  # "link" (the emailed link), "reply" (its email) or "app" (My work)
+    via: Via = Via.LINK
     # Further audit events the answer brings with it (an edited letter), recorded with it.
     events: tuple[tuple[AuditKind, dict[str, Any]], ...] = ()
 
@@ -270,7 +270,7 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
         ip=answer.ip,
         user_agent=answer.user_agent,
         # A link and its reply address expire together; signed in, the person needs neither.
-        live_only=actor is not None and answer.via != "app",
+        live_only=actor is not None and answer.via != Via.APP,
     ):
         return False
     if actor is not None:
@@ -285,7 +285,7 @@ def decide(session: Session, approval: Approval, answer: Answer, actor: Person |
                 "reason": answer.reason,
                 "answers": answer.response,
                 "ip": answer.ip,
-                "via": answer.via,
+                "via": answer.via.value,
             },
         )
         for kind, data in answer.events:

@@ -27,7 +27,7 @@ from api.limits import links_per_ip
 from api.pages import render_page
 from api.request_views import LinkView, link_view, with_posted_wording, work_items
 from api.security import client_ip
-from core.enums import ApprovalKind, Decision, StepKey
+from core.enums import ApprovalKind, Decision, StepKey, Via
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
 from db.approvals import by_passed_token, by_token, get_approval
@@ -121,7 +121,7 @@ def page(
     errors: dict[str, str],
     status_code: int = 200,
     code_sent: bool = False,
-    via: str = "link",
+    via: Via = Via.LINK,
 ) -> Response:
     step = StepKey(view.approval.step_key)
     options = DECISIONS[step].options if step in DECISIONS else ()
@@ -135,14 +135,14 @@ def page(
         values=values,
         errors=errors,
         step_template=f"pages/steps/{step}.html",
-        needing=needing if via == "link" else [],
-        in_app=via == "app",
+        needing=needing if via == Via.LINK else [],
+        in_app=via == Via.APP,
         code_sent=code_sent,
         code_minutes=CODE_MINUTES,
     )
 
 
-def answer_of(model: StepForm, request: Request, via: str) -> Answer:
+def answer_of(model: StepForm, request: Request, via: Via) -> Answer:
     """The form's answers as they are stored: the option chosen, or a task completed."""
     decision = Decision(model.decision) if isinstance(model, DecisionForm) else Decision.COMPLETED
     return Answer(
@@ -192,11 +192,11 @@ def confirm(view: LinkView, typed: str) -> str:
         return check_code(session, view.approval, typed)
 
 
-def answer(request: Request, view: LinkView, form: FormData, via: str) -> Response:
+def answer(request: Request, view: LinkView, form: FormData, via: Via) -> Response:
     """Validate the answer, store it once, then hand it to the waiting flow run."""
     values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
     view = with_posted_wording(view, values)
-    if values.pop("action", "") == "send_code" and via == "link":
+    if values.pop("action", "") == "send_code" and via == Via.LINK:
         return request_code(request, view, values)
     typed = values.pop("code", "")
     model, errors = validate(form_for_step(view.approval.step_key), values)
@@ -206,14 +206,14 @@ def answer(request: Request, view: LinkView, form: FormData, via: str) -> Respon
     given, errors = with_edit(step, answer_of(model, request, via), view.preview)
     if errors:
         return page(request, view, values, errors, status_code=400, via=via)
-    if via == "link" and needs_confirmation(step, given.decision):
+    if via == Via.LINK and needs_confirmation(step, given.decision):
         problem = confirm(view, typed)
         if problem:
             return page(request, view, values, {"code": problem}, status_code=400)
     store_answer(view, given)
     deliver_decision(view.approval.id)
     return render_page(
-        request, "pages/link_done.html", view=view, summary=model.summary(), in_app=via == "app"
+        request, "pages/link_done.html", view=view, summary=model.summary(), in_app=via == Via.APP
     )
 
 
@@ -226,7 +226,7 @@ def show_approval(request: Request, raw: str) -> Response:
 @router.post("/approvals/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_approval(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     view = load_link(raw, ApprovalKind.APPROVAL, current_user(request))
-    return answer(request, view, form, "link")
+    return answer(request, view, form, Via.LINK)
 
 
 @router.get("/tasks/{raw}")
@@ -238,7 +238,7 @@ def show_task(request: Request, raw: str) -> Response:
 @router.post("/tasks/{raw}", dependencies=[Depends(links_per_ip)])
 def answer_task(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     view = load_link(raw, ApprovalKind.TASK, current_user(request))
-    return answer(request, view, form, "link")
+    return answer(request, view, form, Via.LINK)
 
 
 @router.get("/work")
@@ -251,7 +251,7 @@ def my_work_page(
 
 @router.get("/work/{approval_id}")
 def show_own(request: Request, approval_id: int, person: Person = Depends(signed_in)) -> Response:
-    return page(request, load_own(approval_id, person), values={}, errors={}, via="app")
+    return page(request, load_own(approval_id, person), values={}, errors={}, via=Via.APP)
 
 
 @router.post("/work/{approval_id}")
@@ -261,4 +261,4 @@ def answer_own(
     person: Person = Depends(signed_in),
     form: FormData = Depends(posted_form),
 ) -> Response:
-    return answer(request, load_own(approval_id, person), form, "app")
+    return answer(request, load_own(approval_id, person), form, Via.APP)
