@@ -29,7 +29,7 @@ from db.audit import data_of, latest_events, procedure_stopped, record_event, st
 from db.cases import (
     CaseFilter,
     CaseNotFound,
-    case_page,
+    case_list_page,
     facts_of,
     get_case,
     notes_of,
@@ -283,7 +283,7 @@ def case_rows(
 ) -> CaseList:
     """A page of the case list at one school: each case the person may see, what it waits
     on, whether it stopped."""
-    cases, more = case_page(session, actor, school_id, shown, page)
+    cases, more = case_list_page(session, actor, school_id, shown, page)
     waiting = waiting_steps(session, [c.id for c in cases])
     stopped = stopped_among(session, [c.id for c in cases if c.status == CaseStatus.OPEN])
     rows = [

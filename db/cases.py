@@ -257,7 +257,7 @@ class CaseFilter:
     incident_type: IncidentType | None = None
 
 
-def case_page(
+def case_list_page(
     session: Session,
     actor: Actor,
     school_id: int,
