@@ -55,6 +55,22 @@ def problems(prefix: str, errors: dict[str, str]) -> dict[str, str]:
     return {f"{prefix}-{name}": message for name, message in errors.items()}
 
 
+def handed_over(
+    request: Request,
+    actor: Actor,
+    case_id: int,
+    prefix: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    what: str,
+) -> Response:
+    """Back to the case page: with the form and its problems, or saying what was handed on."""
+    if errors:
+        state = FormState(prefix, values, problems(prefix, errors))
+        return case_page(request, load_case(actor, case_id), 400, handover_form=state)
+    return RedirectResponse(f"/cases/{case_id}?handed={what}", status_code=303)
+
+
 @router.post("/cases/{case_id}/requests/{step_key}/pass-on")
 def pass_request_on(
     request: Request,
@@ -74,11 +90,7 @@ def pass_request_on(
                 pass_on(session, case, approval, model.to, person, model.reason)
             except HandOverRefused as exc:  # refused before anything changed
                 errors = {"to": str(exc)}
-    if errors:
-        prefix = f"pass-{step_key}"
-        state = FormState(prefix, values, problems(prefix, errors))
-        return case_page(request, load_case(actor, case_id), 400, handover_form=state)
-    return RedirectResponse(f"/cases/{case_id}?handed=request", status_code=303)
+    return handed_over(request, actor, case_id, f"pass-{step_key}", values, errors, "request")
 
 
 @router.post("/cases/{case_id}/lead")
@@ -100,7 +112,4 @@ def change_lead(
                 reassign_lead(session, case, model.to, get_person(session, actor.id), model.reason)
             except HandOverRefused as exc:  # refused before anything changed
                 errors = {"to": str(exc)}
-    if errors:
-        state = FormState("lead", values, problems("lead", errors))
-        return case_page(request, load_case(actor, case_id), 400, handover_form=state)
-    return RedirectResponse(f"/cases/{case_id}?handed=lead", status_code=303)
+    return handed_over(request, actor, case_id, "lead", values, errors, "lead")
