@@ -25,7 +25,7 @@ from core.templating import render_email
 from db.approvals import get_approval
 from db.audit import record_event
 from db.cases import get_case
-from db.models import Approval, CaseStatus, Person, utcnow
+from db.models import Approval, Person, utcnow
 from db.outbox import dedup_key, queue_email, queued_since
 from db.people import get_person
 from db.schools import get_school
@@ -35,7 +35,7 @@ from forms.registry import form_for_step
 from forms.tasks import DecisionForm, reply_options
 from services.notices import base_context
 from services.reply_addresses import address_for, target_of
-from services.requests import Answer, decide
+from services.requests import Answer, decide, no_longer_answerable
 
 log = logging.getLogger("casework.replies")
 
@@ -100,10 +100,9 @@ def handle_reply(session: Session, reply: IncomingReply) -> Handled:
 
 def answer(session: Session, approval: Approval, approver: Person, reply: IncomingReply) -> Handled:
     """The approver's reply to the live address: record it, or say why not."""
-    if approval.decision is not None:
-        return tell(session, approval, approver, "decided", reply, once="decided")
-    if get_case(session, approval.case_id).status != CaseStatus.OPEN:
-        return tell(session, approval, approver, "settled", reply, once="settled")
+    closed = no_longer_answerable(session, approval)
+    if closed:
+        return tell(session, approval, approver, closed, reply, once=closed)
     if approval.expires_at <= utcnow():
         return tell(session, approval, approver, "expired", reply, once="expired")
     options = reply_options(approval.step_key)

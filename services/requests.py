@@ -16,8 +16,8 @@ from core.settings import get_settings
 from core.templating import render_email
 from db.approvals import claim_decision, for_step, note_hand_over, open_request, renew_token
 from db.audit import first_for_step, record_event
-from db.cases import acting_head, finish_step, mark_waiting
-from db.models import Approval, Case, Person
+from db.cases import acting_head, finish_step, get_case, mark_waiting
+from db.models import Approval, Case, CaseStatus, Person
 from db.outbox import dedup_key, queue_email
 from db.people import case_lead, get_person, hr_adviser
 from db.session import Session
@@ -305,3 +305,15 @@ def waiting_request(session: Session, case_id: int, step_key: str) -> Approval |
     """The step's request if it is still waiting for an answer."""
     approval = for_step(session, case_id, step_key)
     return approval if approval is not None and approval.decision is None else None
+
+
+def no_longer_answerable(session: Session, approval: Approval) -> str:
+    """Why a request can take no answer any more, whichever way one comes: "decided", or
+    "settled" (withdrawn with its case, or the case no longer open); "" while it waits."""
+    if approval.decision is not None:
+        return "decided"
+    if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
+        CaseStatus.OPEN
+    ):
+        return "settled"
+    return ""

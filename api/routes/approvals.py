@@ -31,8 +31,7 @@ from core.enums import ApprovalKind, Decision, StepKey, Via
 from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
 from db.approvals import by_passed_token, by_token, get_approval
-from db.cases import get_case
-from db.models import Approval, CaseStatus, Person, utcnow
+from db.models import Approval, Person, utcnow
 from db.people import get_person
 from db.session import Session, transaction
 from flows.trigger import deliver_decision
@@ -41,7 +40,7 @@ from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
 from services.confirmation import CODE_MINUTES, check_code, send_code
 from services.letter_edit import with_edit
-from services.requests import Answer, decide
+from services.requests import Answer, decide, no_longer_answerable
 
 router = APIRouter()
 ROUTES = {ApprovalKind.APPROVAL: "approvals", ApprovalKind.TASK: "tasks"}
@@ -49,15 +48,14 @@ ROUTES = {ApprovalKind.APPROVAL: "approvals", ApprovalKind.TASK: "tasks"}
 
 def settled(session: Session, approval: Approval, what: str) -> AppError | None:
     """Why a request can no longer be answered, if it cannot; `what` names it ("This link")."""
-    if approval.decision is not None:
+    closed = no_longer_answerable(session, approval)
+    if closed == "decided":
         return AppError(
             410,
             f"{what} has already been used: the answer was recorded on "
             f"{local_time(approval.decided_at)}. Nothing more is needed.",
         )
-    if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
-        CaseStatus.OPEN
-    ):
+    if closed:
         return AppError(
             410,
             f"{what} was withdrawn on the case, so nothing more is needed. If the "
