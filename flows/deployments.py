@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-from prefect import Flow, serve
+from prefect import Flow
+from prefect.exceptions import TerminationSignal
+from prefect.runner import Runner
 
 from core.enums import IncidentType
 from flows.online_abuse import online_abuse
 from flows.parent_contact import parent_contact
 from flows.pupil_contact import pupil_contact
 from flows.staff_conduct import staff_conduct
+from flows.warm_start import start_runs_from_a_warm_process
 
 # Each flow and its deployment are named by the incident type's slug.
 FLOWS: dict[IncidentType, Flow[[int], Coroutine[Any, Any, str]]] = {
@@ -23,12 +28,18 @@ FLOWS: dict[IncidentType, Flow[[int], Coroutine[Any, Any, str]]] = {
 
 
 def serve_all(limit: int = 8) -> None:
-    """Block, running flow runs for every incident type as the server schedules them."""
-    serve(
-        *(f.to_deployment(name=kind.value) for kind, f in FLOWS.items()),  # type: ignore[arg-type]
-        limit=limit,
-        print_starting_message=False,
-    )
+    """Block, running flow runs for every incident type as the server schedules them.
+
+    The flows are added as objects (not loaded again from an entrypoint) so the runner
+    starts each run by forking from its warm process (flows/warm_start.py).
+    """
+    start_runs_from_a_warm_process()
+    runner = Runner(limit=limit)
+    for kind, flow in FLOWS.items():
+        runner.add_flow(flow, name=kind.value)
+    # Asked to stop: the runner has already ended its own work by the time this comes.
+    with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
+        asyncio.run(runner.start())
 
 
 if __name__ == "__main__":

@@ -242,6 +242,20 @@ class Stack:
         answer.raise_for_status()
         return str(answer.json()["state"]["type"])
 
+    def warm_process(self) -> bool:
+        """Whether the runner has a fork server that has already imported the flows
+        (flows/warm_start.py): it exists once a flow run has been started from it."""
+        runner = self.procs["runner"].pid
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                argv = (stat.parent / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):
+                continue  # gone while we looked
+            if parent == runner and b"multiprocessing.forkserver" in argv:
+                return True
+        return False
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"

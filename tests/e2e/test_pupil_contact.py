@@ -167,6 +167,7 @@ def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None
     first = mail_to(stack.mail, HEAD, f"New case {case.reference}")
     print(f"submit -> first email: {first.received_at.timestamp() - submitted:.2f}s")
     assert "Jordan" not in first.raw, "the headteacher's notification is content-free"
+    assert stack.warm_process(), "the run was forked from the runner's warm process"
     advice = mail_to(stack.mail, REPORTER, f"{case.reference}: what to do now")
     assert "block" in advice.text and "privacy settings" in advice.text
     do_tasks(stack, case.reference)

@@ -1,0 +1,47 @@
+"""Flow runs start from a warm process: a fork server that has imported Prefect and the flows.
+
+Prefect's runner starts each flow run (and each resumption of a suspended one) in a new
+interpreter made with multiprocessing's "spawn", which spends seconds importing Prefect and
+the flows before the first step runs; a case takes several such hops. A fork server is one
+process, started once with those modules imported, that forks a child per run in
+milliseconds. It holds no threads, sockets or database connections when it forks (it only
+imports), so each child starts as clean as a spawned one; Prefect's wrapper still sets the
+run's environment and settings inside the child. See docs/DECISIONS.md.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+from types import ModuleType
+from typing import Any
+
+import prefect.flow_engine
+
+# Imported once by the fork server; every run forked from it has them already.
+PRELOAD = ["prefect.flow_engine", "flows.deployments"]
+
+
+class _SpawnFromForkServer:
+    """Stands in for the multiprocessing module inside Prefect's flow engine, which asks for a
+    "spawn" context by name: it gets the fork server's instead. Anything else passes through."""
+
+    def __init__(self, real: ModuleType, server: multiprocessing.context.BaseContext) -> None:
+        self._real = real
+        self._server = server
+
+    def get_context(self, method: str | None = None) -> Any:
+        return self._server if method == "spawn" else self._real.get_context(method)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def start_runs_from_a_warm_process() -> None:
+    """Make this process's flow runs fork from a preloaded server instead of spawning cold."""
+    engine: Any = prefect.flow_engine
+    if isinstance(engine.multiprocessing, _SpawnFromForkServer):
+        return
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload(PRELOAD)
+    engine.multiprocessing = _SpawnFromForkServer(multiprocessing, server)
