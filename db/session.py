@@ -75,8 +75,12 @@ def transaction(url: str | None = None) -> Iterator[Session]:
         yield session
 
 
-@lru_cache
 def _reader_for(url: str) -> sessionmaker[Session]:
+    """Sessions on `url`'s engine that only read.
+
+    Built on each call rather than cached: a cached one would keep an engine alive after
+    `engine_for` has forgotten it, with connections nobody disposes.
+    """
     engine = engine_for(url)
     options = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
