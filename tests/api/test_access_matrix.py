@@ -207,7 +207,61 @@ def test_every_route_answers_every_person_as_the_policy_says(
         assert reporter[("GET", f"/cases/{case.id}/evidence/{theirs}")] == REFUSED
 
 
-# --- What the pages show -------------------------------------------------------------------
+# --- What the requirement promises, seen in the pages ---------------------------------------
+
+
+def test_the_chair_acts_as_head_on_a_case_about_the_head(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    world = build(configured.database_url)
+    about_amy, _, about_head = world.open_cases
+    case = f"/cases/{about_head.id}"
+
+    chair = signed_in(CHAIR)
+    home = chair.get("/").text
+    assert f'href="{case}"' in home and f'href="/cases/{about_amy.id}"' not in home
+    page = chair.get(case)
+    assert page.status_code == 200 and "Timeline" in page.text, "the full record"
+    trail = chair.get(f"{case}/audit.json")
+    assert trail.status_code == 200 and trail.headers["content-type"] == "application/json"
+    assert trail.json()["events"], "the case's events, each with its hash"
+    table = chair.get(f"{case}/audit.csv")
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    assert table.text.startswith("seq,at,kind,actor,data,prev_hash,hash")
+    for pack in ("hr", "police"):
+        assert chair.get(f"{case}/packs/{pack}").status_code == 200, pack
+    pdf = chair.get(f"{case}/packs/hr.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    chair.cookies.clear()
+    head = signed_in(HEAD)
+    for path in (case, f"{case}/audit.json", f"{case}/audit.csv", f"{case}/packs/hr"):
+        assert head.get(path).status_code == 404, path
+    assert f'href="{case}"' not in head.get("/").text
+    found = head.get("/search", params={"q": "headteacher posted"}).text
+    assert f'href="{case}"' not in found and "posted a pupil" not in found
+
+
+def test_hr_sees_a_case_once_it_is_escalated_at_a_school_they_serve(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    world = build(configured.database_url)
+    about_amy, escalated, _ = world.open_cases
+    for email in (HR, COUNCIL_HR):
+        client = signed_in(email)
+        if email == COUNCIL_HR:  # their own school first: they look at Oakfield's cases
+            token = csrf_of(client.get("/").text)
+            switched = client.post(
+                "/school/switch", data={"school_id": world.oakfield, "csrf_token": token}
+            )
+            assert switched.status_code == 200, switched.text
+        home = client.get("/").text
+        assert f'href="/cases/{escalated.id}"' in home, email
+        assert f'href="/cases/{about_amy.id}"' not in home, email
+        page = client.get(f"/cases/{escalated.id}")
+        assert page.status_code == 200 and "Timeline" in page.text, email
+        assert client.get(f"/cases/{about_amy.id}").status_code == 404, email
+        client.cookies.clear()
 
 
 def test_the_reporter_sees_the_report_but_not_the_findings(
