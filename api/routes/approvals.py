@@ -215,7 +215,7 @@ def answer(request: Request, view: LinkView, form: FormData, via: Via) -> Respon
     )
 
 
-@router.get("/approvals/{raw}")
+@router.get("/approvals/{raw}", dependencies=[Depends(links_per_ip)])
 def show_approval(request: Request, raw: str) -> Response:
     view = load_link(raw, ApprovalKind.APPROVAL, current_user(request))
     return page(request, view, values={}, errors={})
@@ -227,7 +227,7 @@ def answer_approval(request: Request, raw: str, form: FormData = Depends(posted_
     return answer(request, view, form, Via.LINK)
 
 
-@router.get("/tasks/{raw}")
+@router.get("/tasks/{raw}", dependencies=[Depends(links_per_ip)])
 def show_task(request: Request, raw: str) -> Response:
     view = load_link(raw, ApprovalKind.TASK, current_user(request))
     return page(request, view, values={}, errors={})
