@@ -55,6 +55,13 @@ def settled(session: Session, approval: Approval, what: str) -> AppError | None:
             f"{what} has already been used: the answer was recorded on "
             f"{local_time(approval.decided_at)}. Nothing more is needed.",
         )
+    if closed == "passed_on":
+        return AppError(
+            410,
+            f"{what} has been passed on: the account it was sent to is no longer active, so "
+            "it now waits for someone else at the school. Nothing more is needed from you, "
+            "and nothing was recorded.",
+        )
     if closed:
         return AppError(
             410,

@@ -8,13 +8,13 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.enums import AuditKind, Phase, Role
+from core.enums import AuditKind, IncidentType, Phase, Role
 from core.settings import Settings
-from db.models import AuditEvent, Person, School
+from db.models import Approval, AuditEvent, DecisionCode, OutboxMessage, Person, School
 from db.people import staff_by_email
 from db.session import transaction
 from mail.catcher import MailStore
-from tests.support import csrf_of, first_step, make_approval, make_case
+from tests.support import count, csrf_of, first_step, make_approval, make_case
 
 ADMIN = "admin@oakfield.example"
 
@@ -179,6 +179,70 @@ def test_disabling_ends_sessions_and_flags_requests_waiting_on_the_person(
     assert "Waiting for Kate Doyle" in page and "account has been disabled" not in page
     [moved] = [e for e in events(url, AuditKind.APPROVAL_REISSUED) if e.case_id == case_id]
     assert moved.data["from"] == "Helen Okafor" and moved.data["to"] == "Kate Doyle"
+
+
+def test_links_sent_to_someone_since_disabled_record_nothing(
+    configured: Settings,
+    signed_in: Callable[[str], TestClient],
+    client: TestClient,
+) -> None:
+    """A head who has left keeps their emails: none of the links in them may answer."""
+    url = configured.database_url
+    letter_case = make_case(url)
+    letter = f"/approvals/{make_approval(url, letter_case)}"
+    inquiry_case = make_case(url, IncidentType.STAFF_CONDUCT)
+    inquiry = f"/tasks/{make_approval(url, inquiry_case, step_key='investigate')}"
+    assert client.get(letter).status_code == 200 and client.get(inquiry).status_code == 200
+
+    # The head leaves and the deputy takes her place.
+    head, kate = person(url, "head@oakfield.example"), person(url, "deputy@oakfield.example")
+    assert head is not None and kate is not None
+    admin = signed_in(ADMIN)
+    done = post_form(
+        admin,
+        f"/admin/people/{head.id}",
+        f"/admin/people/{head.id}/disable",
+        {"reason": "Left the school"},
+    )
+    promoted = post_form(
+        admin,
+        f"/admin/people/{kate.id}",
+        f"/admin/people/{kate.id}",
+        {"name": kate.name, "email": "deputy@oakfield.example", "role": "headteacher"},
+    )
+    assert done.status_code == promoted.status_code == 303
+    client.cookies.clear()
+    token = csrf_of(client.get("/signin").text)
+
+    for link in (letter, inquiry):
+        page = client.get(link)
+        assert page.status_code == 410
+        assert "has been passed on" in page.text and "waits for someone else" in page.text
+        assert "Record my decision" not in page.text
+    attempts = [
+        (letter, {"decision": "rejected", "reason": "Not needed, I spoke to the parents."}),
+        (letter, {"action": "send_code", "decision": "approved"}),
+        (letter, {"decision": "approved", "code": "123456"}),
+        (
+            inquiry,
+            {
+                "findings": "Spoke to everyone involved; nothing happened.",
+                "breach_found": "no",
+                "child_may_be_at_risk": "no",
+            },
+        ),
+    ]
+    for link, answer in attempts:
+        refused = client.post(link, data={**answer, "csrf_token": token})
+        assert refused.status_code == 410 and "has been passed on" in refused.text
+
+    with transaction(url) as session:
+        approvals = list(session.scalars(select(Approval)))
+        assert [a.decision for a in approvals] == [None, None]
+        kinds = set(session.scalars(select(AuditEvent.kind)))
+    assert not {"approval.decided", "task.completed", "step.completed"} & kinds
+    assert count(url, DecisionCode) == 0, "no confirmation code was made or emailed"
+    assert count(url, OutboxMessage, OutboxMessage.kind == "decision_code") == 0
 
 
 def test_admins_cannot_disable_themselves(
