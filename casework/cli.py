@@ -114,7 +114,8 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
     """Import parents from a CSV file; line errors go to stderr and nothing is saved."""
     from pathlib import Path
 
-    from casework.parents_file import TextProgress, import_parents_file
+    from casework.parents_file import import_parents_file
+    from casework.progress import TextProgress
     from forms.parent_directory import FileProblem
 
     path = Path(args.file)
