@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
+from casework.progress import TextProgress
 from core.enums import OrganisationKind
 from db.models import Organisation, Person, School
 from db.people import served_schools_of, signer_by_email
@@ -155,10 +156,13 @@ def cmd_people_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_people_import(args: argparse.Namespace) -> int:
+    """Import people from a CSV file, with a progress bar as it is checked and saved."""
     path = Path(args.file)
     if not path.is_file():
         return _fail(f"There is no file at {path}.")
-    checked = check_people_file(path.read_bytes())
+    progress = TextProgress(sys.stderr)
+    # Checked before the transaction opens, as the web page does.
+    checked = check_people_file(path.read_bytes(), progress)
     if not checked.ok:
         for error in checked.errors:
             print(error, file=sys.stderr)
@@ -168,8 +172,12 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         with transaction() as session:
             school = resolve_school(session, args.school)
             print(f"Importing {total:,} people into {school.name}...", file=sys.stderr)
-            added, updated = import_people(session, school.id, checked.rows, None)
-    except (PeopleProblem, NoSuchSchool) as problem:
+            added, updated = import_people(session, school.id, checked.rows, None, progress)
+    except PeopleProblem as problem:
+        for line in problem.problems:
+            print(line, file=sys.stderr)
+        return _fail(f"Nobody was imported: {len(problem.problems)} problem(s).")
+    except NoSuchSchool as problem:
         return _fail(f"Nobody was imported: {problem}")
     print(f"Imported {total:,} people: {added:,} added, {updated:,} updated.")
     return 0

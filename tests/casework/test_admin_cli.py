@@ -79,6 +79,35 @@ def test_a_people_file_with_a_bad_line_changes_nothing(
         assert imported.data["added"] == 1
 
 
+def test_a_people_import_prints_its_progress_and_names_a_line_from_another_school(
+    configured: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    assert main(["schools", "add", "--name", "Elmbridge Academy"]) == 0
+    args = ["--name", "Omar Reid", "--email", "omar@elmbridge.example", "--role", "staff"]
+    assert main(["people", "add", *args, "--school", "Elmbridge Academy"]) == 0
+    capsys.readouterr()
+
+    staff = tmp_path / "staff.csv"
+    rows = "".join(f"Person {n},person{n}@oakfield.example,staff\n" for n in range(600))
+    staff.write_text("name,email,role\n" + rows + "Omar Reid,omar@elmbridge.example,dsl\n")
+    assert main(["people", "import", str(staff), "--school", "Oakfield Primary School"]) == 1
+    err = capsys.readouterr().err
+    assert "Checking  [" in err and "601/601" in err, "the check shows how far it has got"
+    assert "Line 602: omar@elmbridge.example belongs to another school" in err
+    assert "Nobody was imported" in err
+    assert people_named(url, "person0@oakfield.example") == []
+    [omar] = people_named(url, "omar@elmbridge.example")
+    assert omar.role == Role.STAFF
+
+    staff.write_text("name,email,role\n" + rows)
+    assert main(["people", "import", str(staff), "--school", "Oakfield Primary School"]) == 0
+    done = capsys.readouterr()
+    assert "600 added, 0 updated" in done.out
+    assert "Saving    [" in done.err and "250/600" in done.err and "600/600" in done.err
+    assert len(people_named(url, "person599@oakfield.example")) == 1
+
+
 def test_import_parents_names_the_school_when_there_are_several(
     configured: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
