@@ -1,5 +1,5 @@
-"""Rate limits on what an attacker would repeat: sign-in requests, sign-in links, codes and
-decisions on emailed links.
+"""Rate limits on what an attacker would repeat: sign-in requests, codes, and the emailed
+links (sign-in, approval and task pages, and the answers posted on them).
 
 The `limits` library counts in memory with a moving window. One web process serves
 Casework (`casework web`), so its memory is the whole picture; each app (and so each test)

@@ -33,6 +33,8 @@ class Provider:
     issuer: str
     client_id: str
     client_secret: str
+    trust_mfa: bool = False  # an `amr` claim of "mfa" is the second factor done
+    trust_email: bool = False  # an email without `email_verified` counts as verified
 
 
 def unreachable(provider: Provider) -> AppError:
@@ -114,6 +116,19 @@ def id_token_claims(provider: Provider, code: str, redirect_uri: str, nonce: str
     except (JoseError, ValueError) as exc:
         raise refused from exc
     return dict(token.claims)
+
+
+def verified_email(provider: Provider, claims: dict[str, Any]) -> str:
+    """The email address the claims give, if the provider vouches for it; else "".
+
+    `email_verified` must be true, or, from a provider trusted for its addresses
+    (`trust_email`, for Microsoft Entra ID, which does not send the claim), absent.
+    """
+    email = claims.get("email")
+    verified = claims.get("email_verified", True if provider.trust_email else None)
+    if not isinstance(email, str) or "@" not in email or verified is not True:
+        return ""
+    return email
 
 
 def mfa_claimed(claims: dict[str, Any]) -> bool:

@@ -11,14 +11,31 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
+from casework.progress import TextProgress
 from core.enums import OrganisationKind
-from db.models import School
-from db.people import signer_by_email
-from db.schools import add_organisation, all_schools, find_school, school_by_name
+from db.models import Organisation, Person, School
+from db.people import served_schools_of, signer_by_email
+from db.schools import (
+    add_organisation,
+    all_schools,
+    find_organisation,
+    find_school,
+    organisations_named,
+    school_by_name,
+    schools_in,
+)
 from db.session import Session, transaction
 from forms.common import validate
 from forms.people import PersonForm, SchoolForm, check_people_file
-from services.people import PeopleProblem, add_staff, create_school, disable, import_people
+from services.people import (
+    PeopleProblem,
+    add_staff,
+    change_person,
+    create_school,
+    disable,
+    import_people,
+    set_serving,
+)
 
 
 class NoSuchSchool(LookupError):
@@ -43,6 +60,14 @@ def resolve_school(session: Session, ref: str | None) -> School:
     raise NoSuchSchool(
         f"Casework has {len(every)} schools: say which with --school (its number or exact name)."
     )
+
+
+def someone(session: Session, email: str) -> Person:
+    """The person who signs in with `email`, disabled or not."""
+    person = signer_by_email(session, email)
+    if person is None:
+        raise PeopleProblem(f"Nobody signs in to Casework as {email}.")
+    return person
 
 
 def _fail(message: str) -> int:
@@ -76,9 +101,7 @@ def cmd_people_add(args: argparse.Namespace) -> int:
 def cmd_people_disable(args: argparse.Namespace) -> int:
     try:
         with transaction() as session:
-            person = signer_by_email(session, args.email)
-            if person is None:
-                raise PeopleProblem(f"Nobody signs in to Casework as {args.email}.")
+            person = someone(session, args.email)
             done = disable(session, person, None, args.reason)
             print(
                 f"Disabled {person.name}: {done.sessions_ended} session(s) ended, "
@@ -89,11 +112,57 @@ def cmd_people_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_people_change(args: argparse.Namespace) -> int:
+    """Change a person's name, address, role or job title, as their page does."""
+    try:
+        with transaction() as session:
+            person = someone(session, args.email)
+            wanted = {
+                "name": person.name if args.name is None else args.name,
+                "email": args.new_email or person.email or "",
+                "role": args.role or person.role.value,
+                "job_title": person.job_title if args.job_title is None else args.job_title,
+            }
+            form, errors = validate(PersonForm, wanted)
+            if form is None:
+                raise PeopleProblem("\n".join(f"{k}: {v}" for k, v in errors.items()))
+            changes = change_person(session, person, form, None)
+            if not changes:
+                print(f"Nothing to change: {person.name} is already as asked.")
+            for name, (before, after) in changes.items():
+                print(f"{person.name}: {name.replace('_', ' ')} {before!r} -> {after!r}")
+    except PeopleProblem as problem:
+        return _fail(str(problem))
+    return 0
+
+
+def cmd_people_serve(args: argparse.Namespace) -> int:
+    """Set exactly which schools a person serves beyond their own, as their page does."""
+    try:
+        with transaction() as session:
+            person = someone(session, args.email)
+            chosen = {resolve_school(session, ref).id for ref in args.school or []}
+            set_serving(session, person, chosen, None)
+            served = schools_in(session, set(served_schools_of(session, person.id)))
+            names = ", ".join(school.name for school in served)
+            print(
+                f"{person.name} serves {names} as well as their own school."
+                if served
+                else f"{person.name} serves only their own school."
+            )
+    except (PeopleProblem, NoSuchSchool) as problem:
+        return _fail(str(problem))
+    return 0
+
+
 def cmd_people_import(args: argparse.Namespace) -> int:
+    """Import people from a CSV file, with a progress bar as it is checked and saved."""
     path = Path(args.file)
     if not path.is_file():
         return _fail(f"There is no file at {path}.")
-    checked = check_people_file(path.read_bytes())
+    progress = TextProgress(sys.stderr)
+    # Checked before the transaction opens, as the web page does.
+    checked = check_people_file(path.read_bytes(), progress)
     if not checked.ok:
         for error in checked.errors:
             print(error, file=sys.stderr)
@@ -103,37 +172,74 @@ def cmd_people_import(args: argparse.Namespace) -> int:
         with transaction() as session:
             school = resolve_school(session, args.school)
             print(f"Importing {total:,} people into {school.name}...", file=sys.stderr)
-            added, updated = import_people(session, school.id, checked.rows, None)
-    except (PeopleProblem, NoSuchSchool) as problem:
+            added, updated = import_people(session, school.id, checked.rows, None, progress)
+    except PeopleProblem as problem:
+        for line in problem.problems:
+            print(line, file=sys.stderr)
+        return _fail(f"Nobody was imported: {len(problem.problems)} problem(s).")
+    except NoSuchSchool as problem:
         return _fail(f"Nobody was imported: {problem}")
     print(f"Imported {total:,} people: {added:,} added, {updated:,} updated.")
     return 0
+
+
+def organisation_for(session: Session, args: argparse.Namespace) -> Organisation | None:
+    """The trust or authority a new school joins: by number, or by exact name (created when
+    no organisation has that name); None for a school on its own."""
+    if args.organisation_id is not None:
+        found = find_organisation(session, args.organisation_id)
+        if found is None:
+            raise NoSuchSchool(
+                f"There is no organisation {args.organisation_id}: `casework schools list` "
+                "shows each school's organisation and its number."
+            )
+        return found
+    if not args.organisation:
+        return None
+    named = organisations_named(session, args.organisation)
+    if len(named) > 1:
+        numbers = ", ".join(str(o.id) for o in named)
+        raise NoSuchSchool(
+            f"{len(named)} organisations are called {args.organisation!r} (numbers {numbers}): "
+            "say which with --organisation-id."
+        )
+    if named:
+        return named[0]
+    kind = OrganisationKind(args.organisation_kind)
+    return add_organisation(session, name=args.organisation, kind=kind)
 
 
 def cmd_schools_add(args: argparse.Namespace) -> int:
     form = form_from(args, SchoolForm)
     if isinstance(form, str):
         return _fail(form)
-    with transaction() as session:
-        organisation_id = None
-        if args.organisation:
-            kind = OrganisationKind(args.organisation_kind)
-            organisation_id = add_organisation(session, name=args.organisation, kind=kind).id
-        school = create_school(session, organisation_id, form, None)
-        print(f"Added school {school.id}: {school.name}.")
+    try:
+        with transaction() as session:
+            organisation = organisation_for(session, args)
+            held_by = organisation.id if organisation is not None else None
+            school = create_school(session, held_by, form, None)
+            where = f", in {organisation.name}" if organisation else ", on its own"
+            print(
+                f"Added school {school.id}: {school.name}{where} "
+                f"(organisation {school.organisation_id})."
+            )
+    except NoSuchSchool as problem:
+        return _fail(str(problem))
     return 0
 
 
 def cmd_schools_list(_: argparse.Namespace) -> int:
     with transaction() as session:
         for school in all_schools(session):
-            print(f"{school.id}\t{school.name}\t{school.phase.value}")
+            organisation = find_organisation(session, school.organisation_id)
+            held_by = f"{organisation.name} ({organisation.id})" if organisation else ""
+            print(f"{school.id}\t{school.name}\t{school.phase.value}\t{held_by}")
     return 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `people` and `schools` with the main parser."""
-    people = sub.add_parser("people", help="add, disable or import people")
+    people = sub.add_parser("people", help="add, change, disable or import people")
     people_sub = people.add_subparsers(dest="people_command", required=True)
     add = people_sub.add_parser("add", help="add one person to a school")
     add.add_argument("--school", help="the school's number or exact name")
@@ -146,6 +252,27 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     off.add_argument("email")
     off.add_argument("--reason", required=True)
     off.set_defaults(func=cmd_people_disable)
+    change = people_sub.add_parser(
+        "change", help="change a person's name, email address, role or job title"
+    )
+    change.add_argument("email", help="the address they sign in with now")
+    change.add_argument("--name")
+    change.add_argument("--new-email", help="a new address to sign in with")
+    change.add_argument("--role", help='e.g. "Designated safeguarding lead" or dsl')
+    change.add_argument("--job-title")
+    change.set_defaults(func=cmd_people_change)
+    serve = people_sub.add_parser(
+        "serve", help="set which other schools a person serves (an HR adviser, a trust lead)"
+    )
+    serve.add_argument("email")
+    serving = serve.add_mutually_exclusive_group(required=True)
+    serving.add_argument(
+        "--school",
+        action="append",
+        help="a school they serve, by number or exact name; repeat for each (replaces the list)",
+    )
+    serving.add_argument("--none", action="store_true", help="they serve no school but their own")
+    serve.set_defaults(func=cmd_people_serve)
     imp = people_sub.add_parser("import", help="import people from a CSV file")
     imp.add_argument("file")
     imp.add_argument("--school", help="the school's number or exact name")
@@ -160,9 +287,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     new.add_argument(
         "--phase", default="primary", choices=["primary", "secondary", "all_through", "special"]
     )
-    new.add_argument("--organisation", help="a new trust or authority to hold it")
+    holder = new.add_mutually_exclusive_group()
+    holder.add_argument(
+        "--organisation",
+        help="the trust or authority that holds it, by exact name (created if none has it)",
+    )
+    holder.add_argument(
+        "--organisation-id", type=int, help="an existing organisation, by its number"
+    )
     new.add_argument(
-        "--organisation-kind", default="trust", choices=[k.value for k in OrganisationKind]
+        "--organisation-kind",
+        default="trust",
+        choices=[k.value for k in OrganisationKind],
+        help="for a new organisation only",
     )
     new.set_defaults(func=cmd_schools_add)
     schools_sub.add_parser("list", help="list every school").set_defaults(func=cmd_schools_list)

@@ -114,7 +114,8 @@ def cmd_import_parents(args: argparse.Namespace) -> int:
     """Import parents from a CSV file; line errors go to stderr and nothing is saved."""
     from pathlib import Path
 
-    from casework.parents_file import TextProgress, import_parents_file
+    from casework.parents_file import import_parents_file
+    from casework.progress import TextProgress
     from forms.parent_directory import FileProblem
 
     path = Path(args.file)
@@ -160,6 +161,7 @@ def cmd_idp_add(args: argparse.Namespace) -> int:
             client_id=args.client_id,
             client_secret=secret,
             trust_mfa=args.trust_mfa,
+            trust_email=args.trust_email,
         )
         print(f"Added identity provider {row.id}: {row.name} ({row.issuer}).")
     print(f"Register this redirect URI with it: {get_settings().base_url}/oidc/callback")
@@ -173,8 +175,13 @@ def cmd_idp_list(_: argparse.Namespace) -> int:
     with reading() as session:
         for row in providers(session):
             trust = "trusts its MFA claim" if row.trust_mfa else "asks for Casework's own code"
+            email = (
+                "takes its email addresses as verified"
+                if row.trust_email
+                else "needs email_verified"
+            )
             where = f"organisation {row.organisation_id}"
-            print("\t".join([str(row.id), row.name, where, row.issuer, trust]))
+            print("\t".join([str(row.id), row.name, where, row.issuer, trust, email]))
     return 0
 
 
@@ -208,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--client-id", required=True)
     add.add_argument(
         "--trust-mfa", action="store_true", help='take an amr claim of "mfa" as the second factor'
+    )
+    add.add_argument(
+        "--trust-email",
+        action="store_true",
+        help="take an email claim that comes without email_verified as verified (Microsoft "
+        "Entra ID sends none); only for a provider whose accounts all have addresses of "
+        "your own domains",
     )
     add.set_defaults(func=cmd_idp_add)
     idp_sub.add_parser("list", help="list the providers").set_defaults(func=cmd_idp_list)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
 
 from casework.admin_cli import NoSuchSchool, resolve_school
-from core.parent_directory import ImportResult, Progress
+from core.parent_directory import ImportResult
+from core.progress import Progress
 from db.parent_directory import save_import
 from db.session import transaction
 from forms.parent_directory import FileProblem, check_file
@@ -26,19 +26,3 @@ def import_parents_file(
         except NoSuchSchool as problem:
             raise FileProblem(str(problem)) from problem
         return save_import(session, found.id, rows, result, source=path.name, progress=progress)
-
-
-class TextProgress:
-    """A one-line progress bar per stage, redrawn in place on a terminal stream."""
-
-    WIDTH = 30
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        filled = self.WIDTH * done // max(total, 1)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        end = "\n" if done >= total else ""
-        self.stream.write(f"\r{stage.capitalize():9} [{bar}] {done:,}/{total:,}{end}")
-        self.stream.flush()

@@ -9,15 +9,9 @@ and the match against parents already known depend on, is defined once.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.enums import ContactBy
-
-# Called as progress(stage, done, total); stage is "checking" or "saving".
-Progress = Callable[[str, int, int], None]
-# Often enough to move a progress bar, seldom enough to cost nothing on a 5,000-line file.
-PROGRESS_EVERY = 250
 
 
 @dataclass(frozen=True)
@@ -55,12 +49,6 @@ class ImportResult:
             f"Imported {self.rows:,} parents and carers: {self.added:,} added, "
             f"{self.updated:,} updated, {self.unchanged:,} unchanged."
         )
-
-
-def report(progress: Progress | None, stage: str, done: int, total: int) -> None:
-    """Tell `progress` how far `stage` has got, every PROGRESS_EVERY lines and at the end."""
-    if progress and (done % PROGRESS_EVERY == 0 or done == total):
-        progress(stage, done, total)
 
 
 def _loose(text: str) -> str:

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # Rate limits, in the `limits` library's notation ("5/15minute", "30/hour").
     rate_signin_per_address: str = "5/15minute"  # sign-in emails asked for one address
     rate_signin_per_ip: str = "30/15minute"  # sign-in requests from one client address
-    rate_links_per_ip: str = "60/minute"  # sign-in link pages and decision POSTs
+    rate_links_per_ip: str = "60/minute"  # emailed links: their pages and answers
     rate_codes_per_person: str = "5/5minute"  # second-factor code attempts
     rate_codes_per_ip: str = "30/5minute"
 

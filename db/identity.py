@@ -36,6 +36,7 @@ def add_provider(
     client_id: str,
     client_secret: str,
     trust_mfa: bool,
+    trust_email: bool = False,
 ) -> IdentityProvider:
     row = IdentityProvider(
         organisation_id=organisation_id,
@@ -44,6 +45,7 @@ def add_provider(
         client_id=client_id,
         sealed_client_secret=seal(client_secret),
         trust_mfa=trust_mfa,
+        trust_email=trust_email,
     )
     session.add(row)
     session.flush()

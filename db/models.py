@@ -521,4 +521,8 @@ class IdentityProvider(Base):
     sealed_client_secret: Mapped[str] = mapped_column(Text)
     # Whether an `amr` claim saying "mfa" is taken as the second factor done.
     trust_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether an `email` claim that comes without `email_verified` is taken as verified: for
+    # a provider that only issues addresses of the organisation's own domains and does not
+    # send the claim (Microsoft Entra ID). An `email_verified` of false is refused anyway.
+    trust_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

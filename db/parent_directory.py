@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.enums import AuditKind
-from core.parent_directory import ImportResult, ParentRow, Progress, home_key, report
+from core.parent_directory import ImportResult, ParentRow, home_key
+from core.progress import Progress, report
 from db.audit import record_event
 from db.models import Person, Role
 from db.people import find_person

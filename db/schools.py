@@ -61,6 +61,16 @@ def organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
+def organisations_named(session: Session, name: str) -> list[Organisation]:
+    """Every organisation with exactly this name (names are not unique), oldest first."""
+    found = select(Organisation).where(Organisation.name == name).order_by(Organisation.id)
+    return list(session.scalars(found))
+
+
+def find_organisation(session: Session, organisation_id: int) -> Organisation | None:
+    return session.get(Organisation, organisation_id)
+
+
 def add_school(
     session: Session,
     *,

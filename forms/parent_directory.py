@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterator
 
 from core.enums import ContactBy
-from core.parent_directory import ImportResult, ParentRow, Progress, home_key, report
+from core.parent_directory import ImportResult, ParentRow, home_key
+from core.progress import Progress, report
 from core.rules import YEAR_GROUPS, looks_like_email
 
 NAME, EMAIL, YEARS, CONTACT = "name", "email", "year_groups", "contact_by"

@@ -13,6 +13,7 @@ from typing import ClassVar
 from pydantic import field_validator
 
 from core.enums import Phase, Role
+from core.progress import Progress, report
 from core.rules import MAX_EMAIL, looks_like_email
 from forms.common import CaseForm, validate
 
@@ -126,11 +127,19 @@ class SchoolForm(CaseForm):
         return value
 
 
+@dataclass(frozen=True)
+class PersonLine:
+    """One good line of a people file: the person, and the line of the file they are on."""
+
+    line: int
+    person: PersonForm
+
+
 @dataclass
 class PeopleFile:
-    """What a people CSV holds: the checked rows, or every problem by line number."""
+    """What a people CSV holds: the checked lines, or every problem by line number."""
 
-    rows: list[PersonForm] = field(default_factory=list)
+    rows: list[PersonLine] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -138,8 +147,11 @@ class PeopleFile:
         return not self.errors
 
 
-def check_people_file(data: bytes) -> PeopleFile:
-    """Read a CSV of people (name, email, role, job_title); any bad line fails the whole file."""
+def check_people_file(data: bytes, progress: Progress | None = None) -> PeopleFile:
+    """Read a CSV of people (name, email, role, job_title); any bad line fails the whole file.
+
+    `progress` hears how many lines have been checked, as the parent import's check does.
+    """
     result = PeopleFile()
     try:
         text = data.decode("utf-8-sig")
@@ -155,11 +167,17 @@ def check_people_file(data: bytes) -> PeopleFile:
             f"job_title; missing: {', '.join(missing)}."
         )
         return result
+    records = list(reader)
+    if len(records) > MAX_IMPORT_ROWS:
+        result.errors.append(
+            f"The file has {len(records):,} lines of people; Casework imports at most "
+            f"{MAX_IMPORT_ROWS:,} at a time. Split it into smaller files."
+        )
+        return result
     seen: dict[str, int] = {}
-    for line, raw in enumerate(reader, start=2):
-        if line - 1 > MAX_IMPORT_ROWS:
-            result.errors.append(f"The file has more than {MAX_IMPORT_ROWS:,} people.")
-            break
+    for done, raw in enumerate(records, start=1):
+        report(progress, "checking", done, len(records))
+        line = done + 1  # the first line names the columns
         row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         if not any(row.values()):
             continue
@@ -175,7 +193,7 @@ def check_people_file(data: bytes) -> PeopleFile:
             )
             continue
         seen[person.email] = line
-        result.rows.append(person)
+        result.rows.append(PersonLine(line, person))
     if not result.rows and not result.errors:
         result.errors.append("The file has no people in it.")
     return result

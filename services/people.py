@@ -10,19 +10,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.enums import AuditKind, OrganisationKind, Phase, Role
+from core.progress import Progress, report
 from db.approvals import waiting_on
 from db.audit import record_event
 from db.identity import forget_totp
 from db.models import Person, School
-from db.people import add_person, serve, served_schools_of, signer_by_email, stop_serving
+from db.people import (
+    add_person,
+    serve,
+    served_schools_of,
+    signer_by_email,
+    signers_by_email,
+    stop_serving,
+)
 from db.schools import add_organisation, add_school, get_school
 from db.session import Session
 from db.sessions import end_sessions_of
-from forms.people import PersonForm, SchoolForm
+from forms.people import PersonForm, PersonLine, SchoolForm
 
 
 class PeopleProblem(ValueError):
-    """Something an administrator asked for that cannot be done, said in plain words."""
+    """Something an administrator asked for that cannot be done, said in plain words: one
+    problem, or one for each line of a file that cannot be imported."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = list(problems)
 
 
 def _record(session: Session, kind: AuditKind, actor: Person | None, **data: Any) -> None:
@@ -158,22 +171,35 @@ def set_serving(
 
 
 def import_people(
-    session: Session, school_id: int, rows: list[PersonForm], actor: Person | None
+    session: Session,
+    school_id: int,
+    rows: list[PersonLine],
+    actor: Person | None,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Add new people and update known ones from a checked file; returns (added, updated).
 
-    The caller's transaction makes it all or nothing.
+    Every line is looked up before anything is written: an address that belongs to another
+    school's person stops the whole file, each such line named. The caller's transaction
+    makes the rest all or nothing too. `progress` hears how many people have been saved.
     """
+    known = signers_by_email(session, (row.person.email for row in rows))
+    elsewhere = [
+        f"Line {row.line}: {row.person.email} belongs to another school in Casework."
+        for row in rows
+        if row.person.email in known and known[row.person.email].school_id != school_id
+    ]
+    if elsewhere:
+        raise PeopleProblem(*elsewhere)
     added = updated = 0
-    for row in rows:
-        known = signer_by_email(session, row.email)
-        if known is None:
-            add_staff(session, school_id, row, actor)
+    for done, row in enumerate(rows, start=1):
+        person = known.get(row.person.email)
+        if person is None:
+            add_staff(session, school_id, row.person, actor)
             added += 1
-        elif known.school_id != school_id:
-            raise PeopleProblem(f"{row.email} belongs to another school in Casework.")
-        elif change_person(session, known, row, actor):
+        elif change_person(session, person, row.person, actor):
             updated += 1
+        report(progress, "saving", done, len(rows))
     _record(
         session,
         AuditKind.PEOPLE_IMPORTED,

@@ -85,6 +85,11 @@ def handle_reply(session: Session, reply: IncomingReply) -> Handled:
         return Handled("not one of our reply addresses")
     approver = get_person(session, approval.approver_id)
     from_approver = bool(approver.email) and reply.sender == (approver.email or "").lower()
+    if from_approver and no_longer_answerable(session, approval) == "passed_on":
+        # Whatever address they replied to: their account is disabled, so the request now
+        # waits for someone else, and they learn nothing more about the case.
+        refuse(session, approval, reply, "the approver's account has been disabled")
+        return tell_outsider(session, approval, reply, "passed_on")
     if not target.current_for(approval):
         # An older link's address, or a guess: only the approver hears about it.
         if not from_approver:
@@ -94,7 +99,7 @@ def handle_reply(session: Session, reply: IncomingReply) -> Handled:
         return tell(session, approval, approver, "replaced", reply, once=approval.token_hash[:16])
     if not from_approver:
         refuse(session, approval, reply, "sent from an address other than the approver's")
-        return tell_stranger(session, approval, reply)
+        return tell_outsider(session, approval, reply, "stranger")
     return answer(session, approval, approver, reply)
 
 
@@ -201,24 +206,22 @@ def tell(
     return Handled(why)
 
 
-def tell_stranger(session: Session, approval: Approval, reply: IncomingReply) -> Handled:
-    """Tell someone other than the approver that their reply was not recorded, and no more."""
+def tell_outsider(session: Session, approval: Approval, reply: IncomingReply, why: str) -> Handled:
+    """Tell someone who may not answer (`why`: "stranger", someone other than the approver;
+    "passed_on", the approver whose account was disabled) that their reply was not recorded,
+    and nothing about the case, not even its reference."""
     if not reply.sender or too_many(session, approval):
-        return Handled("from someone else: not answered")
+        return Handled(f"{why}: not answered")
     case = get_case(session, approval.case_id)
     email = render_email(
-        f"emails/{EmailKind.REPLY_ANSWER}",
-        school=get_school(session, case.school_id),
-        why="stranger",
+        f"emails/{EmailKind.REPLY_ANSWER}", school=get_school(session, case.school_id), why=why
     )
     queue_email(
         session,
-        dedup_key=dedup_key(
-            EmailKind.REPLY_ANSWER, approval.id, "stranger", once_per_message(reply)
-        ),
+        dedup_key=dedup_key(EmailKind.REPLY_ANSWER, approval.id, why, once_per_message(reply)),
         to=reply.sender,
         email=email,
         kind=EmailKind.REPLY_ANSWER,
         case_id=case.id,
     )
-    return Handled("from someone else: told it was not recorded")
+    return Handled(f"{why}: told it was not recorded")

@@ -308,12 +308,16 @@ def waiting_request(session: Session, case_id: int, step_key: str) -> Approval |
 
 
 def no_longer_answerable(session: Session, approval: Approval) -> str:
-    """Why a request can take no answer any more, whichever way one comes: "decided", or
-    "settled" (withdrawn with its case, or the case no longer open); "" while it waits."""
+    """Why a request can take no answer any more, whichever way one comes: "decided",
+    "settled" (withdrawn with its case, or the case no longer open), or "passed_on" (the
+    person asked has had their account disabled, so it waits for whoever holds the role
+    now: see `current_holder`); "" while it waits for its approver."""
     if approval.decision is not None:
         return "decided"
     if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
         CaseStatus.OPEN
     ):
         return "settled"
+    if not get_person(session, approval.approver_id).active:
+        return "passed_on"
     return ""

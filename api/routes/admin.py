@@ -6,17 +6,17 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from api.deps import allowed, checked_form
-from api.errors import AppError
-from api.import_progress import IMPORT_ID, Stage, tracker
+from api.import_progress import progress_answer, tracked
 from api.pages import render_page
 from api.security import Visitor
 from core.access import Action
-from core.parent_directory import ImportResult, Progress
+from core.parent_directory import ImportResult
+from core.progress import Progress
 from core.settings import get_settings
 from db.parent_directory import save_import
 from db.people import letter_recipients
@@ -88,16 +88,9 @@ def run_import(
 
 def tracked_import(seen: Visitor, import_id: str, filename: str, data: bytes) -> ImportResult:
     """Run the import, reporting its progress under `import_id` when the page sent one."""
-    if not IMPORT_ID.fullmatch(import_id):
-        return run_import(seen, filename, data)
-    tracker.report(import_id, seen.person.id, Stage("checking", 0, 0))
-    try:
-        result = run_import(seen, filename, data, tracker.reporter(import_id, seen.person.id))
-    except BaseException:
-        tracker.report(import_id, seen.person.id, Stage("failed", 0, 0))
-        raise
-    outcome = "done" if result.ok else "failed"
-    tracker.report(import_id, seen.person.id, Stage(outcome, result.rows, result.rows))
+    with tracked(import_id, seen.person.id) as run:
+        result = run_import(seen, filename, data, run.progress)
+        run.finish(result.ok, result.rows)
     return result
 
 
@@ -126,10 +119,4 @@ async def upload_parents(
 @router.get("/admin/parents/imports/{import_id}")
 def import_progress(import_id: str, seen: Visitor = Depends(keeper)) -> Response:
     """How far the signed-in person's running import has got, for the progress bar."""
-    stage = tracker.get(import_id, seen.person.id)
-    if stage is None:
-        raise AppError(404, "There is no import with that reference running for you.")
-    return JSONResponse(
-        {"stage": stage.stage, "done": stage.done, "total": stage.total},
-        headers={"Cache-Control": "no-store"},
-    )
+    return progress_answer(import_id, seen.person.id)

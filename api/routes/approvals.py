@@ -55,6 +55,13 @@ def settled(session: Session, approval: Approval, what: str) -> AppError | None:
             f"{what} has already been used: the answer was recorded on "
             f"{local_time(approval.decided_at)}. Nothing more is needed.",
         )
+    if closed == "passed_on":
+        return AppError(
+            410,
+            f"{what} has been passed on: the account it was sent to is no longer active, so "
+            "it now waits for someone else at the school. Nothing more is needed from you, "
+            "and nothing was recorded.",
+        )
     if closed:
         return AppError(
             410,
@@ -215,7 +222,7 @@ def answer(request: Request, view: LinkView, form: FormData, via: Via) -> Respon
     )
 
 
-@router.get("/approvals/{raw}")
+@router.get("/approvals/{raw}", dependencies=[Depends(links_per_ip)])
 def show_approval(request: Request, raw: str) -> Response:
     view = load_link(raw, ApprovalKind.APPROVAL, current_user(request))
     return page(request, view, values={}, errors={})
@@ -227,7 +234,7 @@ def answer_approval(request: Request, raw: str, form: FormData = Depends(posted_
     return answer(request, view, form, Via.LINK)
 
 
-@router.get("/tasks/{raw}")
+@router.get("/tasks/{raw}", dependencies=[Depends(links_per_ip)])
 def show_task(request: Request, raw: str) -> Response:
     view = load_link(raw, ApprovalKind.TASK, current_user(request))
     return page(request, view, values={}, errors={})

@@ -18,7 +18,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.errors import AppError
 from api.limits import limiter_of
-from api.oidc import Provider, authorisation_url, id_token_claims, mfa_claimed, new_secret
+from api.oidc import (
+    Provider,
+    authorisation_url,
+    id_token_claims,
+    mfa_claimed,
+    new_secret,
+    verified_email,
+)
 from api.security import client_ip, cookie_name, drop_cookie, set_cookie
 from api.signin import after_first_step, safe_next
 from core.sealed import Unreadable
@@ -42,8 +49,8 @@ def redirect_uri() -> str:
     return f"{get_settings().base_url}/oidc/callback"
 
 
-def load_provider(provider_id: int) -> tuple[Provider, int, bool]:
-    """The provider, its organisation and whether its MFA claim is trusted."""
+def load_provider(provider_id: int) -> tuple[Provider, int]:
+    """The provider and its organisation."""
     with reading() as session:
         row = get_provider(session, provider_id)
         if row is None:
@@ -56,8 +63,16 @@ def load_provider(provider_id: int) -> tuple[Provider, int, bool]:
                 f"Sign-in with {row.name} is not working: its settings were saved under "
                 "another secret key. Ask whoever looks after Casework to add it again.",
             ) from exc
-        provider = Provider(row.id, row.name, row.issuer, row.client_id, secret)
-        return provider, row.organisation_id, row.trust_mfa
+        provider = Provider(
+            row.id,
+            row.name,
+            row.issuer,
+            row.client_id,
+            secret,
+            trust_mfa=row.trust_mfa,
+            trust_email=row.trust_email,
+        )
+        return provider, row.organisation_id
 
 
 def pack(data: dict[str, Any]) -> str:
@@ -79,7 +94,7 @@ def unpack(value: str) -> dict[str, Any] | None:
 @router.get("/oidc/start/{provider_id}")
 def oidc_start(request: Request, provider_id: int, next: str = "/") -> Response:
     limiter_of(request).hit("rate_signin_per_ip", client_ip(request))
-    provider, _, _ = load_provider(provider_id)
+    provider, _ = load_provider(provider_id)
     state, nonce = new_secret(), new_secret()
     target = authorisation_url(provider, redirect_uri(), state, nonce)
     response = RedirectResponse(target, status_code=303)
@@ -90,8 +105,8 @@ def oidc_start(request: Request, provider_id: int, next: str = "/") -> Response:
 
 def matched_person(provider: Provider, organisation_id: int, claims: dict[str, Any]) -> Person:
     """The person the verified email of the claims belongs to, or a page saying why not."""
-    email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or claims.get("email_verified") is not True:
+    email = verified_email(provider, claims)
+    if not email:
         raise AppError(
             403,
             f"{provider.name} did not give Casework a verified email address for you, so "
@@ -118,7 +133,7 @@ def oidc_callback(request: Request, code: str = "", state: str = "", error: str 
     flow = unpack(request.cookies.get(cookie_name(FLOW)) or "")
     if flow is None or not state or not same(state, str(flow.get("state", ""))):
         raise AppError(400, START_AGAIN, "Casework could not sign you in")
-    provider, organisation_id, trust_mfa = load_provider(int(flow["provider"]))
+    provider, organisation_id = load_provider(int(flow["provider"]))
     if error or not code:
         raise AppError(
             403,
@@ -133,7 +148,7 @@ def oidc_callback(request: Request, code: str = "", state: str = "", error: str 
         person,
         f"idp:{provider.id}",
         str(flow.get("next") or "/"),
-        mfa_done=trust_mfa and mfa_claimed(claims),
+        mfa_done=provider.trust_mfa and mfa_claimed(claims),
     )
     drop_cookie(response, FLOW)
     return response

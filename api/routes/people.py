@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,10 +13,12 @@ from starlette.datastructures import FormData, UploadFile
 
 from api.deps import allowed, checked_form, posted_form, unit_of_work
 from api.errors import AppError
+from api.import_progress import progress_answer, tracked
 from api.pages import render_page
 from api.security import Visitor
 from core.access import Action
 from core.enums import Phase, Role
+from core.progress import Progress
 from core.settings import get_settings
 from db.models import Person
 from db.people import get_person, people_of, person_at, served_schools_of
@@ -95,6 +99,16 @@ def admin_page(
 # --- People -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PeopleImport:
+    """What importing a people file did: how many lines were saved, or why none were."""
+
+    lines: int = 0
+    added: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
 def people_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
     return admin_page(
         request,
@@ -104,6 +118,9 @@ def people_page(request: Request, session: Session, seen: Visitor, **extra: Any)
         people=people_of(session, seen.school_id),
         school_id=seen.school_id,
         roles=ROLE_OPTIONS,
+        # Chosen here so the page can ask how its import is going while it runs.
+        import_id=secrets.token_urlsafe(18),
+        max_mb=get_settings().max_file_bytes // (1024 * 1024),
     )
 
 
@@ -152,26 +169,47 @@ async def import_file(
         problems = (
             [f"The file is larger than {limit // (1024 * 1024)} MB."] if len(data) > limit else []
         )
-    return await run_in_threadpool(finish_import, request, seen, data, problems)
+    import_id = str(form.get("import_id") or "")
+    return await run_in_threadpool(finish_import, request, seen, import_id, data, problems)
 
 
-def finish_import(request: Request, seen: Visitor, data: bytes, problems: list[str]) -> Response:
-    checked = check_people_file(data) if not problems else None
-    errors = problems or (checked.errors if checked else [])
+def run_people_import(seen: Visitor, data: bytes, progress: Progress | None) -> PeopleImport:
+    """Check the whole file, then save it in one transaction: everyone, or nobody."""
+    # Checked before the transaction opens: nobody else's save waits while it is read.
+    checked = check_people_file(data, progress)
+    if not checked.ok:
+        return PeopleImport(errors=checked.errors)
+    try:
+        with transaction() as session:
+            added, updated = import_people(
+                session, seen.school_id, checked.rows, me(session, seen), progress
+            )
+    except PeopleProblem as problem:
+        return PeopleImport(errors=problem.problems)
+    return PeopleImport(lines=len(checked.rows), added=added, updated=updated)
+
+
+def finish_import(
+    request: Request, seen: Visitor, import_id: str, data: bytes, problems: list[str]
+) -> Response:
+    if problems:
+        done = PeopleImport(errors=problems)
+    else:
+        with tracked(import_id, seen.person.id) as run:
+            done = run_people_import(seen, data, run.progress)
+            run.finish(not done.errors, done.lines)
+    if not done.errors:
+        return RedirectResponse(
+            f"/admin/people?done=imported-{done.added}-{done.updated}", status_code=303
+        )
     with transaction() as session:
-        if checked is not None and checked.ok:
-            try:
-                added, updated = import_people(
-                    session, seen.school_id, checked.rows, me(session, seen)
-                )
-            except PeopleProblem as problem:
-                session.rollback()
-                errors = [str(problem)]
-            else:
-                return RedirectResponse(
-                    f"/admin/people?done=imported-{added}-{updated}", status_code=303
-                )
-        return people_page(request, session, seen, import_errors=errors)
+        return people_page(request, session, seen, import_errors=done.errors)
+
+
+@router.get("/admin/people/imports/{import_id}")
+def people_import_progress(import_id: str, seen: Visitor = Depends(people_admin)) -> Response:
+    """How far the signed-in administrator's running import has got, for the progress bar."""
+    return progress_answer(import_id, seen.person.id)
 
 
 def person_page(

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from db.identity import add_provider
+from db.identity import add_provider, providers
 from db.models import UserSession
 from db.schools import first_school
 from db.session import transaction
@@ -34,7 +34,9 @@ def provider(tmp_path: Path) -> Iterator[str]:
         yield issuer
 
 
-def add_idp(settings: Settings, issuer: str, trust_mfa: bool = True) -> int:
+def add_idp(
+    settings: Settings, issuer: str, trust_mfa: bool = True, trust_email: bool = False
+) -> int:
     with transaction(settings.database_url) as session:
         school = first_school(session)
         assert school is not None
@@ -46,6 +48,7 @@ def add_idp(settings: Settings, issuer: str, trust_mfa: bool = True) -> int:
             client_id="casework-test",
             client_secret="a-client-secret",
             trust_mfa=trust_mfa,
+            trust_email=trust_email,
         )
         return row.id
 
@@ -85,6 +88,29 @@ def test_an_unknown_or_unverified_email_is_refused(
     unverified = sign_in_at_provider(client, provider, "tom-2", claims)
     assert unverified.status_code == 403 and "verified email address" in unverified.text
     assert count(configured.database_url, UserSession) == 0
+
+
+def test_an_entra_style_token_without_email_verified_needs_the_provider_trusted_for_email(
+    client: TestClient, configured: Settings, provider: str
+) -> None:
+    """Microsoft Entra ID sends `email` but no `email_verified` claim at all."""
+    add_idp(configured, provider)
+    entra = {"email": "tom.byrne@oakfield.example", "name": "Tom Byrne"}
+    refused = sign_in_at_provider(client, provider, "tom-entra", entra)
+    assert refused.status_code == 403 and "verified email address" in refused.text
+    assert count(configured.database_url, UserSession) == 0
+
+    with transaction(configured.database_url) as session:
+        (row,) = providers(session)
+        row.trust_email = True
+    done = sign_in_at_provider(client, provider, "tom-entra", entra)
+    assert done.status_code == 303 and done.headers["location"] == "/audit"
+    assert "Tom Byrne" in client.get("/").text
+
+    client.cookies.clear()
+    said_no = {**entra, "email_verified": False}
+    refused = sign_in_at_provider(client, provider, "tom-entra", said_no)
+    assert refused.status_code == 403, "the provider saying no still counts"
 
 
 def test_an_elevated_role_without_the_mfa_claim_is_asked_for_a_code(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.enums import AuditKind, Phase, Role
+from core.enums import AuditKind, IncidentType, Phase, Role
 from core.settings import Settings
-from db.models import AuditEvent, Person, School
+from db.models import Approval, AuditEvent, DecisionCode, OutboxMessage, Person, School
 from db.people import staff_by_email
 from db.session import transaction
 from mail.catcher import MailStore
-from tests.support import csrf_of, first_step, make_approval, make_case
+from tests.support import count, csrf_of, first_step, make_approval, make_case
 
 ADMIN = "admin@oakfield.example"
 
@@ -181,6 +182,70 @@ def test_disabling_ends_sessions_and_flags_requests_waiting_on_the_person(
     assert moved.data["from"] == "Helen Okafor" and moved.data["to"] == "Kate Doyle"
 
 
+def test_links_sent_to_someone_since_disabled_record_nothing(
+    configured: Settings,
+    signed_in: Callable[[str], TestClient],
+    client: TestClient,
+) -> None:
+    """A head who has left keeps their emails: none of the links in them may answer."""
+    url = configured.database_url
+    letter_case = make_case(url)
+    letter = f"/approvals/{make_approval(url, letter_case)}"
+    inquiry_case = make_case(url, IncidentType.STAFF_CONDUCT)
+    inquiry = f"/tasks/{make_approval(url, inquiry_case, step_key='investigate')}"
+    assert client.get(letter).status_code == 200 and client.get(inquiry).status_code == 200
+
+    # The head leaves and the deputy takes her place.
+    head, kate = person(url, "head@oakfield.example"), person(url, "deputy@oakfield.example")
+    assert head is not None and kate is not None
+    admin = signed_in(ADMIN)
+    done = post_form(
+        admin,
+        f"/admin/people/{head.id}",
+        f"/admin/people/{head.id}/disable",
+        {"reason": "Left the school"},
+    )
+    promoted = post_form(
+        admin,
+        f"/admin/people/{kate.id}",
+        f"/admin/people/{kate.id}",
+        {"name": kate.name, "email": "deputy@oakfield.example", "role": "headteacher"},
+    )
+    assert done.status_code == promoted.status_code == 303
+    client.cookies.clear()
+    token = csrf_of(client.get("/signin").text)
+
+    for link in (letter, inquiry):
+        page = client.get(link)
+        assert page.status_code == 410
+        assert "has been passed on" in page.text and "waits for someone else" in page.text
+        assert "Record my decision" not in page.text
+    attempts = [
+        (letter, {"decision": "rejected", "reason": "Not needed, I spoke to the parents."}),
+        (letter, {"action": "send_code", "decision": "approved"}),
+        (letter, {"decision": "approved", "code": "123456"}),
+        (
+            inquiry,
+            {
+                "findings": "Spoke to everyone involved; nothing happened.",
+                "breach_found": "no",
+                "child_may_be_at_risk": "no",
+            },
+        ),
+    ]
+    for link, answer in attempts:
+        refused = client.post(link, data={**answer, "csrf_token": token})
+        assert refused.status_code == 410 and "has been passed on" in refused.text
+
+    with transaction(url) as session:
+        approvals = list(session.scalars(select(Approval)))
+        assert [a.decision for a in approvals] == [None, None]
+        kinds = set(session.scalars(select(AuditEvent.kind)))
+    assert not {"approval.decided", "task.completed", "step.completed"} & kinds
+    assert count(url, DecisionCode) == 0, "no confirmation code was made or emailed"
+    assert count(url, OutboxMessage, OutboxMessage.kind == "decision_code") == 0
+
+
 def test_admins_cannot_disable_themselves(
     configured: Settings, signed_in: Callable[[str], TestClient]
 ) -> None:
@@ -228,6 +293,72 @@ def test_a_people_file_with_one_bad_line_imports_nobody(
     assert done.status_code == 200 and "1 added, 1 updated" in done.text
     tom = person(url, "tom.byrne@oakfield.example")
     assert tom is not None and tom.job_title == "Head of PE"
+
+
+def import_people_file(client: TestClient, data: str) -> tuple[httpx.Response, str]:
+    """Upload a people file as the page does; the answer and the import's progress id."""
+    page = client.get("/admin/people").text
+    found = re.search(r'name="import_id" value="([^"]+)"', page)
+    assert found, "the page gives each import a reference for its progress bar"
+    answer = client.post(
+        "/admin/people/import",
+        data={"csrf_token": csrf_of(page), "import_id": found.group(1)},
+        files={"file": ("staff.csv", data.encode(), "text/csv")},
+    )
+    return answer, found.group(1)
+
+
+def progress_of(client: TestClient, import_id: str) -> tuple[int, dict[str, object]]:
+    answer = client.get(f"/admin/people/imports/{import_id}")
+    return answer.status_code, answer.json()
+
+
+def test_a_people_import_reports_its_progress_like_the_parents_import(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    admin = signed_in(ADMIN)
+    page = admin.get("/admin/people").text
+    assert 'data-progress="/admin/people/imports/"' in page and "import-progress.js" in page
+    rows = "".join(f"Person {n},person{n}@oakfield.example,staff,\n" for n in range(300))
+    answer, import_id = import_people_file(admin, "name,email,role,job_title\n" + rows)
+    assert answer.status_code == 200 and "300 added, 0 updated" in answer.text
+    assert progress_of(admin, import_id) == (200, {"stage": "done", "done": 300, "total": 300})
+
+    admin.cookies.clear()
+    other = signed_in("head@oakfield.example")
+    assert other.get(f"/admin/people/imports/{import_id}").status_code in (403, 404)
+
+
+def test_an_address_of_another_schools_person_stops_the_whole_file_with_its_line(
+    configured: Settings, signed_in: Callable[[str], TestClient]
+) -> None:
+    from forms.people import PersonForm, SchoolForm
+    from services.people import add_staff, create_school
+
+    url = configured.database_url
+    with transaction(url) as session:
+        elm = create_school(session, None, SchoolForm(name="Elmbridge Academy"), None)
+        form = PersonForm(name="Omar Reid", email="omar.reid@elmbridge.example", role="staff")
+        add_staff(session, elm.id, form, None)
+    admin = signed_in(ADMIN)
+    answer, import_id = import_people_file(
+        admin,
+        "name,email,role,job_title\n"
+        "Lena Ortiz,lena.ortiz@oakfield.example,staff,Teacher\n"
+        "Omar Reid,Omar.Reid@elmbridge.example,headteacher,\n"
+        "Tom Byrne,tom.byrne@oakfield.example,staff,Head of PE\n",
+    )
+    assert answer.status_code == 400 and "Nobody was imported" in answer.text
+    assert "Line 3: omar.reid@elmbridge.example belongs to another school" in answer.text
+    assert progress_of(admin, import_id)[1]["stage"] == "failed"
+    assert person(url, "lena.ortiz@oakfield.example") is None, "the good lines are not saved"
+    omar, tom = (
+        person(url, "omar.reid@elmbridge.example"),
+        person(url, "tom.byrne@oakfield.example"),
+    )
+    assert omar is not None and omar.role == Role.STAFF
+    assert tom is not None and tom.job_title != "Head of PE"
+    assert events(url, AuditKind.PEOPLE_IMPORTED) == []
 
 
 def test_a_second_school_is_set_up_and_each_school_sees_only_its_own(

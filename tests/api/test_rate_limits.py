@@ -1,4 +1,4 @@
-"""Rate limits on sign-in requests, sign-in links and decisions on emailed links."""
+"""Rate limits on sign-in requests, and on opening and answering emailed links."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_sign_in_link_pages_are_limited(
 def test_decisions_on_emailed_links_are_limited(
     client: TestClient, configured: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limit(monkeypatch, links_per_ip="2/minute")
+    limit(monkeypatch, links_per_ip="3/minute")
     token = make_approval(configured.database_url, make_case(configured.database_url))
     page = client.get(f"/approvals/{token}")
     assert page.status_code == 200
@@ -62,3 +62,24 @@ def test_decisions_on_emailed_links_are_limited(
         for _ in range(3)
     ]
     assert posted[:2] == [400, 400] and posted[2] == 429
+
+
+@pytest.mark.parametrize("kind", ["approvals", "tasks"])
+def test_guessing_approval_and_task_links_is_limited(
+    client: TestClient, configured: Settings, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    limit(monkeypatch, links_per_ip="3/minute")
+    statuses = [client.get(f"/{kind}/guess{n}").status_code for n in range(5)]
+    assert statuses == [404, 404, 404, 429, 429]
+    refused = client.get(f"/{kind}/guess5")
+    assert "Too many tries" in refused.text and "Nothing more was done" in refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_real_link_opened_too_often_is_limited_too(
+    client: TestClient, configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit(monkeypatch, links_per_ip="2/minute")
+    token = make_approval(configured.database_url, make_case(configured.database_url))
+    statuses = [client.get(f"/approvals/{token}").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -46,7 +46,7 @@ def test_pages_allow_only_casework_s_own_scripts_and_styles(
         assert "strict-transport-security" not in page.headers, "dev mode runs on plain HTTP"
         for pattern in (INLINE_SCRIPT, INLINE_STYLE, HANDLER):
             assert not pattern.search(page.text), f"{path} has inline code: {pattern.pattern}"
-    script = client.get("/static/parents-import.js")
+    script = client.get("/static/import-progress.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     has_page_headers(script.headers)
 

@@ -66,8 +66,17 @@ def test_signing_out_ends_the_session(signed_in: Callable[[str], TestClient]) ->
     client = signed_in("dsl@oakfield.example")
     home = client.get("/")
     assert "Daniel Price" in home.text
+    kept = dict(client.cookies)  # what someone who copied the cookie would still have
+    assert kept.get("cw_session")
     client.post("/signout", data={"csrf_token": csrf_of(home.text)})
     assert client.get("/", follow_redirects=False).status_code == 303
+
+    # The browser forgets the cookie; the server must also refuse it if it comes back.
+    client.cookies.clear()
+    client.cookies.update(kept)
+    replayed = client.get("/", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"].startswith("/signin")
+    assert "Daniel Price" not in client.get("/").text
 
 
 def test_redirects_after_sign_in_stay_on_this_site(client: TestClient) -> None:

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from casework.cli import main
-from core.enums import AuditKind, Role
+from core.enums import AuditKind, OrganisationKind, Role
 from core.settings import Settings
-from db.models import AuditEvent, Person, School
-from db.session import transaction
+from db.models import AuditEvent, Organisation, Person, School, Serves
+from db.people import hr_adviser
+from db.session import Session, transaction
 
 
 def people_named(url: str, email: str) -> list[Person]:
@@ -78,6 +79,35 @@ def test_a_people_file_with_a_bad_line_changes_nothing(
         assert imported.data["added"] == 1
 
 
+def test_a_people_import_prints_its_progress_and_names_a_line_from_another_school(
+    configured: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    assert main(["schools", "add", "--name", "Elmbridge Academy"]) == 0
+    args = ["--name", "Omar Reid", "--email", "omar@elmbridge.example", "--role", "staff"]
+    assert main(["people", "add", *args, "--school", "Elmbridge Academy"]) == 0
+    capsys.readouterr()
+
+    staff = tmp_path / "staff.csv"
+    rows = "".join(f"Person {n},person{n}@oakfield.example,staff\n" for n in range(600))
+    staff.write_text("name,email,role\n" + rows + "Omar Reid,omar@elmbridge.example,dsl\n")
+    assert main(["people", "import", str(staff), "--school", "Oakfield Primary School"]) == 1
+    err = capsys.readouterr().err
+    assert "Checking  [" in err and "601/601" in err, "the check shows how far it has got"
+    assert "Line 602: omar@elmbridge.example belongs to another school" in err
+    assert "Nobody was imported" in err
+    assert people_named(url, "person0@oakfield.example") == []
+    [omar] = people_named(url, "omar@elmbridge.example")
+    assert omar.role == Role.STAFF
+
+    staff.write_text("name,email,role\n" + rows)
+    assert main(["people", "import", str(staff), "--school", "Oakfield Primary School"]) == 0
+    done = capsys.readouterr()
+    assert "600 added, 0 updated" in done.out
+    assert "Saving    [" in done.err and "250/600" in done.err and "600/600" in done.err
+    assert len(people_named(url, "person599@oakfield.example")) == 1
+
+
 def test_import_parents_names_the_school_when_there_are_several(
     configured: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,3 +125,78 @@ def test_import_parents_names_the_school_when_there_are_several(
         kai = session.scalars(select(Person).where(Person.email == "kai@families.example")).one()
         elm = session.scalars(select(School).where(School.name == "Elmbridge Academy")).one()
         assert kai.school_id == elm.id
+
+
+def test_a_school_joins_an_existing_trust_by_name_or_number(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    with transaction(url) as session:
+        oakfield = session.scalars(select(School)).one()
+        trust = oakfield.organisation_id
+    add = ["schools", "add", "--name"]
+    assert main([*add, "Elmbridge Academy", "--organisation", "Oakfield Learning Trust"]) == 0
+    assert "in Oakfield Learning Trust" in capsys.readouterr().out
+    assert main([*add, "Birch Primary", "--organisation-id", str(trust)]) == 0
+    assert main([*add, "Ash Primary", "--organisation", "Riverside Council"]) == 0
+    assert main([*add, "Yew Primary", "--organisation", "Riverside Council"]) == 0
+    assert main([*add, "Fir Primary", "--organisation-id", "999"]) == 1
+    assert "no organisation 999" in capsys.readouterr().err
+    with transaction(url) as session:
+        held = {
+            name: org for name, org in session.execute(select(School.name, School.organisation_id))
+        }
+        council = session.scalars(
+            select(Organisation).where(Organisation.name == "Riverside Council")
+        ).one()
+        assert council.kind == OrganisationKind.TRUST
+    assert held["Elmbridge Academy"] == held["Birch Primary"] == trust
+    assert held["Ash Primary"] == held["Yew Primary"] == council.id != trust
+    assert "Fir Primary" not in held
+    assert main(["schools", "list"]) == 0
+    assert f"Birch Primary\tprimary\tOakfield Learning Trust ({trust})" in capsys.readouterr().out
+
+
+def test_a_role_and_the_schools_a_person_serves_are_changed_from_the_terminal(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    for name in ("Elmbridge Academy", "Birch Primary"):
+        assert main(["schools", "add", "--name", name]) == 0
+    capsys.readouterr()
+
+    tom = ["people", "change", "tom.byrne@oakfield.example"]
+    assert main([*tom, "--role", "Deputy safeguarding lead", "--job-title", "Head of PE"]) == 0
+    assert "role 'staff' -> 'deputy_dsl'" in capsys.readouterr().out
+    [tom_now] = people_named(url, "tom.byrne@oakfield.example")
+    assert tom_now.role == Role.DEPUTY_DSL and tom_now.job_title == "Head of PE"
+    assert main([*tom, "--role", "Wizard"]) == 1
+    assert "Choose one of the roles" in capsys.readouterr().err
+    assert main([*tom, "--new-email", "dsl@oakfield.example"]) == 1
+    assert "already belongs to someone" in capsys.readouterr().err
+
+    hr = ["people", "serve", "hr@oakfield.example"]
+    assert main([*hr, "--school", "Elmbridge Academy", "--school", "Birch Primary"]) == 0
+    assert "serves Birch Primary, Elmbridge Academy as well" in capsys.readouterr().out
+    with transaction(url) as session:
+        priya = session.scalars(select(Person).where(Person.email == "hr@oakfield.example")).one()
+        served = set(
+            session.scalars(select(School.name).join(Serves).where(Serves.person_id == priya.id))
+        )
+        assert served == {"Elmbridge Academy", "Birch Primary"}
+        assert hr_adviser(session, served_id(session, "Birch Primary")).id == priya.id
+    assert main([*hr, "--school", "Nowhere Academy"]) == 1
+    assert main([*hr, "--none"]) == 0
+    assert "serves only their own school" in capsys.readouterr().out
+    with transaction(url) as session:
+        changes = [
+            e.data["changes"]
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.kind == AuditKind.PERSON_CHANGED)
+            )
+        ]
+    assert [sorted(c) for c in changes] == [["job_title", "role"], ["serves"], ["serves"]]
+
+
+def served_id(session: Session, name: str) -> int:
+    return session.scalars(select(School.id).where(School.name == name)).one()

@@ -33,6 +33,7 @@ def test_a_provider_is_added_with_its_secret_sealed(
     with transaction(configured.database_url) as session:
         (row,) = providers(session)
         assert row.issuer == "https://login.example/tenant/v2.0" and row.trust_mfa
+        assert not row.trust_email, "off unless asked for"
         assert "s3cret-value" not in row.sealed_client_secret
         assert client_secret(row) == "s3cret-value"
     assert main(["idp", "list"]) == 0
@@ -48,3 +49,15 @@ def test_a_missing_secret_or_organisation_is_refused(
     monkeypatch.setenv("CASEWORK_IDP_CLIENT_SECRET", "x")
     assert main([*ADD[:3], "99", *ADD[4:]]) == 1
     assert "no organisation 99" in capsys.readouterr().err
+
+
+def test_a_provider_can_be_trusted_for_its_email_addresses(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CASEWORK_IDP_CLIENT_SECRET", "s3cret-value")
+    assert main([*ADD, "--trust-email"]) == 0
+    with transaction(configured.database_url) as session:
+        (row,) = providers(session)
+        assert row.trust_email
+    assert main(["idp", "list"]) == 0
+    assert "takes its email addresses as verified" in capsys.readouterr().out

@@ -20,6 +20,7 @@ from db.cases import close_case
 from db.models import Approval, AuditEvent, Case, IncidentType, OutboxMessage, Person
 from db.session import transaction
 from mail.catcher import MailStore, StoredMail, free_port
+from services.people import disable
 from services.replies import MOST_ANSWERS
 from services.requests import ask
 from tests.casework.test_reminders import hours_pass
@@ -257,6 +258,26 @@ def test_a_reply_about_a_closed_case_changes_nothing(letter: Request) -> None:
     letter.reply("APPROVE")
     assert letter.approval().decision is None
     assert "no longer needs your answer" in letter.answer(subject="no answer needed").text
+
+
+def test_a_reply_from_an_approver_since_disabled_changes_nothing(letter: Request) -> None:
+    with transaction(letter.url) as session:
+        head = session.scalars(select(Person).where(Person.email == HEAD)).one()
+        disable(session, head, None, "Left the school")
+    letter.reply("APPROVE")
+    letter.reply("Reject: we wrote to parents last month")
+
+    assert letter.approval().decision is None
+    kinds = audit_kinds(letter.url, letter.case_id)
+    assert "approval.decided" not in kinds and "step.completed" not in kinds
+    assert kinds.count("reply.refused") == 2, "each attempt is on the case record"
+    assert count(letter.url, OutboxMessage, OutboxMessage.kind == "parent_letter") == 0
+    told = letter.answer(subject="not recorded")
+    assert "no longer active" in told.text and "waits for someone else" in told.text
+    with transaction(letter.url) as session:
+        reference = session.get(Case, letter.case_id).reference  # type: ignore[union-attr]
+    assert reference not in told.raw, "someone who has left learns nothing more of the case"
+    assert told.message["Reply-To"] is None
 
 
 def test_a_step_that_needs_more_than_a_word_invites_no_reply(

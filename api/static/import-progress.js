@@ -1,8 +1,10 @@
-// Progress for the parents import: the upload as it goes, then the server's checking and
-// saving, line by line. Without JavaScript the form still posts normally and simply waits.
+// Progress for an import (parents and carers, or people): the upload as it goes, then the
+// server's checking and saving, line by line. The form names where its progress is read
+// (data-progress, to which the import's id is added) and what its saving stage is called
+// (data-saving). Without JavaScript the form still posts normally and simply waits.
 (function () {
   "use strict";
-  var form = document.getElementById("parents-import");
+  var form = document.querySelector("form[data-progress]");
   if (!form || !window.XMLHttpRequest || !window.FormData || !window.fetch) {
     return;
   }
@@ -13,7 +15,7 @@
   var button = form.querySelector("button[type=submit]");
   var STAGES = {
     checking: "Checking every line of the file",
-    saving: "Saving parents and carers",
+    saving: form.getAttribute("data-saving") || "Saving",
     done: "Finishing",
     failed: "Finishing"
   };
@@ -62,7 +64,8 @@
     event.preventDefault();
     var data = new FormData(form);
     var stop = { done: false };
-    var progressUrl = "/admin/parents/imports/" + encodeURIComponent(form.elements.import_id.value);
+    var progressUrl = form.getAttribute("data-progress") +
+      encodeURIComponent(form.elements.import_id.value);
     var request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.upload.addEventListener("progress", function (e) {
