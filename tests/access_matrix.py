@@ -120,11 +120,11 @@ def link_of(holder: int) -> Rule:
     return lambda actor: OK if actor.id == holder else REFUSED
 
 
-def own_import(owner: int) -> Rule:
-    """A parents import's progress: those who manage parents, and only for their own."""
+def own_import(owner: int, action: Action) -> Rule:
+    """An import's progress: those who may run such imports, and only for their own."""
 
     def rule(actor: Actor) -> str:
-        if not may(actor, Action.MANAGE_PARENTS):
+        if not may(actor, action):
             return REFUSED
         return OK if actor.id == owner else HIDDEN
 
@@ -322,7 +322,11 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         # No file chosen: those allowed get 400.
         ("POST", "/admin/parents"): [Ask("POST", "/admin/parents", school(Action.MANAGE_PARENTS))],
         ("GET", "/admin/parents/imports/{import_id}"): [
-            Ask("GET", f"/admin/parents/imports/{w.import_id}", own_import(w.import_owner))
+            Ask(
+                "GET",
+                f"/admin/parents/imports/{w.import_id}",
+                own_import(w.import_owner, Action.MANAGE_PARENTS),
+            )
         ],
         # People and schools.
         ("GET", "/admin/people"): [Ask("GET", "/admin/people", school(Action.MANAGE_PEOPLE))],
@@ -331,6 +335,13 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ],
         ("POST", "/admin/people/import"): [
             Ask("POST", "/admin/people/import", school(Action.MANAGE_PEOPLE))
+        ],
+        ("GET", "/admin/people/imports/{import_id}"): [
+            Ask(
+                "GET",
+                f"/admin/people/imports/{w.people_import_id}",
+                own_import(w.people_import_owner, Action.MANAGE_PEOPLE),
+            )
         ],
         ("GET", "/admin/people/{person_id}"): [
             Ask("GET", f"/admin/people/{p.id}", someone(p, changing=False)) for p in people

@@ -45,6 +45,7 @@ OTHER_STAFF = "sara.novak@oakfield.example"
 DEPUTY_DSL = "nadia.khan@oakfield.example"
 OTHER_HEAD = "head@elmbridge.example"
 OTHER_ADMIN = "admin@elmbridge.example"
+ADMIN = "admin@oakfield.example"
 COUNCIL_HR = "hr@elmbridge.example"
 
 
@@ -82,6 +83,8 @@ class World:
     people: tuple[PersonTarget, ...]  # Sara (Oakfield's) and the council's HR adviser
     import_id: str  # a parents import the headteacher has running
     import_owner: int
+    people_import_id: str  # a people import Oakfield's administrator has running
+    people_import_owner: int
 
     @property
     def by_name(self) -> dict[str, CaseTarget]:
@@ -230,6 +233,9 @@ def build(url: str) -> World:
         owner = head.id
         import_id = secrets.token_urlsafe(18)
         tracker.report(import_id, owner, Stage("checking", 0, 0))
+        admin = staff(session, ADMIN).id
+        people_import_id = secrets.token_urlsafe(18)
+        tracker.report(people_import_id, admin, Stage("checking", 0, 0))
         return World(
             oakfield=oak,
             elmbridge=elm,
@@ -245,6 +251,8 @@ def build(url: str) -> World:
             ),
             import_id=import_id,
             import_owner=owner,
+            people_import_id=people_import_id,
+            people_import_owner=admin,
         )
 
 
@@ -252,4 +260,5 @@ def placeholder() -> World:
     """A world of made-up ids: enough to list the matrix's routes without a database."""
     case = CaseTarget("placeholder", 1, CaseFacts(1, 1, 1, None, False, False, frozenset()))
     person = PersonTarget(1, 1, frozenset({1}))
-    return World(1, 2, (case, case, case), case, case, (person, person), "placeholder", 1)
+    people = (person, person)
+    return World(1, 2, (case, case, case), case, case, people, "placeholder", 1, "other", 1)
