@@ -400,7 +400,7 @@ def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
     """A new database on the server `admin_url` names, and how to drop it."""
     from sqlalchemy import create_engine, text
 
-    from db.session import engine_for
+    from db.session import dispose_engine
 
     def admin() -> Any:
         return create_engine(
@@ -416,7 +416,7 @@ def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
 
     def drop() -> None:
-        engine_for(url).dispose()
+        dispose_engine(url)
         dropper = admin()
         with dropper.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from casework.run import LIFELINES, Lifeline, describe, reap, wait_http
 from core.settings import Settings, get_settings
-from db.session import engine_for
+from db.session import dispose_engine
 from mail.catcher import MailStore, free_port, start_catcher
 from tests.stack import PrefectServer, Stack
 from tests.support import create_pg_database, drop_pg_database, signin
@@ -128,8 +128,8 @@ def configured(
     with transaction(db_url) as session:
         seed_demo(session)
     yield get_settings()
-    engine_for(db_url).dispose()
-    engine_for.cache_clear()
+    # Only this test's engine: a session's stack keeps its own open across tests.
+    dispose_engine(db_url)
     get_settings.cache_clear()
 
 

@@ -356,9 +356,9 @@ def create_pg_database(admin_url: str) -> str:
 
 
 def drop_pg_database(admin_url: str, url: str) -> None:
-    from db.session import engine_for
+    from db.session import dispose_engine
 
-    engine_for(url).dispose()
+    dispose_engine(url)
     name = url.rsplit("/", 1)[1]
     engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
