@@ -20,6 +20,9 @@ on this shared machine moves both. Goal: p99 under 200 ms for every line.
 
     python bench/case_queries.py [--cases 100000] [--rounds 200] [--backend sqlite|postgres]
                                  [--url postgresql://user@host/any]
+
+Over 400 lines on purpose: a benchmark is read top to bottom as one script (the world it
+builds, the lines it times, the table it prints), and splitting it would scatter that story.
 """
 
 from __future__ import annotations
