@@ -74,6 +74,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to run the stack's tests ungrouped: each worker would start its own stacks."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return  # not an xdist worker under --dist loadgroup
+    loose = [i.nodeid for i in session.items if "stack" in getattr(i, "fixturenames", ())]
+    loose = [nodeid for nodeid in loose if not nodeid.endswith(f"@{STACK_GROUP}")]
+    if loose:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(loose)} tests on the shared stack (the first: "
+            f"{loose[0]}); this pytest and pytest-xdist do not work together: see pyproject.toml"
+        )
+
+
 def backends() -> list[str]:
     return ["sqlite", "postgres"] if PG_ADMIN_URL else ["sqlite"]
 
