@@ -111,6 +111,16 @@ class HandOver(enum.StrEnum):
     ESCALATED = "escalated"  # nobody answered, so Casework sent it up the school's chain
 
 
+class Unheld(enum.StrEnum):
+    """Why a person may no longer hold a request waiting on them; the words go on the case
+    record as the reason it was passed on."""
+
+    DISABLED = "account disabled"
+    NOT_SERVING = "no longer serves the school"
+    NO_ACCESS = "may no longer see the case"
+    ROLE_CHANGED = "role changed"
+
+
 class StepKey(enum.StrEnum):
     """Every step of every procedure (see `core.procedures` for their order per type)."""
 

@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, Role, StepKey, Via
+from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, StepKey, Via
 from core.procedures import DEADLINE_STEPS, StepKind, procedure_for
 from core.settings import get_settings
 from core.templating import render_email
 from db.approvals import claim_decision, for_step, note_hand_over, open_request, renew_token
 from db.audit import first_for_step, record_event
-from db.cases import acting_head, finish_step, get_case, mark_waiting
+from db.cases import finish_step, get_case, mark_waiting
 from db.models import Approval, Case, CaseStatus, Person
 from db.outbox import dedup_key, queue_email
-from db.people import case_lead, get_person, hr_adviser
+from db.people import case_lead, get_person
 from db.session import Session
+from services.holders import responsible_for, unheld
 from services.notices import action_link, base_context
 from services.reply_addresses import address_for
 
@@ -46,16 +47,6 @@ def outcome_of(approval: Approval) -> PersonOutcome | None:
     if approval.decision is None:
         return None
     return PersonOutcome(approval.decision, approval.reason, dict(approval.response or {}))
-
-
-def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
-    """The headteacher's steps go to the acting head, HR's to the school's HR adviser, the
-    rest to the case lead."""
-    if owner == Role.HEADTEACHER:
-        return acting_head(session, case)
-    if owner == Role.HR:
-        return hr_adviser(session, case.school_id)
-    return get_person(session, case.lead_id)
 
 
 def link_ttl(step_key: str = "") -> timedelta:
@@ -310,14 +301,14 @@ def waiting_request(session: Session, case_id: int, step_key: str) -> Approval |
 def no_longer_answerable(session: Session, approval: Approval) -> str:
     """Why a request can take no answer any more, whichever way one comes: "decided",
     "settled" (withdrawn with its case, or the case no longer open), or "passed_on" (the
-    person asked has had their account disabled, so it waits for whoever holds the role
-    now: see `current_holder`); "" while it waits for its approver."""
+    person asked may no longer answer it: their account is disabled, or the access policy
+    no longer lets them see the case, so it waits for whoever holds the role now: see
+    `current_holder`); "" while it waits for its approver."""
     if approval.decision is not None:
         return "decided"
-    if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
-        CaseStatus.OPEN
-    ):
+    case = get_case(session, approval.case_id)
+    if approval.superseded_at is not None or case.status != CaseStatus.OPEN:
         return "settled"
-    if not get_person(session, approval.approver_id).active:
+    if unheld(session, case, get_person(session, approval.approver_id)) is not None:
         return "passed_on"
     return ""

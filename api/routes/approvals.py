@@ -56,11 +56,13 @@ def settled(session: Session, approval: Approval, what: str) -> AppError | None:
             f"{local_time(approval.decided_at)}. Nothing more is needed.",
         )
     if closed == "passed_on":
+        # Said the same way whatever the reason, and with nothing of the case: whoever reads
+        # this may be someone who no longer has any business with it.
         return AppError(
             410,
-            f"{what} has been passed on: the account it was sent to is no longer active, so "
-            "it now waits for someone else at the school. Nothing more is needed from you, "
-            "and nothing was recorded.",
+            f"{what} has been passed on: the person it was sent to can no longer answer it, "
+            "so it now waits for someone else at the school. Nothing more is needed from "
+            "you, and nothing was recorded.",
         )
     if closed:
         return AppError(
