@@ -319,8 +319,9 @@ def why_not_lead(who: Candidate, case: CaseFacts) -> str:
 
 
 def may_take_escalation(who: Candidate, case: CaseFacts, holder_id: int) -> bool:
-    """Whether an unanswered request may go up the chain to `who` (the school chose the
-    roles): not its holder, the case's subject, a disabled or unreachable person."""
+    """Whether a request may go to `who` with nobody choosing them (up the chain, or from a
+    holder who may no longer keep it): not its holder, the case's subject, a disabled or
+    unreachable person, or one who does not serve the school."""
     return who.id != holder_id and not _refusal(who, case, frozenset(Role), "")
 
 

@@ -19,9 +19,9 @@ from db.audit import first_for_step, record_event
 from db.cases import finish_step, get_case, mark_waiting
 from db.models import Approval, Case, CaseStatus, Person
 from db.outbox import dedup_key, queue_email
-from db.people import case_lead, get_person
+from db.people import NobodyInRole, get_person
 from db.session import Session
-from services.holders import responsible_for, unheld
+from services.holders import responsible_for, stand_in, unheld
 from services.notices import action_link, base_context
 from services.reply_addresses import address_for
 
@@ -122,17 +122,28 @@ def email_request(
     )
 
 
-def current_holder(session: Session, case: Case, approval: Approval) -> Person:
-    """Who a request should now go to: its approver, unless their account was disabled."""
+def holder_now(session: Session, case: Case, approval: Approval) -> Person | None:
+    """Who a request should go to now: its approver while they may still answer it, else
+    whoever stands in for them (`services.holders`); None if nobody can take it."""
     person = get_person(session, approval.approver_id)
-    if person.active:
+    if unheld(session, case, person) is None:
         return person
-    spec = procedure_for(case.incident_type).step(approval.step_key)
-    fresh = responsible_for(session, case, spec.owner)
-    if not fresh.active:  # the disabled person led the case: the school's lead takes it
-        fresh = case_lead(session, case.school_id)
-    approval.approver_id = fresh.id
-    return fresh
+    return stand_in(session, case, approval, person)
+
+
+def current_holder(session: Session, case: Case, approval: Approval) -> Person:
+    """`holder_now`, made the request's approver; NobodyInRole (a 409 page that says what
+    to set up) when nobody can take it."""
+    person = holder_now(session, case, approval)
+    if person is None:
+        title = procedure_for(case.incident_type).step(approval.step_key).title
+        raise NobodyInRole(
+            f"Nobody at the school can take “{title}” now: the person who had it can no "
+            "longer answer it, and nobody else who could is set up in Casework. Ask an "
+            "administrator to give someone the role, or pass the request on by hand."
+        )
+    approval.approver_id = person.id
+    return person
 
 
 def renew_link(
@@ -178,8 +189,14 @@ def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> 
     email_request(session, case, approval, person, token)
 
 
-def remind(session: Session, case: Case, approval: Approval) -> None:
-    """Send a request still waiting again, with a fresh link; the old link stops working."""
+def remind(session: Session, case: Case, approval: Approval) -> bool:
+    """Send a request still waiting again, with a fresh link; the old link stops working.
+
+    False, sending nothing, while its holder may no longer answer it and nobody else can
+    take it: it waits, flagged on the case page, until someone can (then a reminder goes to
+    them)."""
+    if holder_now(session, case, approval) is None:
+        return False
     since = (
         first_for_step(session, case.id, AuditKind.requested(approval.kind), approval.step_key)
         or approval.requested_at
@@ -193,6 +210,7 @@ def remind(session: Session, case: Case, approval: Approval) -> None:
         reminder=approval.reminders_sent,
     )
     email_request(session, case, approval, person, token, waiting_since=since)
+    return True
 
 
 HAND_OVERS = {
