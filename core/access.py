@@ -325,6 +325,21 @@ def may_take_escalation(who: Candidate, case: CaseFacts, holder_id: int) -> bool
     return who.id != holder_id and not _refusal(who, case, frozenset(Role), "")
 
 
+def kept_after_role_change(owner: Role | None, role: Role, case: CaseFacts, chosen: bool) -> bool:
+    """Whether a waiting request stays with its holder once their role has become `role`: one
+    a person chose them for (`chosen`) while `role` may still be handed it (`HOLDERS`); one
+    that came for their role only while `role` is the one its kind of step asks for (the
+    acting head, HR, or anyone who may lead the case)."""
+    kind = step_owner(owner)
+    if chosen:
+        return role in HOLDERS[kind]
+    if kind == Role.HEADTEACHER:
+        return role == (Role.CHAIR if case.subject_is_head else Role.HEADTEACHER)
+    if kind == Role.HR:
+        return role == Role.HR
+    return role in CASE_RUNNERS
+
+
 def may_hand_on(actor: Actor, case: CaseFacts, holder_id: int) -> bool:
     """The head or DSL (or acting head) may pass on any waiting request of a case; anyone
     else only a request they hold themselves."""

@@ -217,6 +217,7 @@ HAND_OVERS = {
     AuditKind.REQUEST_DELEGATED: HandOver.DELEGATED,
     AuditKind.REQUEST_REASSIGNED: HandOver.REASSIGNED,
     AuditKind.REQUEST_ESCALATED: HandOver.ESCALATED,
+    AuditKind.REQUEST_PASSED_ON: HandOver.PASSED_ON,
 }
 
 
@@ -231,7 +232,8 @@ def hand_over(
 ) -> None:
     """Give a waiting request to `to`: the old link stops working (opening it says the
     request moved on), `to` owns the step and gets a fresh link by email, and the audit trail
-    records who passed it on, from whom, to whom and why. `actor` None is Casework escalating.
+    records who passed it on, from whom, to whom and why. `actor` None is Casework itself
+    (escalating, or passing on a leaver's request from the terminal).
 
     Whoever is chosen by a person starts with a fresh round of reminders; an escalation is
     already late, so it moves on again after one more wait (casework/reconciler.py).
@@ -240,12 +242,14 @@ def hand_over(
     note_hand_over(session, approval, kind, actor, reason, fresh=kind != HandOver.ESCALATED)
     person, token = renew_link(session, case, approval, why, actor=actor, to=to, reason=reason)
     # A person's reason may hold details of the case, and emails carry none; Casework's own
-    # reason for an escalation says only who has not answered since when.
-    note = (
-        f"{actor.name} has passed this to you."
-        if actor is not None
-        else f"It has come to you through the school's escalation chain. {reason}"
-    )
+    # reason for an escalation says only who has not answered since when. Why someone may
+    # no longer hold a request is about them, so their successor's email does not say.
+    if kind == HandOver.PASSED_ON:
+        note = "It has come to you because the person who had it can no longer answer it."
+    elif kind == HandOver.ESCALATED or actor is None:
+        note = f"It has come to you through the school's escalation chain. {reason}"
+    else:
+        note = f"{actor.name} has passed this to you."
     email_request(session, case, approval, person, token, note=note)
 
 

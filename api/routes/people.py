@@ -4,8 +4,11 @@ Importing a file of people is api/routes/people_import.py."""
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,12 +21,14 @@ from api.security import Visitor
 from core.access import Action
 from core.enums import Phase, Role
 from core.settings import get_settings
+from db.ids import MAX_ID
 from db.models import Person
-from db.people import get_person, people_of, person_at, served_schools_of
+from db.people import get_person, names_at, people_of, person_at, served_schools_of
 from db.schools import find_school, schools_in
 from db.session import Session
 from forms.common import validate
 from forms.people import STAFF_CHOICES, PersonForm, SchoolForm
+from services.leavers import Moved, said
 from services.people import (
     PeopleProblem,
     add_staff,
@@ -151,7 +156,7 @@ def person_page(
     return admin_page(
         request,
         "pages/admin_person.html",
-        {"values": values, "errors": {}},
+        {"values": values, "errors": {}, "moved": []},
         extra,
         person=person,
         roles=ROLE_OPTIONS,
@@ -162,6 +167,31 @@ def person_page(
     )
 
 
+def moved_query(done: str, moved: Moved) -> str:
+    """The notice's address after a change: what was done, who took how many of the
+    person's waiting requests (by number) and how many nobody could take."""
+    query = {"done": done}
+    if moved.taken:
+        query["passed"] = ",".join(f"{pid}:{count}" for pid, _, count in moved.taken)
+    if moved.kept:
+        query["kept"] = str(moved.kept)
+    return urlencode(query)
+
+
+def moved_notice(session: Session, seen: Visitor, query: Mapping[str, str]) -> list[str]:
+    """What the notice's address says became of the requests, in words: the names of people
+    at the administrator's schools, and "someone at another school" for anyone else."""
+    found = re.findall(r"(\d{1,10}):(\d{1,5})", query.get("passed", ""))
+    pairs = [(int(person_id), int(count)) for person_id, count in found]
+    known = names_at(session, {p for p, _ in pairs if p <= MAX_ID}, seen.actor.schools)
+    taken: dict[str, int] = {}
+    for person_id, count in pairs:
+        name = known.get(person_id, "someone at another school")
+        taken[name] = taken.get(name, 0) + count
+    kept = query.get("kept", "")
+    return said(list(taken.items()), int(kept) if kept.isdigit() and len(kept) < 6 else 0)
+
+
 @router.get("/admin/people/{person_id}")
 def show_person(
     request: Request,
@@ -169,7 +199,9 @@ def show_person(
     seen: Visitor = Depends(people_admin),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    return person_page(request, session, seen, someone_here(session, seen, person_id))
+    person = someone_here(session, seen, person_id)
+    moved = moved_notice(session, seen, request.query_params)
+    return person_page(request, session, seen, person, moved=moved)
 
 
 @router.post("/admin/people/{person_id}")
@@ -183,9 +215,10 @@ def edit_person(
     person = someone_to_change(session, seen, person_id)
     values = fields(form, PERSON_FIELDS)
     person_form, errors = validate(PersonForm, values)
+    moved = Moved()
     if person_form is not None:
         try:
-            change_person(session, person, person_form, me(session, seen))
+            moved = change_person(session, person, person_form, me(session, seen)).requests
         except PeopleProblem as problem:
             errors = {"email": str(problem)}
     if person_form is None or errors:
@@ -194,8 +227,11 @@ def edit_person(
         # Only schools the administrator serves can be added or taken away.
         chosen = {int(v) for v in form.getlist("serves") if isinstance(v, str) and v.isdigit()}
         others = set(served_schools_of(session, person.id)) - seen.actor.schools
-        set_serving(session, person, (chosen & seen.actor.schools) | others, me(session, seen))
-    return RedirectResponse(f"/admin/people/{person_id}?done=saved", status_code=303)
+        wanted = (chosen & seen.actor.schools) | others
+        moved += set_serving(session, person, wanted, me(session, seen))
+    return RedirectResponse(
+        f"/admin/people/{person_id}?{moved_query('saved', moved)}", status_code=303
+    )
 
 
 @router.post("/admin/people/{person_id}/disable")
@@ -216,7 +252,7 @@ def disable_person(
     except PeopleProblem as problem:
         raise AppError(409, str(problem)) from problem
     return RedirectResponse(
-        f"/admin/people/{person_id}?done=disabled-{done.waiting_requests}", status_code=303
+        f"/admin/people/{person_id}?{moved_query('disabled', done.requests)}", status_code=303
     )
 
 

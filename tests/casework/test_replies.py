@@ -261,10 +261,19 @@ def test_a_reply_about_a_closed_case_changes_nothing(letter: Request) -> None:
     assert "no longer needs your answer" in letter.answer(subject="no answer needed").text
 
 
+def person_id(url: str, email: str) -> int:
+    with transaction(url) as session:
+        return session.scalars(select(Person.id).where(Person.email == email)).one()
+
+
 def test_a_reply_from_an_approver_since_disabled_changes_nothing(letter: Request) -> None:
+    """Nobody else can take the letter (the deputy and the chair have gone too), so it stays
+    with the head who left, and her replies still answer nothing."""
     with transaction(letter.url) as session:
-        head = session.scalars(select(Person).where(Person.email == HEAD)).one()
-        disable(session, head, None, "Left the school")
+        for email in ("deputy@oakfield.example", "chair@oakfield.example", HEAD):
+            gone = session.scalars(select(Person).where(Person.email == email)).one()
+            disable(session, gone, None, "Left the school")
+    assert letter.approval().approver_id == person_id(letter.url, HEAD), "kept, not passed on"
     letter.reply("APPROVE")
     letter.reply("Reject: we wrote to parents last month")
 
