@@ -22,6 +22,7 @@ from api.routes import (
     mfa,
     oidc,
     people,
+    people_import,
     school,
     search,
 )
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
         school,
         search,
         admin,
+        people_import,  # before people: /admin/people/import is not a person's number
         people,
         approvals,
     )

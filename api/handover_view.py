@@ -20,10 +20,11 @@ from core.access import (
     why_not_hold,
     why_not_lead,
 )
-from core.enums import HandOver
+from core.enums import AuditKind, HandOver
 from core.procedures import DEADLINE_STEPS, procedure_for
 from db.approvals import waiting_in
-from db.models import Approval, Case, CaseStatus
+from db.audit import newest_by_step
+from db.models import Approval, AuditEvent, Case, CaseStatus
 from db.people import candidates_at, names_of
 from db.session import Session
 
@@ -40,6 +41,7 @@ class Holding:
     reason: str
     handed_at: datetime | None
     escalation_ended: datetime | None  # nobody further in the chain: it stays, unreminded
+    stranded: str  # why its holder may no longer hold it, when nobody could take it; or ""
     deadline: bool  # a platform's deadline: never escalated
     choices: list[tuple[int, str]]  # empty: this viewer may not pass it on
 
@@ -73,6 +75,7 @@ def handover_view(session: Session, actor: Actor, case: Case, facts: CaseFacts) 
     people = candidates_at(session, case.school_id)
     names = names_of(session, {a.approver_id for a in waiting} | _passers(waiting))
     procedure = procedure_for(case.incident_type)
+    stranded = newest_by_step(session, case.id, AuditKind.REQUEST_STRANDED)
     holdings = []
     for approval in waiting:
         spec = procedure.step(approval.step_key)
@@ -88,6 +91,7 @@ def handover_view(session: Session, actor: Actor, case: Case, facts: CaseFacts) 
                 reason=approval.handed_over_reason,
                 handed_at=approval.handed_over_at,
                 escalation_ended=approval.escalation_ended_at,
+                stranded=still_stranded(approval, stranded.get(approval.step_key)),
                 deadline=approval.step_key in DEADLINE_STEPS,
                 choices=[
                     choice(p)
@@ -98,6 +102,14 @@ def handover_view(session: Session, actor: Actor, case: Case, facts: CaseFacts) 
         )
     leads = [choice(p) for p in people if not why_not_lead(p, facts)]
     return HandOverView(holdings, leads if may(actor, Action.REASSIGN, facts) else [])
+
+
+def still_stranded(approval: Approval, event: AuditEvent | None) -> str:
+    """Why the request's holder may no longer hold it, while it waits with them because
+    nobody could take it (no link has gone out since: a new one went to whoever could)."""
+    if event is None or event.data.get("person_id") != approval.approver_id:
+        return ""
+    return str(event.data.get("why", "")) if event.at >= approval.requested_at else ""
 
 
 def _passers(waiting: list[Approval]) -> set[int]:

@@ -12,7 +12,7 @@ from core.procedures import procedure_for
 from db.approvals import my_work
 from db.cases import get_case, steps_of
 from db.models import Approval, Case, CaseStep, Person, utcnow
-from db.people import get_person
+from db.people import actor_of, get_person
 from db.schools import get_school
 from db.session import Session, reading
 from services.letters import letter_preview
@@ -89,7 +89,7 @@ def work_items(session: Session, person: Person) -> list[WorkItem]:
     """What waits for this person, overdue first, then the soonest due."""
     now = utcnow()
     items = []
-    for approval, case in my_work(session, person.id):
+    for approval, case in my_work(session, actor_of(session, person)):
         procedure = procedure_for(case.incident_type)
         items.append(
             WorkItem(

@@ -27,6 +27,7 @@ from db.schools import (
 from db.session import Session, transaction
 from forms.common import validate
 from forms.people import PersonForm, SchoolForm, check_people_file
+from services.leavers import Moved, said
 from services.people import (
     PeopleProblem,
     add_staff,
@@ -84,6 +85,13 @@ def form_from(args: argparse.Namespace, model: type[F]) -> F | str:
     return form if form is not None else "\n".join(f"{k}: {v}" for k, v in errors.items())
 
 
+def tell_moved(moved: Moved) -> None:
+    """Say how many waiting requests were passed on, to whom, and how many nobody could
+    take (the terminal acts for every school, so everyone is named)."""
+    for line in said([(name, count) for _, name, count in moved.taken], moved.kept):
+        print(line)
+
+
 def cmd_people_add(args: argparse.Namespace) -> int:
     form = form_from(args, PersonForm)
     if isinstance(form, str):
@@ -103,10 +111,8 @@ def cmd_people_disable(args: argparse.Namespace) -> int:
         with transaction() as session:
             person = someone(session, args.email)
             done = disable(session, person, None, args.reason)
-            print(
-                f"Disabled {person.name}: {done.sessions_ended} session(s) ended, "
-                f"{done.waiting_requests} waiting request(s) flagged for reassignment."
-            )
+            print(f"Disabled {person.name}: {done.sessions_ended} session(s) ended.")
+            tell_moved(done.requests)
     except PeopleProblem as problem:
         return _fail(str(problem))
     return 0
@@ -126,11 +132,12 @@ def cmd_people_change(args: argparse.Namespace) -> int:
             form, errors = validate(PersonForm, wanted)
             if form is None:
                 raise PeopleProblem("\n".join(f"{k}: {v}" for k, v in errors.items()))
-            changes = change_person(session, person, form, None)
-            if not changes:
+            changed = change_person(session, person, form, None)
+            if not changed:
                 print(f"Nothing to change: {person.name} is already as asked.")
-            for name, (before, after) in changes.items():
+            for name, (before, after) in changed.fields.items():
                 print(f"{person.name}: {name.replace('_', ' ')} {before!r} -> {after!r}")
+            tell_moved(changed.requests)
     except PeopleProblem as problem:
         return _fail(str(problem))
     return 0
@@ -142,7 +149,7 @@ def cmd_people_serve(args: argparse.Namespace) -> int:
         with transaction() as session:
             person = someone(session, args.email)
             chosen = {resolve_school(session, ref).id for ref in args.school or []}
-            set_serving(session, person, chosen, None)
+            moved = set_serving(session, person, chosen, None)
             served = schools_in(session, set(served_schools_of(session, person.id)))
             names = ", ".join(school.name for school in served)
             print(
@@ -150,6 +157,7 @@ def cmd_people_serve(args: argparse.Namespace) -> int:
                 if served
                 else f"{person.name} serves only their own school."
             )
+            tell_moved(moved)
     except (PeopleProblem, NoSuchSchool) as problem:
         return _fail(str(problem))
     return 0

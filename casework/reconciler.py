@@ -149,9 +149,7 @@ def send_reminders() -> int:
             most=settings.reminders_max,
             deadlines=DEADLINE_STEPS,
         )
-        for approval in waiting:
-            remind(session, get_case(session, approval.case_id), approval)
-        return len(waiting)
+        return sum(remind(session, get_case(session, a.case_id), a) for a in waiting)
 
 
 def escalate_unanswered() -> int:

@@ -319,9 +319,25 @@ def why_not_lead(who: Candidate, case: CaseFacts) -> str:
 
 
 def may_take_escalation(who: Candidate, case: CaseFacts, holder_id: int) -> bool:
-    """Whether an unanswered request may go up the chain to `who` (the school chose the
-    roles): not its holder, the case's subject, a disabled or unreachable person."""
+    """Whether a request may go to `who` with nobody choosing them (up the chain, or from a
+    holder who may no longer keep it): not its holder, the case's subject, a disabled or
+    unreachable person, or one who does not serve the school."""
     return who.id != holder_id and not _refusal(who, case, frozenset(Role), "")
+
+
+def kept_after_role_change(owner: Role | None, role: Role, case: CaseFacts, chosen: bool) -> bool:
+    """Whether a waiting request stays with its holder once their role has become `role`: one
+    a person chose them for (`chosen`) while `role` may still be handed it (`HOLDERS`); one
+    that came for their role only while `role` is the one its kind of step asks for (the
+    acting head, HR, or anyone who may lead the case)."""
+    kind = step_owner(owner)
+    if chosen:
+        return role in HOLDERS[kind]
+    if kind == Role.HEADTEACHER:
+        return role == (Role.CHAIR if case.subject_is_head else Role.HEADTEACHER)
+    if kind == Role.HR:
+        return role == Role.HR
+    return role in CASE_RUNNERS
 
 
 def may_hand_on(actor: Actor, case: CaseFacts, holder_id: int) -> bool:

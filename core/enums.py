@@ -109,6 +109,17 @@ class HandOver(enum.StrEnum):
     DELEGATED = "delegated"  # its holder, or the head or DSL, passed it on
     REASSIGNED = "reassigned"  # it moved with the case lead
     ESCALATED = "escalated"  # nobody answered, so Casework sent it up the school's chain
+    PASSED_ON = "passed_on"  # its holder may no longer hold it, so Casework passed it on
+
+
+class Unheld(enum.StrEnum):
+    """Why a person may no longer hold a request waiting on them; the words go on the case
+    record as the reason it was passed on."""
+
+    DISABLED = "account disabled"
+    NOT_SERVING = "no longer serves the school"
+    NO_ACCESS = "may no longer see the case"
+    ROLE_CHANGED = "role changed"
 
 
 class StepKey(enum.StrEnum):
@@ -199,6 +210,7 @@ class AuditKind(enum.StrEnum):
     PERSON_DISABLED = "person.disabled"
     PERSON_ENABLED = "person.enabled"
     PEOPLE_IMPORTED = "people.imported"
+    # Written until a leaver's requests were passed on at once; `request.stranded` since.
     STEP_OWNER_DISABLED = "step.owner_disabled"
     AUTHENTICATOR_RESET = "person.authenticator_reset"
     NOTE_ADDED = "note.added"
@@ -211,6 +223,8 @@ class AuditKind(enum.StrEnum):
     REQUEST_REASSIGNED = "request.reassigned"  # moved to the new case lead with the case
     REQUEST_ESCALATED = "request.escalated"
     REQUEST_ESCALATION_ENDED = "request.escalation_ended"  # nobody further in the chain
+    REQUEST_PASSED_ON = "request.passed_on"  # its holder left, lost the school or changed role
+    REQUEST_STRANDED = "request.stranded"  # such a request, with nobody who could take it
     SCHOOL_ESCALATION_CHANGED = "school.escalation_changed"
 
     @classmethod
@@ -257,6 +271,7 @@ class EmailKind(enum.StrEnum):
     PARENT_LETTER = "parent_letter"
     DECISION_CODE = "decision_code"
     REPLY_ANSWER = "reply_answer"  # Casework's answer to an emailed reply
+    REQUEST_STRANDED = "request_stranded"  # to a case's leads: nobody could take a request
 
     @classmethod
     def request(cls, kind: ApprovalKind) -> EmailKind:

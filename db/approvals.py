@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select, true, update
 from sqlalchemy.orm import Session
 
+from core.access import Action, Actor
 from core.tokens import new_token, same, token_hash
 from db.models import (
     Approval,
@@ -20,6 +21,7 @@ from db.models import (
     Person,
     utcnow,
 )
+from db.visibility import may_clause
 
 
 def open_request(
@@ -137,11 +139,13 @@ def supersede(session: Session, case_id: int, step_keys: list[str] | None = None
     return retired
 
 
-def my_work(session: Session, person_id: int) -> list[tuple[Approval, Case]]:
-    """What waits for this person's answer on open cases, the longest overdue first."""
+def my_work(session: Session, actor: Actor) -> list[tuple[Approval, Case]]:
+    """What waits for this person's answer on open cases they may still see, the longest
+    overdue first (a request left with someone who no longer serves its school is not
+    theirs to answer)."""
     rows = session.execute(
         _waiting(Approval, Case)
-        .where(Approval.approver_id == person_id)
+        .where(Approval.approver_id == actor.id, may_clause(actor, Action.VIEW_CASE))
         .order_by(Approval.expires_at, Approval.id)
     )
     return [(approval, case) for approval, case in rows]

@@ -170,6 +170,16 @@ def data_of(session: Session, case_id: int, kind: AuditKind) -> list[dict[str, A
     )
 
 
+def newest_by_step(session: Session, case_id: int, kind: AuditKind) -> dict[str, AuditEvent]:
+    """The case's newest event of `kind` about each step."""
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id, AuditEvent.kind == kind)
+        .order_by(AuditEvent.seq)
+    )
+    return {str(event.data.get("step")): event for event in rows}
+
+
 def latest_events(
     session: Session, case_id: int, *, access: bool, limit: int
 ) -> tuple[list[AuditEvent], int]:

@@ -31,6 +31,20 @@ def names_of(session: Session, person_ids: set[int]) -> dict[int, str]:
     return {person_id: name for person_id, name in found}
 
 
+def names_at(session: Session, person_ids: set[int], school_ids: Iterable[int]) -> dict[int, str]:
+    """The names of those of these people who belong to or serve one of these schools."""
+    schools = list(school_ids)
+    if not person_ids or not schools:
+        return {}
+    served = select(Serves.person_id).where(Serves.school_id.in_(schools))
+    found = session.execute(
+        select(Person.id, Person.name).where(
+            Person.id.in_(person_ids), or_(Person.school_id.in_(schools), Person.id.in_(served))
+        )
+    )
+    return {person_id: name for person_id, name in found}
+
+
 def inactive_among(session: Session, person_ids: set[int]) -> frozenset[int]:
     """Which of these people have had their accounts disabled."""
     if not person_ids:

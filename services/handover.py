@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.access import may_take_escalation, step_owner, why_not_hold, why_not_lead
+from core.access import may_take_escalation, why_not_hold, why_not_lead
 from core.chains import chains_of, next_roles
 from core.enums import AuditKind, Role
-from core.procedures import procedure_for
 from core.templating import local_time
 from db.approvals import end_escalation, waiting_in
 from db.audit import first_for_step, record_event
@@ -23,16 +22,12 @@ from db.models import Approval, Case, Person
 from db.people import candidate_of, find_person, get_person, holder_of
 from db.schools import get_school
 from db.session import Session
+from services.holders import owner_of
 from services.requests import hand_over
 
 
 class HandOverRefused(ValueError):
     """A hand-over the rules do not allow, in plain words; nothing has been changed."""
-
-
-def owner_of(case: Case, approval: Approval) -> Role:
-    """Whose kind of step the request is: the head's, HR's or the case lead's."""
-    return step_owner(procedure_for(case.incident_type).step(approval.step_key).owner)
 
 
 def staff_member(session: Session, person_id: int) -> Person:

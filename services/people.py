@@ -6,12 +6,11 @@ commands both come here, so a person added either way is added the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.enums import AuditKind, OrganisationKind, Phase, Role
 from core.progress import Progress, report
-from db.approvals import waiting_on
 from db.audit import record_event
 from db.identity import forget_totp
 from db.models import Person, School
@@ -27,6 +26,7 @@ from db.schools import add_organisation, add_school, get_school
 from db.session import Session
 from db.sessions import end_sessions_of
 from forms.people import PersonForm, PersonLine, SchoolForm
+from services.leavers import Moved, pass_on_unheld
 
 
 class PeopleProblem(ValueError):
@@ -66,10 +66,23 @@ def add_staff(session: Session, school_id: int, form: PersonForm, actor: Person 
     return person
 
 
+@dataclass(frozen=True)
+class Changed:
+    """What an edit changed, as field -> [before, after], and what became of the requests
+    waiting on the person if their role changed. True when anything changed."""
+
+    fields: dict[str, list[str]]
+    requests: Moved = field(default_factory=Moved)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
 def change_person(
     session: Session, person: Person, form: PersonForm, actor: Person | None
-) -> dict[str, list[str]]:
-    """Apply an edit; returns what changed as field -> [before, after] (audited)."""
+) -> Changed:
+    """Apply an edit (audited). A new role passes on, at once, the waiting requests it no
+    longer lets them hold (services/leavers.py)."""
     if form.email != (person.email or "").lower():
         holder = signer_by_email(session, form.email)
         if holder is not None and holder.id != person.id:
@@ -87,30 +100,32 @@ def change_person(
         if before_text != value:
             changes[name] = [before_text, value]
     if not changes:
-        return changes
+        return Changed(changes)
     person.name, person.email, person.job_title = form.name, form.email, form.job_title
     person.role = form.chosen_role
     _record(session, AuditKind.PERSON_CHANGED, actor, person_id=person.id, changes=changes)
-    return changes
+    if "role" not in changes:
+        return Changed(changes)
+    return Changed(changes, pass_on_unheld(session, person, actor, role_changed=True))
 
 
 @dataclass(frozen=True)
 class Disabled:
-    """What disabling a person did: sessions ended, and requests now needing someone else."""
+    """What disabling a person did: sessions ended, and what became of their requests."""
 
     sessions_ended: int
-    waiting_requests: int
+    requests: Moved = field(default_factory=Moved)
 
 
 def disable(session: Session, person: Person, actor: Person | None, reason: str) -> Disabled:
-    """Stop a person signing in, end their sessions, and flag what waits on them."""
+    """Stop a person signing in, end their sessions, and pass on at once every request
+    waiting on them (flagged where nobody can take it: services/leavers.py)."""
     if actor is not None and actor.id == person.id:
         raise PeopleProblem("You cannot disable your own account; ask another administrator.")
     if not person.active:
-        return Disabled(0, 0)
+        return Disabled(0)
     person.active = False
     ended = end_sessions_of(session, person.id)
-    waiting = waiting_on(session, person.id)
     _record(
         session,
         AuditKind.PERSON_DISABLED,
@@ -119,16 +134,7 @@ def disable(session: Session, person: Person, actor: Person | None, reason: str)
         reason=reason,
         sessions_ended=ended,
     )
-    for approval in waiting:
-        # The case page and the reissue button take it from here: someone else is asked.
-        record_event(
-            session,
-            case_id=approval.case_id,
-            kind=AuditKind.STEP_OWNER_DISABLED,
-            actor=actor,
-            data={"step": approval.step_key, "person_id": person.id, "reason": reason},
-        )
-    return Disabled(ended, len(waiting))
+    return Disabled(ended, pass_on_unheld(session, person, actor))
 
 
 def reset_authenticator(session: Session, person: Person, actor: Person | None) -> bool:
@@ -152,8 +158,9 @@ def enable(session: Session, person: Person, actor: Person | None) -> None:
 
 def set_serving(
     session: Session, person: Person, school_ids: set[int], actor: Person | None
-) -> None:
-    """Make the schools a person serves beyond their own exactly `school_ids` (audited)."""
+) -> Moved:
+    """Make the schools a person serves beyond their own exactly `school_ids` (audited); the
+    requests of a school they no longer serve are passed on at once (services/leavers.py)."""
     current = set(served_schools_of(session, person.id))
     wanted = school_ids - {person.school_id}
     for school_id in sorted(wanted - current):
@@ -168,6 +175,7 @@ def set_serving(
             person_id=person.id,
             changes={"serves": [sorted(current), sorted(wanted)]},
         )
+    return pass_on_unheld(session, person, actor) if current - wanted else Moved()
 
 
 def import_people(

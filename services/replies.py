@@ -86,8 +86,12 @@ def handle_reply(session: Session, reply: IncomingReply) -> Handled:
     approver = get_person(session, approval.approver_id)
     from_approver = bool(approver.email) and reply.sender == (approver.email or "").lower()
     if from_approver and no_longer_answerable(session, approval) == "passed_on":
-        # Whatever address they replied to: their account is disabled, so the request now
-        # waits for someone else, and they learn nothing more about the case.
+        # Whatever address they replied to: their account is disabled, or they may no longer
+        # see the case, so the request now waits for someone else, and they learn nothing
+        # more about the case.
+        if approver.active:
+            refuse(session, approval, reply, "the approver may no longer see the case")
+            return tell_outsider(session, approval, reply, "no_access")
         refuse(session, approval, reply, "the approver's account has been disabled")
         return tell_outsider(session, approval, reply, "passed_on")
     if not target.current_for(approval):
@@ -208,8 +212,9 @@ def tell(
 
 def tell_outsider(session: Session, approval: Approval, reply: IncomingReply, why: str) -> Handled:
     """Tell someone who may not answer (`why`: "stranger", someone other than the approver;
-    "passed_on", the approver whose account was disabled) that their reply was not recorded,
-    and nothing about the case, not even its reference."""
+    "passed_on", the approver whose account was disabled; "no_access", the approver who may
+    no longer see the case) that their reply was not recorded, and nothing about the case,
+    not even its reference."""
     if not reply.sender or too_many(session, approval):
         return Handled(f"{why}: not answered")
     case = get_case(session, approval.case_id)

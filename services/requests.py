@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, Role, StepKey, Via
+from core.enums import ApprovalKind, AuditKind, Decision, EmailKind, HandOver, StepKey, Via
 from core.procedures import DEADLINE_STEPS, StepKind, procedure_for
 from core.settings import get_settings
 from core.templating import render_email
 from db.approvals import claim_decision, for_step, note_hand_over, open_request, renew_token
 from db.audit import first_for_step, record_event
-from db.cases import acting_head, finish_step, get_case, mark_waiting
+from db.cases import finish_step, get_case, mark_waiting
 from db.models import Approval, Case, CaseStatus, Person
 from db.outbox import dedup_key, queue_email
-from db.people import case_lead, get_person, hr_adviser
+from db.people import NobodyInRole, get_person
 from db.session import Session
+from services.holders import responsible_for, stand_in, unheld
 from services.notices import action_link, base_context
 from services.reply_addresses import address_for
 
@@ -46,16 +47,6 @@ def outcome_of(approval: Approval) -> PersonOutcome | None:
     if approval.decision is None:
         return None
     return PersonOutcome(approval.decision, approval.reason, dict(approval.response or {}))
-
-
-def responsible_for(session: Session, case: Case, owner: Role | None) -> Person:
-    """The headteacher's steps go to the acting head, HR's to the school's HR adviser, the
-    rest to the case lead."""
-    if owner == Role.HEADTEACHER:
-        return acting_head(session, case)
-    if owner == Role.HR:
-        return hr_adviser(session, case.school_id)
-    return get_person(session, case.lead_id)
 
 
 def link_ttl(step_key: str = "") -> timedelta:
@@ -131,17 +122,28 @@ def email_request(
     )
 
 
-def current_holder(session: Session, case: Case, approval: Approval) -> Person:
-    """Who a request should now go to: its approver, unless their account was disabled."""
+def holder_now(session: Session, case: Case, approval: Approval) -> Person | None:
+    """Who a request should go to now: its approver while they may still answer it, else
+    whoever stands in for them (`services.holders`); None if nobody can take it."""
     person = get_person(session, approval.approver_id)
-    if person.active:
+    if unheld(session, case, person) is None:
         return person
-    spec = procedure_for(case.incident_type).step(approval.step_key)
-    fresh = responsible_for(session, case, spec.owner)
-    if not fresh.active:  # the disabled person led the case: the school's lead takes it
-        fresh = case_lead(session, case.school_id)
-    approval.approver_id = fresh.id
-    return fresh
+    return stand_in(session, case, approval, person)
+
+
+def current_holder(session: Session, case: Case, approval: Approval) -> Person:
+    """`holder_now`, made the request's approver; NobodyInRole (a 409 page that says what
+    to set up) when nobody can take it."""
+    person = holder_now(session, case, approval)
+    if person is None:
+        title = procedure_for(case.incident_type).step(approval.step_key).title
+        raise NobodyInRole(
+            f"Nobody at the school can take “{title}” now: the person who had it can no "
+            "longer answer it, and nobody else who could is set up in Casework. Ask an "
+            "administrator to give someone the role, or pass the request on by hand."
+        )
+    approval.approver_id = person.id
+    return person
 
 
 def renew_link(
@@ -187,8 +189,14 @@ def reissue(session: Session, case: Case, approval: Approval, actor: Person) -> 
     email_request(session, case, approval, person, token)
 
 
-def remind(session: Session, case: Case, approval: Approval) -> None:
-    """Send a request still waiting again, with a fresh link; the old link stops working."""
+def remind(session: Session, case: Case, approval: Approval) -> bool:
+    """Send a request still waiting again, with a fresh link; the old link stops working.
+
+    False, sending nothing, while its holder may no longer answer it and nobody else can
+    take it: it waits, flagged on the case page, until someone can (then a reminder goes to
+    them)."""
+    if holder_now(session, case, approval) is None:
+        return False
     since = (
         first_for_step(session, case.id, AuditKind.requested(approval.kind), approval.step_key)
         or approval.requested_at
@@ -202,12 +210,14 @@ def remind(session: Session, case: Case, approval: Approval) -> None:
         reminder=approval.reminders_sent,
     )
     email_request(session, case, approval, person, token, waiting_since=since)
+    return True
 
 
 HAND_OVERS = {
     AuditKind.REQUEST_DELEGATED: HandOver.DELEGATED,
     AuditKind.REQUEST_REASSIGNED: HandOver.REASSIGNED,
     AuditKind.REQUEST_ESCALATED: HandOver.ESCALATED,
+    AuditKind.REQUEST_PASSED_ON: HandOver.PASSED_ON,
 }
 
 
@@ -222,7 +232,8 @@ def hand_over(
 ) -> None:
     """Give a waiting request to `to`: the old link stops working (opening it says the
     request moved on), `to` owns the step and gets a fresh link by email, and the audit trail
-    records who passed it on, from whom, to whom and why. `actor` None is Casework escalating.
+    records who passed it on, from whom, to whom and why. `actor` None is Casework itself
+    (escalating, or passing on a leaver's request from the terminal).
 
     Whoever is chosen by a person starts with a fresh round of reminders; an escalation is
     already late, so it moves on again after one more wait (casework/reconciler.py).
@@ -231,12 +242,14 @@ def hand_over(
     note_hand_over(session, approval, kind, actor, reason, fresh=kind != HandOver.ESCALATED)
     person, token = renew_link(session, case, approval, why, actor=actor, to=to, reason=reason)
     # A person's reason may hold details of the case, and emails carry none; Casework's own
-    # reason for an escalation says only who has not answered since when.
-    note = (
-        f"{actor.name} has passed this to you."
-        if actor is not None
-        else f"It has come to you through the school's escalation chain. {reason}"
-    )
+    # reason for an escalation says only who has not answered since when. Why someone may
+    # no longer hold a request is about them, so their successor's email does not say.
+    if kind == HandOver.PASSED_ON:
+        note = "It has come to you because the person who had it can no longer answer it."
+    elif kind == HandOver.ESCALATED or actor is None:
+        note = f"It has come to you through the school's escalation chain. {reason}"
+    else:
+        note = f"{actor.name} has passed this to you."
     email_request(session, case, approval, person, token, note=note)
 
 
@@ -310,14 +323,14 @@ def waiting_request(session: Session, case_id: int, step_key: str) -> Approval |
 def no_longer_answerable(session: Session, approval: Approval) -> str:
     """Why a request can take no answer any more, whichever way one comes: "decided",
     "settled" (withdrawn with its case, or the case no longer open), or "passed_on" (the
-    person asked has had their account disabled, so it waits for whoever holds the role
-    now: see `current_holder`); "" while it waits for its approver."""
+    person asked may no longer answer it: their account is disabled, or the access policy
+    no longer lets them see the case, so it waits for whoever holds the role now: see
+    `current_holder`); "" while it waits for its approver."""
     if approval.decision is not None:
         return "decided"
-    if approval.superseded_at is not None or get_case(session, approval.case_id).status != (
-        CaseStatus.OPEN
-    ):
+    case = get_case(session, approval.case_id)
+    if approval.superseded_at is not None or case.status != CaseStatus.OPEN:
         return "settled"
-    if not get_person(session, approval.approver_id).active:
+    if unheld(session, case, get_person(session, approval.approver_id)) is not None:
         return "passed_on"
     return ""

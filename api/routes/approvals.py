@@ -56,11 +56,13 @@ def settled(session: Session, approval: Approval, what: str) -> AppError | None:
             f"{local_time(approval.decided_at)}. Nothing more is needed.",
         )
     if closed == "passed_on":
+        # Said the same way whatever the reason, and with nothing of the case: whoever reads
+        # this may be someone who no longer has any business with it.
         return AppError(
             410,
-            f"{what} has been passed on: the account it was sent to is no longer active, so "
-            "it now waits for someone else at the school. Nothing more is needed from you, "
-            "and nothing was recorded.",
+            f"{what} has been passed on: the person it was sent to can no longer answer it, "
+            "so it now waits for someone else at the school. Nothing more is needed from "
+            "you, and nothing was recorded.",
         )
     if closed:
         return AppError(
@@ -87,12 +89,13 @@ def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
                 "This link is not recognised. Use the newest email Casework "
                 "sent you, or open the case from the Cases page.",
             )
-        approver = get_person(session, approval.approver_id)
-        if viewer is not None and viewer.id != approver.id:
+        if viewer is not None and viewer.id != approval.approver_id:
+            # Whom it was sent to is not said: a forwarded link tells its reader nothing more.
             raise AppError(
                 403,
-                f"This link was sent to {approver.name} and only works for "
-                "them. You are signed in as someone else.",
+                "This link was sent to someone else, not to you, so it cannot be used while "
+                "you are signed in. Nothing has been recorded. If the request should be yours, "
+                "ask whoever runs the case to pass it to you.",
             )
         problem = settled(session, approval, "This link")
         if problem is not None:

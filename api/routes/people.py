@@ -1,31 +1,34 @@
-"""Administration of people and schools: add, edit, disable, import; every change audited."""
+"""Administration of people and schools: add, edit, disable; every change audited.
+
+Importing a file of people is api/routes/people_import.py."""
 
 from __future__ import annotations
 
+import re
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
-from api.deps import allowed, checked_form, posted_form, unit_of_work
+from api.deps import allowed, posted_form, unit_of_work
 from api.errors import AppError
-from api.import_progress import progress_answer, tracked
 from api.pages import render_page
 from api.security import Visitor
 from core.access import Action
 from core.enums import Phase, Role
-from core.progress import Progress
 from core.settings import get_settings
+from db.ids import MAX_ID
 from db.models import Person
-from db.people import get_person, people_of, person_at, served_schools_of
+from db.people import get_person, names_at, people_of, person_at, served_schools_of
 from db.schools import find_school, schools_in
-from db.session import Session, transaction
+from db.session import Session
 from forms.common import validate
-from forms.people import STAFF_CHOICES, PersonForm, SchoolForm, check_people_file
+from forms.people import STAFF_CHOICES, PersonForm, SchoolForm
+from services.leavers import Moved, said
 from services.people import (
     PeopleProblem,
     add_staff,
@@ -34,7 +37,6 @@ from services.people import (
     create_school,
     disable,
     enable,
-    import_people,
     reset_authenticator,
     set_serving,
 )
@@ -99,16 +101,6 @@ def admin_page(
 # --- People -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PeopleImport:
-    """What importing a people file did: how many lines were saved, or why none were."""
-
-    lines: int = 0
-    added: int = 0
-    updated: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 def people_page(request: Request, session: Session, seen: Visitor, **extra: Any) -> Response:
     return admin_page(
         request,
@@ -152,66 +144,6 @@ def add_someone(
     return RedirectResponse("/admin/people?done=added", status_code=303)
 
 
-@router.post("/admin/people/import")
-async def import_file(
-    request: Request,
-    seen: Visitor = Depends(people_admin),
-    form: FormData = Depends(checked_form(max_files=1, max_fields=5)),
-) -> Response:
-    """A CSV from the MIS or HR system: all of it, or (with any bad line) none of it."""
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        problems = ["Choose the CSV file of people to import."]
-        data = b""
-    else:
-        limit = get_settings().max_file_bytes
-        data = await upload.read(limit + 1)
-        problems = (
-            [f"The file is larger than {limit // (1024 * 1024)} MB."] if len(data) > limit else []
-        )
-    import_id = str(form.get("import_id") or "")
-    return await run_in_threadpool(finish_import, request, seen, import_id, data, problems)
-
-
-def run_people_import(seen: Visitor, data: bytes, progress: Progress | None) -> PeopleImport:
-    """Check the whole file, then save it in one transaction: everyone, or nobody."""
-    # Checked before the transaction opens: nobody else's save waits while it is read.
-    checked = check_people_file(data, progress)
-    if not checked.ok:
-        return PeopleImport(errors=checked.errors)
-    try:
-        with transaction() as session:
-            added, updated = import_people(
-                session, seen.school_id, checked.rows, me(session, seen), progress
-            )
-    except PeopleProblem as problem:
-        return PeopleImport(errors=problem.problems)
-    return PeopleImport(lines=len(checked.rows), added=added, updated=updated)
-
-
-def finish_import(
-    request: Request, seen: Visitor, import_id: str, data: bytes, problems: list[str]
-) -> Response:
-    if problems:
-        done = PeopleImport(errors=problems)
-    else:
-        with tracked(import_id, seen.person.id) as run:
-            done = run_people_import(seen, data, run.progress)
-            run.finish(not done.errors, done.lines)
-    if not done.errors:
-        return RedirectResponse(
-            f"/admin/people?done=imported-{done.added}-{done.updated}", status_code=303
-        )
-    with transaction() as session:
-        return people_page(request, session, seen, import_errors=done.errors)
-
-
-@router.get("/admin/people/imports/{import_id}")
-def people_import_progress(import_id: str, seen: Visitor = Depends(people_admin)) -> Response:
-    """How far the signed-in administrator's running import has got, for the progress bar."""
-    return progress_answer(import_id, seen.person.id)
-
-
 def person_page(
     request: Request, session: Session, seen: Visitor, person: Person, **extra: Any
 ) -> Response:
@@ -224,7 +156,7 @@ def person_page(
     return admin_page(
         request,
         "pages/admin_person.html",
-        {"values": values, "errors": {}},
+        {"values": values, "errors": {}, "moved": []},
         extra,
         person=person,
         roles=ROLE_OPTIONS,
@@ -235,6 +167,31 @@ def person_page(
     )
 
 
+def moved_query(done: str, moved: Moved) -> str:
+    """The notice's address after a change: what was done, who took how many of the
+    person's waiting requests (by number) and how many nobody could take."""
+    query = {"done": done}
+    if moved.taken:
+        query["passed"] = ",".join(f"{pid}:{count}" for pid, _, count in moved.taken)
+    if moved.kept:
+        query["kept"] = str(moved.kept)
+    return urlencode(query)
+
+
+def moved_notice(session: Session, seen: Visitor, query: Mapping[str, str]) -> list[str]:
+    """What the notice's address says became of the requests, in words: the names of people
+    at the administrator's schools, and "someone at another school" for anyone else."""
+    found = re.findall(r"(\d{1,10}):(\d{1,5})", query.get("passed", ""))
+    pairs = [(int(person_id), int(count)) for person_id, count in found]
+    known = names_at(session, {p for p, _ in pairs if p <= MAX_ID}, seen.actor.schools)
+    taken: dict[str, int] = {}
+    for person_id, count in pairs:
+        name = known.get(person_id, "someone at another school")
+        taken[name] = taken.get(name, 0) + count
+    kept = query.get("kept", "")
+    return said(list(taken.items()), int(kept) if kept.isdigit() and len(kept) < 6 else 0)
+
+
 @router.get("/admin/people/{person_id}")
 def show_person(
     request: Request,
@@ -242,7 +199,9 @@ def show_person(
     seen: Visitor = Depends(people_admin),
     session: Session = Depends(unit_of_work),
 ) -> Response:
-    return person_page(request, session, seen, someone_here(session, seen, person_id))
+    person = someone_here(session, seen, person_id)
+    moved = moved_notice(session, seen, request.query_params)
+    return person_page(request, session, seen, person, moved=moved)
 
 
 @router.post("/admin/people/{person_id}")
@@ -256,9 +215,10 @@ def edit_person(
     person = someone_to_change(session, seen, person_id)
     values = fields(form, PERSON_FIELDS)
     person_form, errors = validate(PersonForm, values)
+    moved = Moved()
     if person_form is not None:
         try:
-            change_person(session, person, person_form, me(session, seen))
+            moved = change_person(session, person, person_form, me(session, seen)).requests
         except PeopleProblem as problem:
             errors = {"email": str(problem)}
     if person_form is None or errors:
@@ -267,8 +227,11 @@ def edit_person(
         # Only schools the administrator serves can be added or taken away.
         chosen = {int(v) for v in form.getlist("serves") if isinstance(v, str) and v.isdigit()}
         others = set(served_schools_of(session, person.id)) - seen.actor.schools
-        set_serving(session, person, (chosen & seen.actor.schools) | others, me(session, seen))
-    return RedirectResponse(f"/admin/people/{person_id}?done=saved", status_code=303)
+        wanted = (chosen & seen.actor.schools) | others
+        moved += set_serving(session, person, wanted, me(session, seen))
+    return RedirectResponse(
+        f"/admin/people/{person_id}?{moved_query('saved', moved)}", status_code=303
+    )
 
 
 @router.post("/admin/people/{person_id}/disable")
@@ -289,7 +252,7 @@ def disable_person(
     except PeopleProblem as problem:
         raise AppError(409, str(problem)) from problem
     return RedirectResponse(
-        f"/admin/people/{person_id}?done=disabled-{done.waiting_requests}", status_code=303
+        f"/admin/people/{person_id}?{moved_query('disabled', done.requests)}", status_code=303
     )
 
 

@@ -107,11 +107,12 @@ def test_someone_elses_session_cannot_use_the_link(
     token = make_approval(url, case_id)
     client = signed_in("dsl@oakfield.example")
     page = client.get(f"/approvals/{token}")
-    assert page.status_code == 403 and "only works for them" in page.text
+    assert page.status_code == 403 and "sent to someone else" in page.text
+    assert "Helen Okafor" not in page.text, "whom the link was sent to is not said"
     forced = client.post(
         f"/approvals/{token}", data={"decision": "approved", "csrf_token": csrf_of(page.text)}
     )
-    assert forced.status_code == 403
+    assert forced.status_code == 403 and "Helen Okafor" not in forced.text
     assert approval_state(url, case_id)[0] is None
 
 

@@ -13,6 +13,7 @@ from core.settings import Settings
 from db.models import AuditEvent, Organisation, Person, School, Serves
 from db.people import hr_adviser
 from db.session import Session, transaction
+from tests.support import make_approval, make_case
 
 
 def people_named(url: str, email: str) -> list[Person]:
@@ -200,3 +201,31 @@ def test_a_role_and_the_schools_a_person_serves_are_changed_from_the_terminal(
 
 def served_id(session: Session, name: str) -> int:
     return session.scalars(select(School.id).where(School.name == name)).one()
+
+
+def test_the_terminal_says_where_a_changed_or_disabled_persons_requests_went(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    make_approval(url, case_id)  # the letter, waiting on the headteacher
+    assert main(["people", "change", "head@oakfield.example", "--role", "staff"]) == 0
+    out = capsys.readouterr().out
+    assert "role 'headteacher' -> 'staff'" in out
+    assert "1 request waiting for them was passed on at once, to Kate Doyle" in out
+    assert main(["people", "disable", "deputy@oakfield.example", "--reason", "Left"]) == 0
+    out = capsys.readouterr().out
+    assert "passed on at once, to Margaret Ellis" in out and "A test incident" not in out
+    with transaction(url) as session:
+        moves = [
+            (e.actor, e.data["from"], e.data["to"], e.data["reason"])
+            for e in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.kind == AuditKind.REQUEST_PASSED_ON)
+                .order_by(AuditEvent.seq)
+            )
+        ]
+    assert moves == [
+        ("system", "Helen Okafor", "Kate Doyle", "role changed"),
+        ("system", "Kate Doyle", "Margaret Ellis", "account disabled"),
+    ]

@@ -19,8 +19,9 @@ from core.settings import Settings, get_settings
 from db.cases import close_case
 from db.models import Approval, AuditEvent, Case, IncidentType, OutboxMessage, Person
 from db.session import transaction
+from forms.people import SchoolForm
 from mail.catcher import MailStore, StoredMail, free_port
-from services.people import disable
+from services.people import create_school, disable
 from services.replies import MOST_ANSWERS
 from services.requests import ask
 from tests.casework.test_reminders import hours_pass
@@ -260,10 +261,19 @@ def test_a_reply_about_a_closed_case_changes_nothing(letter: Request) -> None:
     assert "no longer needs your answer" in letter.answer(subject="no answer needed").text
 
 
+def person_id(url: str, email: str) -> int:
+    with transaction(url) as session:
+        return session.scalars(select(Person.id).where(Person.email == email)).one()
+
+
 def test_a_reply_from_an_approver_since_disabled_changes_nothing(letter: Request) -> None:
+    """Nobody else can take the letter (the deputy and the chair have gone too), so it stays
+    with the head who left, and her replies still answer nothing."""
     with transaction(letter.url) as session:
-        head = session.scalars(select(Person).where(Person.email == HEAD)).one()
-        disable(session, head, None, "Left the school")
+        for email in ("deputy@oakfield.example", "chair@oakfield.example", HEAD):
+            gone = session.scalars(select(Person).where(Person.email == email)).one()
+            disable(session, gone, None, "Left the school")
+    assert letter.approval().approver_id == person_id(letter.url, HEAD), "kept, not passed on"
     letter.reply("APPROVE")
     letter.reply("Reject: we wrote to parents last month")
 
@@ -278,6 +288,27 @@ def test_a_reply_from_an_approver_since_disabled_changes_nothing(letter: Request
         reference = session.get(Case, letter.case_id).reference  # type: ignore[union-attr]
     assert reference not in told.raw, "someone who has left learns nothing more of the case"
     assert told.message["Reply-To"] is None
+
+
+def test_a_reply_from_an_approver_who_may_no_longer_see_the_case_changes_nothing(
+    letter: Request,
+) -> None:
+    """A head moved to another school's staff (here straight in the database, so that only
+    the rule for answering stands guard) answers nothing by reply, and learns nothing."""
+    with transaction(letter.url) as session:
+        head = session.scalars(select(Person).where(Person.email == HEAD)).one()
+        other = create_school(session, None, SchoolForm(name="Elmbridge Academy"), None)
+        head.school_id = other.id
+    letter.reply("APPROVE")
+
+    assert letter.approval().decision is None
+    kinds = audit_kinds(letter.url, letter.case_id)
+    assert "approval.decided" not in kinds and kinds.count("reply.refused") == 1
+    told = letter.answer(subject="not recorded")
+    assert "no longer yours to answer" in told.text and "no longer active" not in told.text
+    with transaction(letter.url) as session:
+        reference = session.get(Case, letter.case_id).reference  # type: ignore[union-attr]
+    assert reference not in told.raw and "parents" not in told.text.lower()
 
 
 def test_a_step_that_needs_more_than_a_word_invites_no_reply(
