@@ -27,8 +27,8 @@ from casework.run import LIFELINES, Lifeline, describe, reap, wait_http
 from core.settings import Settings, get_settings
 from db.session import dispose_engine
 from mail.catcher import MailStore, free_port, start_catcher
-from tests.stack import PrefectServer, Stack
-from tests.support import create_pg_database, drop_pg_database, signin
+from tests.stack import PrefectServer, Stack, copy_sqlite
+from tests.support import create_pg_database, drop_pg_database, refill_pg_database, signin
 
 PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
 # Tests that share the session's stack run on one xdist worker, one after another.
@@ -91,6 +91,44 @@ def backends() -> list[str]:
     return ["sqlite", "postgres"] if PG_ADMIN_URL else ["sqlite"]
 
 
+@pytest.fixture(scope="session")
+def seeded() -> Iterator[dict[str, str]]:
+    """Per worker and backend, one database migrated and seeded with the demo school, made
+    when first wanted: each test that needs one gets a copy, which is much quicker than
+    migrating and seeding again."""
+    made: dict[str, str] = {}
+    yield made
+    for url in made.values():
+        if url.startswith("postgresql"):
+            drop_pg_database(PG_ADMIN_URL, url)
+
+
+def fill_from(url: str, seeded: str) -> None:
+    """Make the empty database at `url` a copy of the `seeded` one."""
+    if url.startswith("sqlite"):
+        copy_sqlite(Path(seeded.split("///", 1)[1]), Path(url.split("///", 1)[1]))
+    else:
+        refill_pg_database(PG_ADMIN_URL, url, seeded)
+
+
+def seeded_database(backend: str, made: dict[str, str], root: Path) -> str:
+    """The worker's migrated and seeded database on `backend`, made the first time."""
+    from casework.demo import seed_demo
+    from db.migrate import upgrade
+    from db.session import transaction
+
+    if backend not in made:
+        url = f"sqlite:///{root / 'seeded.db'}"
+        if backend.startswith("postgresql"):
+            url = create_pg_database(PG_ADMIN_URL)
+        upgrade(url)
+        with transaction(url) as session:
+            seed_demo(session)
+        dispose_engine(url)  # a template database must have no one connected
+        made[backend] = url
+    return made[backend]
+
+
 @pytest.fixture(params=backends())
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database on each backend under test."""
@@ -119,12 +157,14 @@ def smtp(tmp_path: Path) -> Iterator[tuple[MailStore, int]]:
 
 @pytest.fixture
 def configured(
-    db_url: str, tmp_path: Path, smtp: tuple[MailStore, int], monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    tmp_path: Path,
+    smtp: tuple[MailStore, int],
+    monkeypatch: pytest.MonkeyPatch,
+    seeded: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Settings]:
     """Settings for one test: its own database (migrated and seeded), files and mail server."""
-    from casework.demo import seed_demo
-    from db.migrate import upgrade
-    from db.session import transaction
 
     env = {
         "CASEWORK_DATABASE_URL": db_url,
@@ -137,9 +177,7 @@ def configured(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    upgrade(db_url)
-    with transaction(db_url) as session:
-        seed_demo(session)
+    fill_from(db_url, seeded_database(db_url.split(":")[0], seeded, tmp_path_factory.getbasetemp()))
     yield get_settings()
     # Only this test's engine: a session's stack keeps its own open across tests.
     dispose_engine(db_url)

@@ -355,6 +355,19 @@ def create_pg_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+def refill_pg_database(admin_url: str, url: str, template: str) -> None:
+    """Make the database at `url` a copy of `template` (which no one may be connected to)."""
+    from db.session import dispose_engine
+
+    dispose_engine(url)
+    name, source = url.rsplit("/", 1)[1], template.rsplit("/", 1)[1]
+    engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+    engine.dispose()
+
+
 def drop_pg_database(admin_url: str, url: str) -> None:
     from db.session import dispose_engine
 
