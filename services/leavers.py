@@ -61,8 +61,7 @@ def pass_on_unheld(
     """Hand on each request waiting on `person` that they may no longer hold; `role_changed`
     also weighs their new role (`core.access.kept_after_role_change`). `actor` is whoever
     changed them (None: the terminal)."""
-    taken: dict[int, tuple[str, int]] = {}
-    kept = 0
+    moved = Moved()
     for approval in waiting_on(session, person.id):
         case = get_case(session, approval.case_id)
         why = why_it_moves(session, case, approval, person, role_changed)
@@ -71,11 +70,11 @@ def pass_on_unheld(
         to = stand_in(session, case, approval, person)
         if to is None:
             strand(session, case, approval, person, actor, why)
-            kept += 1
+            moved += Moved(kept=1)
             continue
         hand_over(session, case, approval, to, actor, why.value, AuditKind.REQUEST_PASSED_ON)
-        taken[to.id] = (to.name, taken.get(to.id, (to.name, 0))[1] + 1)
-    return Moved(tuple((pid, name, count) for pid, (name, count) in taken.items()), kept)
+        moved += Moved(taken=((to.id, to.name, 1),))
+    return moved
 
 
 def why_it_moves(
