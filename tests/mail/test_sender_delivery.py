@@ -352,23 +352,25 @@ def test_a_long_pass_keeps_its_claim(
     configured: Settings, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows waiting in a live sender's queue are not taken for dead by a second sender."""
-    set_env(monkeypatch, CASEWORK_OUTBOX_STALE_SENDING_SECONDS="1", CASEWORK_SMTP_CONNECTIONS="1")
+    # A 2 s lease, renewed every 0.67 s: a commit held up for a second by the other tests'
+    # work on a busy machine must not look like a dead sender.
+    set_env(monkeypatch, CASEWORK_OUTBOX_STALE_SENDING_SECONDS="2", CASEWORK_SMTP_CONNECTIONS="1")
     server.handler.delay = 0.1
-    queue_many(configured.database_url, 20)  # about 2 s on one connection
+    queue_many(configured.database_url, 40)  # about 4 s on one connection
 
     async def second_sender_later() -> int:
         # Once the first sender has claimed and begun (on a busy machine that can take a
-        # while), wait until long after its claim's lease would have run out.
+        # while), wait until its claim's lease would have run out, with rows still queued.
         while not server.handler.message_ids():
             await asyncio.sleep(0.05)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.5)
         return await deliver_due(get_settings())
 
     async def both() -> list[int]:
         return list(await asyncio.gather(deliver_due(get_settings()), second_sender_later()))
 
-    assert asyncio.run(both()) == [20, 0]
-    assert sorted(server.handler.message_ids().values()) == [1] * 20
+    assert asyncio.run(both()) == [40, 0]
+    assert sorted(server.handler.message_ids().values()) == [1] * 40
 
 
 def test_a_row_left_sending_is_resent_with_its_message_id_after_the_grace_period(
