@@ -8,11 +8,15 @@ outside flows/ talks to Prefect.
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any
 from uuid import UUID
 
+import certifi
+import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -23,6 +27,12 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
+from prefect.settings import (
+    PREFECT_API_ENABLE_HTTP2,
+    PREFECT_API_REQUEST_TIMEOUT,
+    PREFECT_API_SSL_CERT_FILE,
+    PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
+)
 from prefect.states import Cancelled, Cancelling, Scheduled, Suspended
 
 from core.enums import AuditKind, IncidentType
@@ -47,6 +57,43 @@ class Delivery(StrEnum):
     NOT_WAITING = "not waiting"  # the run is not waiting on this step (already delivered)
 
 
+# A server that does not answer within this is taken as down for this call.
+CONNECT_SECONDS = 5.0
+
+
+def prefect_client() -> SyncPrefectClient:
+    """A client that tries to reach the server once, briefly.
+
+    Prefect's own client retries a refused connection for 1.5 s and waits up to its request
+    timeout (60 s) to connect. Our callers are a person's request or a reconciler sweep, and
+    the sweep repeats whatever failed: better to say at once that Prefect is down.
+    """
+    timeout = PREFECT_API_REQUEST_TIMEOUT.value()
+    context = tls_context()
+    return get_client(
+        httpx_settings={
+            "verify": context,
+            "transport": httpx.HTTPTransport(
+                retries=0, verify=context, http2=PREFECT_API_ENABLE_HTTP2.value()
+            ),
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, CONNECT_SECONDS)),
+        },
+        sync_client=True,
+    )
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """How to check the server's certificate, as Prefect's settings say; made once, as
+    loading the certificate bundle costs more than a whole call on loopback."""
+    if PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
+
+
 def pause_key(step_key: str) -> str:
     """Prefect's input keys allow only lowercase letters, digits and dashes."""
     return step_key.replace("_", "-")
@@ -59,7 +106,7 @@ def deployment_name(incident_type: IncidentType | str) -> str:
 
 def start_case_flow(case_id: int, incident_type: IncidentType | str) -> str:
     """Create the case's flow run (idempotent per case) and return its id."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         deployment = client.read_deployment_by_name(deployment_name(incident_type))
         run = client.create_flow_run_from_deployment(
             deployment.id,
@@ -76,7 +123,7 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
     A crashed run is started again instead. Raises FlowNotReady while the run is still
     on its way to suspending.
     """
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             run = client.read_flow_run(UUID(flow_run_id))
         except ObjectNotFound:
@@ -147,7 +194,7 @@ def cancel_case_flow(flow_run_id: str) -> bool:
     A run executing a step is asked to cancel (its runner stops the process); one waiting
     or scheduled is cancelled at once. Ended runs are left as they are.
     """
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             run = client.read_flow_run(UUID(flow_run_id))
         except ObjectNotFound:
@@ -164,7 +211,7 @@ def cancel_case_flow(flow_run_id: str) -> bool:
 
 def restart_case_flow(flow_run_id: str) -> bool:
     """Run a stopped case flow again; False if Prefect refused (it is no longer stopped)."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         return _restart(client, UUID(flow_run_id))
 
 
@@ -194,7 +241,7 @@ class StoppedRun:
 def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
     """Which of these flow runs have stopped short of completing."""
     found: list[StoppedRun] = []
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         for start in range(0, len(flow_run_ids), 200):
             chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
             runs = client.read_flow_runs(

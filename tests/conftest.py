@@ -28,7 +28,7 @@ from core.settings import Settings, get_settings
 from db.session import dispose_engine
 from mail.catcher import MailStore, free_port, start_catcher
 from tests.stack import PrefectServer, Stack, copy_sqlite
-from tests.support import create_pg_database, drop_pg_database, refill_pg_database, signin
+from tests.support import create_pg_database, drop_pg_database, signin
 
 PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
 # Tests that share the session's stack run on one xdist worker, one after another.
@@ -103,14 +103,6 @@ def seeded() -> Iterator[dict[str, str]]:
             drop_pg_database(PG_ADMIN_URL, url)
 
 
-def fill_from(url: str, seeded: str) -> None:
-    """Make the empty database at `url` a copy of the `seeded` one."""
-    if url.startswith("sqlite"):
-        copy_sqlite(Path(seeded.split("///", 1)[1]), Path(url.split("///", 1)[1]))
-    else:
-        refill_pg_database(PG_ADMIN_URL, url, seeded)
-
-
 def seeded_database(backend: str, made: dict[str, str], root: Path) -> str:
     """The worker's migrated and seeded database on `backend`, made the first time."""
     from casework.demo import seed_demo
@@ -119,7 +111,7 @@ def seeded_database(backend: str, made: dict[str, str], root: Path) -> str:
 
     if backend not in made:
         url = f"sqlite:///{root / 'seeded.db'}"
-        if backend.startswith("postgresql"):
+        if backend == "postgres":
             url = create_pg_database(PG_ADMIN_URL)
         upgrade(url)
         with transaction(url) as session:
@@ -130,12 +122,24 @@ def seeded_database(backend: str, made: dict[str, str], root: Path) -> str:
 
 
 @pytest.fixture(params=backends())
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on each backend under test."""
+def db_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    seeded: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A database on each backend under test: for a `configured` test a copy of the worker's
+    migrated and seeded one (much quicker than migrating and seeding again), else empty."""
+    template = None
+    if "configured" in request.fixturenames:
+        template = seeded_database(request.param, seeded, tmp_path_factory.getbasetemp())
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casework.db'}"
+        path = tmp_path / "casework.db"
+        if template is not None:
+            copy_sqlite(Path(template.split("///", 1)[1]), path)
+        yield f"sqlite:///{path}"
         return
-    url = create_pg_database(PG_ADMIN_URL)
+    url = create_pg_database(PG_ADMIN_URL, template)
     try:
         yield url
     finally:
@@ -161,8 +165,6 @@ def configured(
     tmp_path: Path,
     smtp: tuple[MailStore, int],
     monkeypatch: pytest.MonkeyPatch,
-    seeded: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Settings]:
     """Settings for one test: its own database (migrated and seeded), files and mail server."""
 
@@ -177,7 +179,6 @@ def configured(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    fill_from(db_url, seeded_database(db_url.split(":")[0], seeded, tmp_path_factory.getbasetemp()))
     yield get_settings()
     # Only this test's engine: a session's stack keeps its own open across tests.
     dispose_engine(db_url)

@@ -345,27 +345,16 @@ def case_row(url: str, case_id: int) -> Case:
         return case
 
 
-def create_pg_database(admin_url: str) -> str:
-    """A fresh, empty PostgreSQL database for one test; returns its URL."""
+def create_pg_database(admin_url: str, template: str | None = None) -> str:
+    """A fresh PostgreSQL database for one test, empty or a copy of the `template` database
+    (which no one may be connected to); returns its URL."""
     name = f"cw_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
     engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def refill_pg_database(admin_url: str, url: str, template: str) -> None:
-    """Make the database at `url` a copy of `template` (which no one may be connected to)."""
-    from db.session import dispose_engine
-
-    dispose_engine(url)
-    name, source = url.rsplit("/", 1)[1], template.rsplit("/", 1)[1]
-    engine = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
-    engine.dispose()
 
 
 def drop_pg_database(admin_url: str, url: str) -> None:
