@@ -59,29 +59,59 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
+class ReadOnlySession(Session):
+    """A unit of work that only reads (see `reading`)."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only unit of work tried to save changes")
+
+
+class _Database:
+    """One URL's engine, with its session makers for writing and for reading."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.writer = sessionmaker(self.engine, expire_on_commit=False)
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True  # the server refuses any write
+        self.reader = sessionmaker(
+            self.engine.execution_options(**options),
+            class_=ReadOnlySession,
+            expire_on_commit=False,
+        )
+
+
+_databases: dict[str, _Database] = {}
+_databases_lock = threading.Lock()
+
+
+def _database(url: str) -> _Database:
+    with _databases_lock:
+        found = _databases.get(url)
+        if found is None:
+            found = _databases[url] = _Database(url)
+        return found
 
 
 def engine_for(url: str) -> Engine:
     """The process's one engine (and so one connection pool) for `url`."""
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = make_engine(url)
-        return engine
+    return _database(url).engine
 
 
 def dispose_engine(url: str) -> None:
     """Close every pooled connection to `url` and forget its engine; others are untouched."""
-    with _engines_lock:
-        engine = _engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
+    with _databases_lock:
+        found = _databases.pop(url, None)
+    if found is not None:
+        found.engine.dispose()
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url or get_settings().database_url), expire_on_commit=False)
+    return _database(url or get_settings().database_url).writer
 
 
 @contextmanager
@@ -91,31 +121,11 @@ def transaction(url: str | None = None) -> Iterator[Session]:
         yield session
 
 
-def _reader_for(url: str) -> sessionmaker[Session]:
-    """Sessions on `url`'s engine that only read.
-
-    Built on each call rather than cached: a cached one would keep an engine alive after
-    `engine_for` has forgotten it, with connections nobody disposes.
-    """
-    engine = engine_for(url)
-    options = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
-        options["postgresql_readonly"] = True  # the server refuses any write
-    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
-
-
-def _refuse_writes(session: Session, *_: Any) -> None:
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("a read-only unit of work tried to save changes")
-
-
 @contextmanager
 def reading(url: str | None = None) -> Iterator[Session]:
     """A unit of work that only reads: on SQLite it never waits for another writer.
 
     Writing in it is a bug and raises, rather than quietly taking SQLite's write lock.
     """
-    with _reader_for(url or get_settings().database_url)() as session:
-        event.listen(session, "before_flush", _refuse_writes)
-        with session.begin():
-            yield session
+    with _database(url or get_settings().database_url).reader() as session, session.begin():
+        yield session

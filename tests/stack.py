@@ -242,6 +242,19 @@ class Stack:
         answer.raise_for_status()
         return str(answer.json()["state"]["type"])
 
+    def wait_for_state(self, flow_run_id: str, state: str, timeout: float = 60) -> None:
+        """Wait until the flow run is in `state`; on timeout say what it was, with the logs."""
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            seen = self.flow_run_state(flow_run_id)
+            if seen == state:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"flow run {flow_run_id} still {seen} after {timeout:.0f}s, not {state}\n{self.logs()}"
+        )
+
     def warm_process(self) -> bool:
         """Whether the runner has a fork server that has already imported the flows
         (flows/warm_start.py): it exists once a flow run has been started from it."""

@@ -89,7 +89,7 @@ def test_the_dsl_works_a_case_from_my_work(stack: Stack, page: Page, tmp_path: P
     # Withdrawn while the second task waits: the run is cancelled and no more mail goes.
     open_from_my_work(page, stack, case.reference, "Record the outcome")
     run_id = case_row(stack.db_url, case_id).flow_run_id or ""
-    wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to wait")
+    stack.wait_for_state(run_id, "PAUSED")
     page.goto(f"{stack.base_url}/cases/{case_id}")
     page.get_by_role("link", name="Withdraw the case").click()
     page.get_by_label("Why is the case being withdrawn?").fill("Reported by mistake.")

@@ -71,7 +71,7 @@ def restarts(url: str, case_id: int) -> list[str]:
 
 
 def suspended(stack: Stack, run_id: str) -> None:
-    wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to suspend")
+    stack.wait_for_state(run_id, "PAUSED")
 
 
 def waiting_for_first_task(stack: Stack) -> tuple[int, Case, str, str]:

@@ -268,7 +268,7 @@ def test_runner_restart_while_waiting_for_approval(stack: Stack) -> None:
     do_tasks(stack, case.reference)
     review = link_in(approval_mail(stack, case.reference), "/approvals/")
     run_id = wait_until(lambda: case_row(stack.db_url, case_id).flow_run_id, 30)
-    wait_until(lambda: stack.flow_run_state(run_id) == "PAUSED", 60, 0.5, "the run to suspend")
+    stack.wait_for_state(run_id, "PAUSED")
 
     stack.stop_runner()
     with httpx.Client(timeout=30) as head:
