@@ -35,7 +35,6 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_HOME": str(settings.prefect_home),
         "PREFECT_API_URL": settings.prefect_api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_RUNNER_POLL_FREQUENCY": str(settings.runner_poll_seconds),
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_UI_ENABLED": "true",

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_port: int = 4200
-    runner_poll_seconds: int = 1
+    runner_poll_seconds: float = 1.0  # how often the runner asks Prefect for runs to start
     # A suspended flow needs an explicit timeout (Prefect has none by default);
     # overdue approvals are chased from our database, not by this timeout.
     suspend_timeout_days: int = 90

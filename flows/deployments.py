@@ -12,6 +12,7 @@ from prefect.exceptions import TerminationSignal
 from prefect.runner import Runner
 
 from core.enums import IncidentType
+from core.settings import get_settings
 from flows.online_abuse import online_abuse
 from flows.parent_contact import parent_contact
 from flows.pupil_contact import pupil_contact
@@ -34,7 +35,7 @@ def serve_all(limit: int = 8) -> None:
     starts each run by forking from its warm process (flows/warm_start.py).
     """
     start_runs_from_a_warm_process()
-    runner = Runner(limit=limit)
+    runner = Runner(limit=limit, query_seconds=get_settings().runner_poll_seconds)
     for kind, flow in FLOWS.items():
         runner.add_flow(flow, name=kind.value)
     # Asked to stop: the runner has already ended its own work by the time this comes.

@@ -87,6 +87,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own params are applied
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of the web layer alone (`tests.support.SQLITE_ONLY`) runs on SQLite alone."""
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("web_only"):
+        metafunc.definition.add_marker(pytest.mark.parametrize("db_url", ["sqlite"], indirect=True))
+
+
 def backends() -> list[str]:
     return ["sqlite", "postgres"] if PG_ADMIN_URL else ["sqlite"]
 

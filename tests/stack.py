@@ -147,7 +147,9 @@ class Stack:
             "CASEWORK_INBOUND_PORT": str(self.replies_port),
             "CASEWORK_PREFECT_API_URL": self.prefect_api,
             "CASEWORK_DEV_MODE": "true",
-            "CASEWORK_RECONCILE_SECONDS": "2",
+            # A test's people answer within a second: poll often, or each answer waits its turn.
+            "CASEWORK_RECONCILE_SECONDS": "0.5",
+            "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
             # Every test of the session signs in from 127.0.0.1, often as the same people.
             "CASEWORK_RATE_SIGNIN_PER_ADDRESS": "1000/15minute",
             "CASEWORK_RATE_SIGNIN_PER_IP": "1000/15minute",

@@ -35,6 +35,11 @@ from db.session import transaction
 from mail.catcher import MailStore, StoredMail
 
 T = TypeVar("T")
+# For tests of what the web layer does on its own (headers, same-origin checks, form
+# validation, upload limits, rate limits, a browser's clicks): the database only stores
+# what they make, through queries the tests on both backends already cover.
+# tests/conftest.py runs a test so marked on SQLite alone.
+SQLITE_ONLY = pytest.mark.web_only
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from core.rules import looks_like_email
 from core.settings import Settings
 from db.models import Case, OutboxMessage
-from tests.support import PNG, count, csrf_of, send_report
+from tests.support import PNG, SQLITE_ONLY, count, csrf_of, send_report
+
+pytestmark = SQLITE_ONLY
 
 STAFF = "amy.fletcher@oakfield.example"
 PROBLEM = "Enter a valid email address, or leave it blank."

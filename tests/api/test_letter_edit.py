@@ -30,7 +30,16 @@ from db.session import transaction
 from mail.catcher import MailStore, StoredMail
 from services.letters import original_wording, render_parent_letter
 from tests.flows.test_letters import BY_POST, DEMO_PARENTS, add_families, print_files, send
-from tests.support import audit_kinds, code_in, count, csrf_of, mail_to, make_approval, make_case
+from tests.support import (
+    SQLITE_ONLY,
+    audit_kinds,
+    code_in,
+    count,
+    csrf_of,
+    mail_to,
+    make_approval,
+    make_case,
+)
 
 HEAD = "head@oakfield.example"
 REPORTER = "amy.fletcher@oakfield.example"  # make_case's reporter
@@ -268,7 +277,7 @@ def test_the_head_edits_the_letter_in_my_work_too(
     assert all(NEW in mail.text for mail in letter.letters())
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # rendering only: one backend
+@SQLITE_ONLY  # rendering only
 def test_the_wording_as_written_makes_the_same_letter_as_the_template(
     configured: Settings,
 ) -> None:

@@ -7,7 +7,9 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings, get_settings
 from db.models import OutboxMessage
-from tests.support import count, csrf_of, make_approval, make_case
+from tests.support import SQLITE_ONLY, count, csrf_of, make_approval, make_case
+
+pytestmark = SQLITE_ONLY
 
 
 def limit(monkeypatch: pytest.MonkeyPatch, **limits: str) -> None:

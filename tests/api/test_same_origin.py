@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from db.models import Case
-from tests.support import PNG, count, csrf_of, report_fields
+from tests.support import PNG, SQLITE_ONLY, count, csrf_of, report_fields
+
+pytestmark = SQLITE_ONLY
 
 STAFF = "amy.fletcher@oakfield.example"
 REFUSED = "This request came from another website"

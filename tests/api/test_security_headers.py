@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from core.settings import PROJECT_ROOT, Settings, get_settings
 from mail.catcher import MailStore
-from tests.support import csrf_of, make_case, production_app
+from tests.support import SQLITE_ONLY, csrf_of, make_case, production_app
+
+pytestmark = SQLITE_ONLY
 
 HEAD = "head@oakfield.example"
 PAGE_POLICY = (

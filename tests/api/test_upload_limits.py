@@ -15,7 +15,9 @@ import pytest
 from core.settings import Settings, get_settings
 from db.models import AuditEvent, Case, Evidence, Person, Role
 from mail.catcher import MailStore
-from tests.support import PNG, count, csrf_of, report_fields, signin
+from tests.support import PNG, SQLITE_ONLY, count, csrf_of, report_fields, signin
+
+pytestmark = SQLITE_ONLY
 
 STAFF = "amy.fletcher@oakfield.example"
 BOUNDARY = "casework-streamed-upload"

@@ -46,6 +46,7 @@ from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.search_world import pupil, report, who
 from tests.support import (
     PNG,
+    SQLITE_ONLY,
     delivered,
     link_in,
     make_approval,
@@ -57,7 +58,7 @@ from tests.support import (
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
+    SQLITE_ONLY,
 ]
 
 DESKTOP = ViewportSize(width=1280, height=900)

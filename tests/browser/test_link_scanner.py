@@ -24,9 +24,9 @@ from db.session import transaction
 from mail.catcher import MailStore
 from services.requests import ask
 from tests.browser.chromium import needs_chromium
-from tests.support import count, make_case
+from tests.support import SQLITE_ONLY, count, make_case
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, SQLITE_ONLY]
 
 CONSEQUENTIAL = sorted({step for step, _ in CONFIRMED_ANSWERS})
 JUNK = "123456 scanner test text"

@@ -19,9 +19,9 @@ from db.models import Person, Role
 from forms.parent_directory import check_file
 from mail.catcher import MailStore
 from tests.browser.chromium import needs_chromium
-from tests.support import authenticator_code, count, delivered, link_in
+from tests.support import SQLITE_ONLY, authenticator_code, count, delivered, link_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.browser, SQLITE_ONLY]
 
 HEAD = "head@oakfield.example"
 PARENTS = 5_000

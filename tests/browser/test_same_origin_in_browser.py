@@ -7,8 +7,9 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from core.settings import Settings
 from tests.browser.chromium import needs_chromium
+from tests.support import SQLITE_ONLY
 
-pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.browser, SQLITE_ONLY]
 
 
 def ask_for_a_link(page: Page, base: str) -> None:
