@@ -28,7 +28,13 @@ from core.settings import Settings, get_settings
 from db.session import dispose_engine
 from mail.catcher import MailStore, free_port, start_catcher
 from tests.stack import PrefectServer, Stack, copy_sqlite
-from tests.support import create_pg_database, drop_pg_database, signin
+from tests.support import (
+    create_pg_database,
+    drop_pg_database,
+    restore_pg_database,
+    signin,
+    snapshot_pg_database,
+)
 
 PG_ADMIN_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
 # Tests that share the session's stack run on one xdist worker, one after another.
@@ -101,8 +107,8 @@ def backends() -> list[str]:
 @pytest.fixture(scope="session")
 def seeded() -> Iterator[dict[str, str]]:
     """Per worker and backend, one database migrated and seeded with the demo school, made
-    when first wanted: each test that needs one gets a copy, which is much quicker than
-    migrating and seeding again."""
+    when first wanted, which is much quicker than migrating and seeding for every test:
+    SQLite's is copied for each test, PostgreSQL's is put back as it was (see db_url)."""
     made: dict[str, str] = {}
     yield made
     for url in made.values():
@@ -123,7 +129,9 @@ def seeded_database(backend: str, made: dict[str, str], root: Path) -> str:
         upgrade(url)
         with transaction(url) as session:
             seed_demo(session)
-        dispose_engine(url)  # a template database must have no one connected
+        dispose_engine(url)
+        if backend == "postgres":
+            snapshot_pg_database(url)
         made[backend] = url
     return made[backend]
 
@@ -135,18 +143,23 @@ def db_url(
     seeded: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """A database on each backend under test: for a `configured` test a copy of the worker's
-    migrated and seeded one (much quicker than migrating and seeding again), else empty."""
-    template = None
+    """A database on each backend under test: for a `configured` test the worker's migrated
+    and seeded one as it was after seeding (SQLite: a copy; PostgreSQL: the worker's one
+    database, its rows put back), else an empty one of its own."""
     if "configured" in request.fixturenames:
-        template = seeded_database(request.param, seeded, tmp_path_factory.getbasetemp())
-    if request.param == "sqlite":
+        seeded_url = seeded_database(request.param, seeded, tmp_path_factory.getbasetemp())
+        if request.param == "postgres":
+            restore_pg_database(seeded_url)
+            yield seeded_url
+            return
         path = tmp_path / "casework.db"
-        if template is not None:
-            copy_sqlite(Path(template.split("///", 1)[1]), path)
+        copy_sqlite(Path(seeded_url.split("///", 1)[1]), path)
         yield f"sqlite:///{path}"
         return
-    url = create_pg_database(PG_ADMIN_URL, template)
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'casework.db'}"
+        return
+    url = create_pg_database(PG_ADMIN_URL)
     try:
         yield url
     finally:
