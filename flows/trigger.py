@@ -142,11 +142,23 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
             # Suspended at another step: this decision was already delivered.
             return Delivery.NOT_WAITING
         result = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+        if result.status == SetStateStatus.REJECT and LEGACY_INPUT in _reason(result):
+            # Suspended by an earlier version, whose input had no step: hand it that.
+            legacy = {key: value for key, value in run_input.items() if key != "step"}
+            result = client.resume_flow_run(UUID(flow_run_id), run_input=legacy)
     if result.status != SetStateStatus.ACCEPT:
-        details = getattr(result.details, "reason", "")
+        details = _reason(result)
         log.info("resume of %s not accepted: %s", flow_run_id, details)
         raise FlowNotReady(details or "resume not accepted")
     return Delivery.RESUMED
+
+
+# What Prefect's server says of an input with a step to a run that expects none.
+LEGACY_INPUT = "('step' was unexpected)"
+
+
+def _reason(result: Any) -> str:
+    return str(getattr(result.details, "reason", "") or "")
 
 
 # States a run passes through on its way to suspending or stopping: ask again shortly.
@@ -291,6 +303,11 @@ def record_restart(
     )
 
 
+def decision_input(approval_id: int, decision: str, step_key: str) -> dict[str, Any]:
+    """What a run waiting at `step_key` is resumed with; it refuses it at any other step."""
+    return {"approval_id": approval_id, "decision": decision, "step": step_key}
+
+
 def deliver_decision(approval_id: int) -> bool:
     """Resume the run waiting on this decision; True once nothing more is needed."""
     with transaction() as session:
@@ -300,7 +317,7 @@ def deliver_decision(approval_id: int) -> bool:
         flow_run_id, step_key = get_case(session, approval.case_id).flow_run_id, approval.step_key
         if not flow_run_id or approval.decision is None:
             return False
-        run_input = {"approval_id": approval.id, "decision": approval.decision.value}
+        run_input = decision_input(approval.id, approval.decision.value, step_key)
     # No transaction is held while Prefect is called: SQLite writers would queue behind it.
     try:
         delivery = resume_case_flow(flow_run_id, step_key, run_input)

@@ -6,11 +6,14 @@ again from the top, the answer is always read from our database, never only from
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from functools import cache
 
 from prefect import task
 from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
+from pydantic import Field, create_model
 
 from core.enums import StepKey
 from core.settings import get_settings
@@ -26,6 +29,22 @@ class StepDecided(RunInput):
 
     approval_id: int
     decision: str
+    step: str
+
+
+@cache
+def decided_at(step_key: StepKey) -> type[StepDecided]:
+    """The input a run waiting at `step_key` accepts: the step's own name and no other.
+
+    Prefect's server checks a resumption's input against this schema. A decision on an
+    earlier step, delivered late (its sender read the run's state before the run moved
+    on), is then refused instead of waking the run at a later step with nothing decided.
+    """
+    return create_model(
+        f"Decided_{step_key.value}",
+        __base__=StepDecided,
+        step=(str, Field(pattern=f"^{re.escape(step_key.value)}$")),
+    )
 
 
 @task(name="request_person", **STEP_OPTIONS)
@@ -56,5 +75,7 @@ async def wait_for_person(case_id: int, step_key: StepKey) -> PersonOutcome:
     if outcome is not None:
         return outcome
     timeout = int(timedelta(days=get_settings().suspend_timeout_days).total_seconds())
-    await asuspend_flow_run(wait_for_input=StepDecided, key=pause_key(step_key), timeout=timeout)
+    await asuspend_flow_run(
+        wait_for_input=decided_at(step_key), key=pause_key(step_key), timeout=timeout
+    )
     return await read_outcome(case_id, step_key)

@@ -12,8 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from core.enums import StepKey
 from db.models import Approval, CaseStatus, Evidence, OutboxMessage
 from db.session import transaction
+from flows.trigger import decision_input
 from mail.catcher import StoredMail
 from tests.e2e.flow_helpers import wait_closed
 from tests.stack import Stack
@@ -260,6 +262,29 @@ def test_rejected_letter_closes_the_case_with_the_reason(stack: Stack) -> None:
         "step.completed",
     ]
     assert outbox_of(stack.db_url, case_id, "parent_letter") == [], "no letter was queued"
+
+
+def test_a_late_decision_on_another_step_cannot_wake_the_run(stack: Stack) -> None:
+    """A decision read as due before the run moved on, and sent after, is refused."""
+    case_id, _ = open_case(stack)
+    case = case_row(stack.db_url, case_id)
+    first = mail_to(stack.mail, DSL, f"{case.reference}: please record – Record whether")
+    run_id = wait_until(lambda: case_row(stack.db_url, case_id).flow_run_id, 30)
+    stack.wait_for_state(run_id, "PAUSED")
+
+    late = decision_input(1, "approved", StepKey.APPROVE_PARENT_LETTER)
+    answer = httpx.post(
+        f"{stack.prefect_api}/flow_runs/{run_id}/resume", json={"run_input": late}, timeout=30
+    )
+
+    assert answer.json()["status"] == "REJECT", answer.text
+    assert "does not match" in answer.json()["details"]["reason"], "refused for its step"
+    assert stack.flow_run_state(run_id) == "PAUSED"
+    respond(
+        link_in(first, "/tasks/"),
+        {"pupil_persisted": "yes", "reminder_given": "yes", "notes": ""},
+    )
+    mail_to(stack.mail, DSL, f"{case.reference}: please record – Record the outcome")
 
 
 def test_runner_restart_while_waiting_for_approval(stack: Stack) -> None:
