@@ -25,7 +25,14 @@ from core.enums import AuditKind, StepKey
 from core.procedures import procedure_for
 from core.search import Snippet, Terms, snippet
 from db.approvals import approvals_of
-from db.audit import data_of, latest_events, procedure_stopped, record_event, stopped_among
+from db.audit import (
+    data_of,
+    latest_events,
+    marked_in_error,
+    procedure_stopped,
+    record_event,
+    stopped_among,
+)
 from db.cases import (
     CaseFilter,
     CaseNotFound,
@@ -170,6 +177,7 @@ class CaseView:
     timeline_total: int = 0  # the timeline shows the newest TIMELINE_SHOWN of these
     access_total: int = 0
     linked: list[LinkGroup] = field(default_factory=list)  # other cases naming its accounts
+    in_error: dict[int, str] = field(default_factory=dict)  # events marked wrong, and why
 
 
 def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
@@ -199,6 +207,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         ],
         timeline=timeline,
         timeline_total=timeline_total,
+        in_error=marked_in_error(session, case.id) if full else {},
         access_log=access_log,
         access_total=access_total,
         delivery=delivery_counts(session, case.id) if full else {},

@@ -110,6 +110,29 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_audit_mark_in_error(args: argparse.Namespace) -> int:
+    """Record that an audit event was wrong; the event itself stays as it was written."""
+    from db.audit import mark_in_error
+    from db.people import staff_by_email
+    from db.session import transaction
+
+    with transaction() as session:
+        person = staff_by_email(session, args.by)
+        if person is None:
+            print(f"No one at Casework has the address {args.by}.", file=sys.stderr)
+            return 2
+        try:
+            correction = mark_in_error(session, args.seq, args.reason, person)
+        except (LookupError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(
+            f"Event {args.seq} is marked in error by {person.name} (event {correction.seq}); "
+            "it stays in the trail as it was written."
+        )
+    return 0
+
+
 def cmd_import_parents(args: argparse.Namespace) -> int:
     """Import parents from a CSV file; line errors go to stderr and nothing is saved."""
     from pathlib import Path
@@ -230,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="re-hash the whole chain").set_defaults(
         func=cmd_audit_verify
     )
+    wrong = audit_sub.add_parser(
+        "mark-in-error", help="record that an event was wrong (nothing is changed or removed)"
+    )
+    wrong.add_argument("seq", type=int, help="the event's number in the trail")
+    wrong.add_argument("--reason", required=True, help="why the event is wrong")
+    wrong.add_argument("--by", required=True, help="email address of who is correcting it")
+    wrong.set_defaults(func=cmd_audit_mark_in_error)
     return parser
 
 

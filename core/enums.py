@@ -198,6 +198,8 @@ class AuditKind(enum.StrEnum):
     LETTER_PRINT_DOWNLOADED = "letter.print_downloaded"
     LETTER_PRINTED = "letter.printed"
     AUDIT_EXPORTED = "audit.exported"
+    # An earlier event was wrong: it stays as written, and this one says so and why.
+    AUDIT_MARKED_IN_ERROR = "audit.marked_in_error"
     PERSON_SIGNED_IN = "person.signed_in"
     PARENTS_IMPORTED = "parents.imported"
     SCHOOL_SEEDED = "school.seeded"

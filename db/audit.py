@@ -100,6 +100,37 @@ def record_event(
     return event
 
 
+def mark_in_error(session: Session, seq: int, reason: str, actor: Person) -> AuditEvent:
+    """Say that event `seq` was wrong, and why, in a new event on the same case.
+
+    Nothing is changed or removed (the database would refuse): the original stays in the
+    trail for auditors to read, next to the correction. Raises LookupError for no such
+    event and ValueError for a correction without a reason.
+    """
+    if not reason.strip():
+        raise ValueError("Give the reason the event is wrong.")
+    original = session.scalars(select(AuditEvent).where(AuditEvent.seq == seq)).first()
+    if original is None:
+        raise LookupError(f"There is no audit event {seq}.")
+    return record_event(
+        session,
+        case_id=original.case_id,
+        kind=AuditKind.AUDIT_MARKED_IN_ERROR,
+        actor=actor,
+        data={"event": seq, "kind": original.kind, "reason": reason.strip()},
+    )
+
+
+def marked_in_error(session: Session, case_id: int) -> dict[int, str]:
+    """The case's events marked in error, by sequence number, with the reason given."""
+    corrections = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id, AuditEvent.kind == AuditKind.AUDIT_MARKED_IN_ERROR)
+        .order_by(AuditEvent.seq)
+    )
+    return {int(event.data["event"]): str(event.data["reason"]) for event in corrections}
+
+
 def last_stop(events: Iterable[AuditEvent]) -> AuditEvent | None:
     """The `flow.stopped` event if that is the latest word among these, in order."""
     latest = None

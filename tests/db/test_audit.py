@@ -1,14 +1,20 @@
-"""The audit trail is append-only in practice: any later change breaks the hash chain."""
+"""The audit trail is append-only: the database refuses to change or remove an event, and
+someone who gets round that (the database's owner can drop the guard) breaks the hash chain."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DBAPIError
 
 from casework.cli import main as casework
 from core.settings import Settings
 from db.audit import record_event, verify_chain
 from db.models import AuditEvent
-from db.session import transaction
+from db.session import Session, transaction
 from tests.support import make_case
 
 
@@ -18,6 +24,44 @@ def write_events(url: str, n: int) -> int:
         for i in range(n):
             record_event(session, case_id=case_id, kind="test.recorded", data={"n": i})
     return case_id
+
+
+def as_owner_past_the_guard(session: Session) -> None:
+    """What someone with the database owner's rights could do: turn the guard off."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        session.execute(text("DROP TRIGGER audit_events_no_delete"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        update(AuditEvent).values(data={"n": 99}),
+        delete(AuditEvent),
+    ],
+    ids=["update", "delete"],
+)
+def test_the_database_refuses_to_change_or_remove_an_event(
+    configured: Settings, change: object
+) -> None:
+    url = configured.database_url
+    write_events(url, 2)
+    with pytest.raises(DBAPIError, match="append-only"), transaction(url) as session:
+        session.execute(change)  # type: ignore[call-overload]
+    with transaction(url) as session:
+        assert verify_chain(session).ok
+        kept = session.query(AuditEvent).filter_by(kind="test.recorded").all()
+    assert [event.data["n"] for event in kept] == [0, 1]
+
+
+def test_postgresql_refuses_to_empty_the_audit_table(configured: Settings) -> None:
+    url = configured.database_url
+    if url.startswith("sqlite"):
+        pytest.skip("SQLite has no TRUNCATE")
+    with pytest.raises(DBAPIError, match="append-only"), transaction(url) as session:
+        session.execute(text("TRUNCATE audit_events CASCADE"))
 
 
 def test_an_untouched_chain_verifies(configured: Settings) -> None:
@@ -39,6 +83,7 @@ def test_an_edited_event_is_found(configured: Settings) -> None:
             .all()[2]
         )
         seq = target.seq
+        as_owner_past_the_guard(session)
         session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(data={"n": 99}))
     with transaction(url) as session:
         report = verify_chain(session)
@@ -58,6 +103,7 @@ def test_a_deleted_event_is_found_and_the_cli_fails(configured: Settings, capsys
             .all()[1]
         )
         seq = victim.seq
+        as_owner_past_the_guard(session)
         session.delete(victim)
     with transaction(url) as session:
         report = verify_chain(session)
@@ -74,3 +120,43 @@ def test_events_keep_actor_time_and_data(configured: Settings) -> None:
     assert opened.actor.endswith("(staff)") and opened.actor_id is not None
     assert opened.at.tzinfo is not None
     assert opened.data["incident_type"] == "pupil_contact"
+
+
+def test_a_wrong_event_is_marked_in_error_and_stays_as_written(
+    signed_in: Callable[[str], TestClient], configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    case_id = write_events(url, 2)
+    with transaction(url) as session:
+        wrong = session.query(AuditEvent).filter_by(case_id=case_id, kind="test.recorded").first()
+        assert wrong is not None
+        seq, written = wrong.seq, dict(wrong.data)
+
+    reason = "Recorded against the wrong pupil."
+    by = ["--by", "dsl@oakfield.example"]
+    assert casework(["audit", "mark-in-error", str(seq), "--reason", reason, *by]) == 0
+
+    with transaction(url) as session:
+        original = session.query(AuditEvent).filter_by(seq=seq).one()
+        correction = session.query(AuditEvent).order_by(AuditEvent.seq.desc()).first()
+        assert verify_chain(session).ok
+    assert original.data == written, "the original is kept as it was written"
+    assert correction is not None and correction.case_id == case_id
+    assert correction.kind == "audit.marked_in_error" and correction.actor.startswith("Daniel")
+    assert correction.data == {"event": seq, "kind": "test.recorded", "reason": reason}
+    page = signed_in("dsl@oakfield.example").get(f"/cases/{case_id}").text
+    assert "Marked in error" in page and reason in page
+
+
+def test_marking_in_error_needs_an_event_a_reason_and_a_person(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_events(configured.database_url, 1)
+    by = ["--by", "dsl@oakfield.example"]
+    assert casework(["audit", "mark-in-error", "9999", "--reason", "Wrong.", *by]) == 2
+    assert "There is no audit event 9999." in capsys.readouterr().err
+    assert casework(["audit", "mark-in-error", "1", "--reason", "  ", *by]) == 2
+    assert "Give the reason" in capsys.readouterr().err
+    nobody = ["--by", "nobody@elsewhere.example"]
+    assert casework(["audit", "mark-in-error", "1", "--reason", "Wrong.", *nobody]) == 2
+    assert "No one at Casework has the address" in capsys.readouterr().err
