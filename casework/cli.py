@@ -95,19 +95,30 @@ def cmd_replies(_: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(_: argparse.Namespace) -> int:
+    """Re-hash the chain, compare it with the last signed checkpoint, then sign a new one."""
     from db.audit import verify_chain
     from db.session import transaction
+    from services.audit_checkpoints import compare_with_checkpoint, write_checkpoint
 
+    settings = get_settings()
     with transaction() as session:
         report = verify_chain(session)
-    if report.ok:
-        print(f"Audit chain intact: {report.checked} events verified.")
-        return 0
+        if not report.ok:
+            print(
+                f"Audit chain BROKEN at event {report.bad_seq}: {report.problem} "
+                f"({report.checked} events before it verified)."
+            )
+            return 1
+        problem = compare_with_checkpoint(session, settings)
+        if problem:
+            print(f"Audit chain BROKEN: {problem}.")
+            return 1
+        point = write_checkpoint(session, settings)
     print(
-        f"Audit chain BROKEN at event {report.bad_seq}: {report.problem} "
-        f"({report.checked} events before it verified)."
+        f"Audit chain intact: {report.checked} events verified; checkpoint signed at event "
+        f"{point.length} ({settings.audit_checkpoint_path})."
     )
-    return 1
+    return 0
 
 
 def cmd_audit_mark_in_error(args: argparse.Namespace) -> int:

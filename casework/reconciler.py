@@ -31,6 +31,7 @@ from flows.trigger import (
     start_flow_safely,
     stopped_runs,
 )
+from services.audit_checkpoints import checkpoint_due, write_checkpoint
 from services.handover import escalate
 from services.notices import email_about_case
 from services.requests import Answer, decide, remind
@@ -169,8 +170,19 @@ def escalate_unanswered() -> int:
         return sum(escalate(session, get_case(session, a.case_id), a) for a in due)
 
 
+def sign_audit_checkpoint() -> bool:
+    """Sign the audit chain now and then, so removing its newest events is found."""
+    settings = get_settings()
+    if not checkpoint_due(settings):
+        return False
+    with reading() as session:
+        write_checkpoint(session, settings)
+    return True
+
+
 def reconcile_once() -> tuple[int, int]:
     """One pass of the repairs; returns (flows started, decisions delivered)."""
+    sign_audit_checkpoint()
     record_missed_platform_deadlines()
     send_reminders()
     escalate_unanswered()

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
 
     reconcile_seconds: float = 10.0
 
+    # Signed checkpoints of the audit chain (services/audit_checkpoints.py): the key and the
+    # log live outside the database; empty means a file in `var_dir`. Keep both off the
+    # database server and out of its backups.
+    audit_key_file: str = ""
+    audit_checkpoint_file: str = ""
+    audit_checkpoint_minutes: float = 60.0  # how often the worker writes one
+
     # The outbox sender (mail/sender.py, and its queries in db/outbox_claims.py).
     smtp_connections: int = 4  # concurrent SMTP connections, each reused for many messages
     smtp_rate_per_minute: int = 0  # messages per minute across the process; 0 = no limit
@@ -117,6 +124,16 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.var_dir / "evidence"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file) if self.audit_key_file else self.var_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_file:
+            return Path(self.audit_checkpoint_file)
+        return self.var_dir / "audit-checkpoints.log"
 
     @property
     def devmail_dir(self) -> Path:

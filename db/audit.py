@@ -233,6 +233,11 @@ def case_events(session: Session, case_id: int) -> list[AuditEvent]:
     )
 
 
+def hash_at(session: Session, seq: int) -> str | None:
+    """The hash of event `seq`, or None if there is no such event."""
+    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+
+
 @dataclass
 class ChainReport:
     checked: int

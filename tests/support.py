@@ -337,6 +337,16 @@ def audit_kinds(url: str, case_id: int, skip: tuple[str, ...] = ()) -> list[str]
         return [k for k in kinds if not k.startswith(skip)] if skip else list(kinds)
 
 
+def past_the_audit_guard(session: Any) -> None:
+    """What someone with the database owner's rights could do: turn off the triggers that
+    keep the audit table append-only, for this transaction (PostgreSQL) or this copy."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        session.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+        session.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+
+
 def count(url: str, model: Any, *where: Any) -> int:
     with transaction(url) as session:
         return len(list(session.scalars(select(model).where(*where))))

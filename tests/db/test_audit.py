@@ -14,8 +14,8 @@ from casework.cli import main as casework
 from core.settings import Settings
 from db.audit import record_event, verify_chain
 from db.models import AuditEvent
-from db.session import Session, transaction
-from tests.support import make_case
+from db.session import transaction
+from tests.support import make_case, past_the_audit_guard
 
 
 def write_events(url: str, n: int) -> int:
@@ -24,15 +24,6 @@ def write_events(url: str, n: int) -> int:
         for i in range(n):
             record_event(session, case_id=case_id, kind="test.recorded", data={"n": i})
     return case_id
-
-
-def as_owner_past_the_guard(session: Session) -> None:
-    """What someone with the database owner's rights could do: turn the guard off."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL session_replication_role = replica"))
-    else:
-        session.execute(text("DROP TRIGGER audit_events_no_update"))
-        session.execute(text("DROP TRIGGER audit_events_no_delete"))
 
 
 @pytest.mark.parametrize(
@@ -83,7 +74,7 @@ def test_an_edited_event_is_found(configured: Settings) -> None:
             .all()[2]
         )
         seq = target.seq
-        as_owner_past_the_guard(session)
+        past_the_audit_guard(session)
         session.execute(update(AuditEvent).where(AuditEvent.seq == seq).values(data={"n": 99}))
     with transaction(url) as session:
         report = verify_chain(session)
@@ -103,7 +94,7 @@ def test_a_deleted_event_is_found_and_the_cli_fails(configured: Settings, capsys
             .all()[1]
         )
         seq = victim.seq
-        as_owner_past_the_guard(session)
+        past_the_audit_guard(session)
         session.delete(victim)
     with transaction(url) as session:
         report = verify_chain(session)

@@ -1,0 +1,124 @@
+"""Signed checkpoints find what the hash chain alone cannot: the newest events removed, the
+whole chain rewritten without the key, an older backup restored, a forged checkpoint."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from casework.cli import main as casework
+from casework.reconciler import sign_audit_checkpoint
+from core.settings import Settings, get_settings
+from db.audit import event_hash, record_event, verify_chain
+from db.models import AuditEvent
+from db.session import transaction
+from tests.stack import copy_sqlite
+from tests.support import make_case, past_the_audit_guard
+
+
+def write_events(url: str, n: int) -> None:
+    case_id = make_case(url)
+    with transaction(url) as session:
+        for i in range(n):
+            record_event(session, case_id=case_id, kind="test.recorded", data={"n": i})
+
+
+def verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = casework(["audit", "verify"])
+    return code, capsys.readouterr().out
+
+
+def test_removing_the_newest_events_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    write_events(url, 5)
+    assert verify(capsys)[0] == 0
+    with transaction(url) as session:
+        last = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+        assert last is not None
+        past_the_audit_guard(session)
+        session.execute(delete(AuditEvent).where(AuditEvent.seq > last - 3))
+    with transaction(url) as session:
+        assert verify_chain(session).ok, "what is left still hangs together"
+
+    code, said = verify(capsys)
+
+    assert code == 1 and "BROKEN" in said
+    assert f"ends at event {last - 3}" in said and "newest events were removed" in said
+
+
+def test_a_chain_rewritten_without_the_key_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = configured.database_url
+    write_events(url, 4)
+    assert verify(capsys)[0] == 0
+    with transaction(url) as session:  # change one event, then re-hash everything after it
+        past_the_audit_guard(session)
+        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        prev = events[0].prev_hash
+        for event in events:
+            if event.kind == "test.recorded" and event.data == {"n": 1}:
+                event.data = {"n": 100}
+            event.prev_hash = prev
+            event.hash = event_hash(
+                prev, event.seq, event.case_id, event.kind, event.actor, event.at, event.data
+            )
+            prev = event.hash
+    with transaction(url) as session:
+        assert verify_chain(session).ok, "the rewritten chain hangs together"
+
+    code, said = verify(capsys)
+
+    assert code == 1 and "the chain was rewritten" in said
+
+
+def test_an_older_backup_restored_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url = configured.database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("the backup is a copy of the SQLite file")
+    database = Path(url.split("///", 1)[1])
+    write_events(url, 2)
+    copy_sqlite(database, tmp_path / "backup.db")
+    write_events(url, 3)
+    assert verify(capsys)[0] == 0
+
+    copy_sqlite(tmp_path / "backup.db", database)
+    code, said = verify(capsys)
+
+    assert code == 1 and "an older copy of the database was restored" in said
+
+
+def test_a_forged_checkpoint_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_events(configured.database_url, 2)
+    assert verify(capsys)[0] == 0
+    log = configured.audit_checkpoint_path
+    signed = json.loads(log.read_text().splitlines()[-1])
+    forged = {**signed, "length": 1}  # hides everything after the first event
+    with open(log, "a") as out:
+        out.write(json.dumps(forged) + "\n")
+
+    code, said = verify(capsys)
+
+    assert code == 1 and "line 2 of the checkpoint log is not signed by the key" in said
+
+
+def test_the_key_is_readable_by_its_owner_only_and_the_worker_signs_now_and_then(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sign_audit_checkpoint(), "no checkpoint yet: one is written"
+    assert not sign_audit_checkpoint(), "not again within the hour"
+    assert stat.S_IMODE(configured.audit_key_path.stat().st_mode) == 0o600
+    monkeypatch.setenv("CASEWORK_AUDIT_CHECKPOINT_MINUTES", "0")
+    get_settings.cache_clear()
+    assert sign_audit_checkpoint()
+    assert len(configured.audit_checkpoint_path.read_text().splitlines()) == 2
