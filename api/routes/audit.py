@@ -17,9 +17,11 @@ from api.security import Visitor
 from api.views import log_access, viewable_case
 from core.access import Action, Actor
 from core.enums import AuditKind
+from core.settings import get_settings
 from db.audit import case_events, verify_chain
 from db.models import AuditEvent
 from db.session import Session
+from services.audit_checkpoints import compare_with_checkpoint
 
 router = APIRouter()
 COLUMNS = ("seq", "at", "kind", "actor", "data", "prev_hash", "hash")
@@ -32,7 +34,10 @@ def audit_home(
     _: Visitor = Depends(allowed(Action.READ_SCHOOL_AUDIT)),
     session: Session = Depends(read_only),
 ) -> Response:
-    return render_page(request, "pages/audit.html", report=verify_chain(session))
+    report = verify_chain(session)
+    # Compared only: a page view never signs a checkpoint (`casework audit verify` does).
+    checkpoint = compare_with_checkpoint(session, get_settings()) if report.ok else ""
+    return render_page(request, "pages/audit.html", report=report, checkpoint=checkpoint)
 
 
 def as_row(event: AuditEvent) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
 from casework.cli import main as casework
@@ -122,3 +124,25 @@ def test_the_key_is_readable_by_its_owner_only_and_the_worker_signs_now_and_then
     get_settings.cache_clear()
     assert sign_audit_checkpoint()
     assert len(configured.audit_checkpoint_path.read_text().splitlines()) == 2
+
+
+def test_the_auditors_page_compares_the_chain_with_the_last_checkpoint(
+    signed_in: Callable[[str], TestClient],
+    configured: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = configured.database_url
+    write_events(url, 3)
+    assert verify(capsys)[0] == 0
+    auditor = signed_in("auditor@oakfield.example")
+    assert "The audit chain is intact" in auditor.get("/audit").text
+    signed = json.loads(configured.audit_checkpoint_path.read_text().splitlines()[-1])
+    with transaction(url) as session:  # back to before the last event the checkpoint saw
+        past_the_audit_guard(session)
+        session.execute(delete(AuditEvent).where(AuditEvent.seq >= signed["length"]))
+
+    page = auditor.get("/audit").text
+
+    assert "does not match its last signed checkpoint" in page
+    assert "the newest events were removed" in page
+    assert "The audit chain is intact" not in page
