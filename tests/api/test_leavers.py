@@ -122,6 +122,15 @@ def post_person(client: TestClient, who: int, action: str = "", **fields: str) -
     return said(client.get(sent.headers["location"]))
 
 
+def head_asked_for_the_letter(
+    url: str, mail: MailStore, deliver: Callable[[], int]
+) -> tuple[int, str]:
+    """A case waiting on the head's approval of its letter, and the link she was emailed."""
+    case_id = waiting_case(url, StepKey.APPROVE_PARENT_LETTER)
+    deliver()
+    return case_id, path_of(link_in(mail_to(mail, HEAD, "your decision"), "/approvals/"))
+
+
 def test_disabling_the_head_hands_her_letter_approval_to_the_deputy_at_once(
     configured: Settings,
     smtp: tuple[MailStore, int],
@@ -129,9 +138,7 @@ def test_disabling_the_head_hands_her_letter_approval_to_the_deputy_at_once(
     signed_in: Callable[[str], TestClient],
 ) -> None:
     url = configured.database_url
-    case_id = waiting_case(url, StepKey.APPROVE_PARENT_LETTER)
-    deliver()
-    old_link = path_of(link_in(mail_to(smtp[0], HEAD, "your decision"), "/approvals/"))
+    case_id, old_link = head_asked_for_the_letter(url, smtp[0], deliver)
     since = len(smtp[0].ids())
 
     admin = signed_in(ADMIN)
@@ -224,9 +231,7 @@ def test_a_request_nobody_can_take_is_kept_flagged_and_the_case_lead_told(
     signed_in: Callable[[str], TestClient],
 ) -> None:
     url = configured.database_url
-    case_id = waiting_case(url, StepKey.APPROVE_PARENT_LETTER)
-    deliver()
-    link = path_of(link_in(mail_to(smtp[0], HEAD, "your decision"), "/approvals/"))
+    case_id, link = head_asked_for_the_letter(url, smtp[0], deliver)
     with transaction(url) as session:  # the deputy and the chair have left already
         for email in (DEPUTY, CHAIR):
             gone = staff_by_email(session, email)
