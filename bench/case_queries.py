@@ -159,7 +159,7 @@ def build(cases: int, seed: int = 7) -> World:
 def load_cases(world: World, cases: int, rng: random.Random) -> None:
     from core.enums import IncidentType
     from core.procedures import StepKind, procedure_for
-    from db.audit import chain_head
+    from db.audit import chain_heads, chained, next_seq
     from db.bulk import insert_many, refresh_statistics
     from db.models import Approval, AuditEvent, Case, CaseStep
     from db.search import CaseText, write_index
@@ -277,7 +277,8 @@ def load_cases(world: World, cases: int, rng: random.Random) -> None:
         insert_many(session, Case, rows)
         insert_many(session, CaseStep, steps)
         insert_many(session, Approval, approvals)
-        insert_many(session, AuditEvent, audit_events(cases, world, chain_head(session)))
+        events = chained(audit_events(rows, world), chain_heads(session), next_seq(session))
+        insert_many(session, AuditEvent, events)
         for chunk in range(0, len(texts), 2_000):
             write_index(session, texts[chunk : chunk + 2_000])
         refresh_statistics(session)
@@ -288,32 +289,22 @@ def load_cases(world: World, cases: int, rng: random.Random) -> None:
     )
 
 
-def audit_events(cases: int, world: World, head: tuple[int, str]) -> Iterator[dict[str, Any]]:
-    """Five events a case, and 5,000 on the big one, chained as the audit writer chains them,
-    after the chain's current `head` (its last sequence number and hash)."""
-    from db.audit import event_hash
+def audit_events(cases: list[dict[str, Any]], world: World) -> Iterator[dict[str, Any]]:
+    """Five events a case, and 5,000 on the big one, on each case's school's chain."""
+    from db.audit import school_chain
 
-    seq, prev = head
     at = datetime(2021, 9, 1, tzinfo=UTC)
-    for case_id in range(1, cases + 1):
-        count = EVENTS_ON_BIG_CASE if case_id == world.big_case else 5
+    for case in cases:
+        count = EVENTS_ON_BIG_CASE if case["id"] == world.big_case else 5
         for n in range(count):
-            seq += 1
-            kind = "case.opened" if n == 0 else "step.completed"
-            data = {"step": "advise_staff", "outcome": f"note {n}"}
-            digest = event_hash(prev, seq, case_id, kind, "system", at, data)
             yield {
-                "seq": seq,
-                "case_id": case_id,
-                "kind": kind,
+                "case_id": case["id"],
+                "chain": school_chain(case["school_id"]),
+                "kind": "case.opened" if n == 0 else "step.completed",
                 "actor": "system",
-                "actor_id": None,
                 "at": at,
-                "data": data,
-                "prev_hash": prev,
-                "hash": digest,
+                "data": {"step": "advise_staff", "outcome": f"note {n}"},
             }
-            prev = digest
 
 
 # --- the measurements ------------------------------------------------------------------------

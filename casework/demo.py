@@ -56,6 +56,7 @@ def seed_demo(session: Session, parents: int = 50) -> School | None:
         case_id=None,
         kind=AuditKind.SCHOOL_SEEDED,
         data={"school": school.name, "staff": len(STAFF), "parents": parents},
+        school_id=school.id,
     )
     return school
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +17,20 @@ from sqlalchemy import func, not_, select, text
 from sqlalchemy.orm import Session
 
 from core.enums import ACCESS_KINDS, FLOW_KINDS, AuditKind
-from db.models import AuditEvent, Person, utcnow
+from db.models import AuditEvent, Case, Person, School, utcnow
 
 GENESIS = "0" * 64
 SYSTEM = "system"
+# The chains events are written to. Each school has its own, so that one school's writers
+# never wait for another's; events that belong to no school go to the installation's. The
+# one chain every event went to before chains were split keeps its rows and its hashes.
+INSTALLATION = "installation"
+LEGACY = ""
+_LOCK_SPACE = 7311  # PostgreSQL advisory locks: (this, the school's id or 0)
+
+
+def school_chain(school_id: int | None) -> str:
+    return f"school:{school_id}" if school_id is not None else INSTALLATION
 
 
 def actor_label(person: Person | None) -> str:
@@ -42,8 +52,15 @@ def event_hash(
     actor: str,
     at: datetime,
     data: dict[str, Any],
+    chain: str = LEGACY,
+    chain_seq: int | None = None,
 ) -> str:
-    body = {
+    """The event's hash: everything it says, and the hash of the one before it in its chain.
+
+    Events of the legacy chain were hashed without their chain and position (they were the
+    same as `seq` then), and still are, so that the trail written before keeps verifying.
+    """
+    body: dict[str, Any] = {
         "seq": seq,
         "case_id": case_id,
         "kind": kind,
@@ -51,22 +68,86 @@ def event_hash(
         "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
         "data": data,
     }
+    if chain != LEGACY:
+        body["chain"], body["chain_seq"] = chain, chain_seq
     return hashlib.sha256(prev_hash.encode() + canonical(body)).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    # PostgreSQL: serialise writers on the chain head for this transaction. SQLite
-    # already holds the write lock (BEGIN IMMEDIATE), so nothing is needed there.
+def _chain_of(session: Session, case_id: int | None, school_id: int | None) -> str:
+    if case_id is not None:
+        case = session.get(Case, case_id)
+        school_id = case.school_id if case is not None else school_id
+    return school_chain(school_id)
+
+
+def _lock_chain(session: Session, chain: str) -> None:
+    # PostgreSQL: serialise this chain's writers for the rest of the transaction, and
+    # nobody else's. SQLite already holds the write lock (BEGIN IMMEDIATE).
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+        key = int(chain.split(":", 1)[1]) if chain.startswith("school:") else 0
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _LOCK_SPACE, "key": key}
+        )
 
 
-def chain_head(session: Session) -> tuple[int, str]:
-    """The last event's sequence number and hash (0 and the genesis hash for none)."""
+def _next_seq(session: Session) -> int:
+    """The next event number: unique across chains without a lock that spans them."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(
+            session.scalar(text("SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))"))
+        )
+    # SQLite has one writer at a time; ids and numbers are kept equal from here on.
+    last = session.execute(select(func.max(AuditEvent.id), func.max(AuditEvent.seq))).one()
+    return max(last[0] or 0, last[1] or 0) + 1
+
+
+def chain_head(session: Session, chain: str) -> tuple[int, str]:
+    """The chain's length and its last event's hash (0 and the genesis hash for none)."""
     last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        select(AuditEvent.chain_seq, AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.chain_seq.desc())
+        .limit(1)
     ).first()
     return (last[0], last[1]) if last else (0, GENESIS)
+
+
+def chain_heads(session: Session) -> dict[str, tuple[int, str]]:
+    """Every chain's length and last hash."""
+    lengths = (
+        select(AuditEvent.chain, func.max(AuditEvent.chain_seq).label("length"))
+        .group_by(AuditEvent.chain)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AuditEvent.chain, AuditEvent.chain_seq, AuditEvent.hash).join(
+            lengths,
+            (AuditEvent.chain == lengths.c.chain) & (AuditEvent.chain_seq == lengths.c.length),
+        )
+    )
+    return {chain: (length, head) for chain, length, head in rows}
+
+
+def chain_names(session: Session, chains: Iterable[str]) -> dict[str, str]:
+    """How each chain is named to people: after its school."""
+    chains = list(chains)
+    ids = {int(c.split(":", 1)[1]) for c in chains if c.startswith("school:")}
+    schools = {
+        school_id: name
+        for school_id, name in session.execute(
+            select(School.id, School.name).where(School.id.in_(ids))
+        )
+    }
+    names = {}
+    for chain in chains:
+        if chain == LEGACY:
+            names[chain] = "the chain written before each school had its own"
+        elif chain == INSTALLATION:
+            names[chain] = "the installation's chain"
+        else:
+            school_id = int(chain.split(":", 1)[1])
+            names[chain] = f"{schools.get(school_id, f'school {school_id}')}'s chain"
+    return names
 
 
 def record_event(
@@ -76,16 +157,25 @@ def record_event(
     kind: str,
     actor: Person | None = None,
     data: dict[str, Any] | None = None,
+    school_id: int | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction; never swallows an error."""
-    _lock_chain(session)
-    last_seq, prev = chain_head(session)
-    seq = last_seq + 1
+    """Append one event in the caller's transaction; never swallows an error.
+
+    It goes on its case's school's chain; without a case, on `school_id`'s chain, or the
+    installation's for events that concern no one school.
+    """
+    chain = _chain_of(session, case_id, school_id)
+    _lock_chain(session, chain)
+    length, prev = chain_head(session, chain)
+    seq = _next_seq(session)
     at = utcnow()
     payload = json.loads(canonical(data or {}))  # what is hashed is exactly what is stored
     label = actor_label(actor)
     event = AuditEvent(
+        id=seq,
         seq=seq,
+        chain=chain,
+        chain_seq=length + 1,
         case_id=case_id,
         kind=kind,
         actor=label,
@@ -93,11 +183,51 @@ def record_event(
         at=at,
         data=payload,
         prev_hash=prev,
-        hash=event_hash(prev, seq, case_id, kind, label, at, payload),
+        hash=event_hash(prev, seq, case_id, kind, label, at, payload, chain, length + 1),
     )
     session.add(event)
     session.flush()
     return event
+
+
+def next_seq(session: Session) -> int:
+    """The number the next event will get (for loading many at once; see `chained`)."""
+    return _next_seq(session)
+
+
+def chained(
+    events: Iterable[dict[str, Any]], heads: dict[str, tuple[int, str]], seq: int
+) -> Iterator[dict[str, Any]]:
+    """Rows for events given as case_id, chain, kind, actor, at and data, numbered from
+    `seq` and chained after `heads` exactly as `record_event` chains them; `heads` is kept
+    up to date. For loading many events at once (benchmarks), in one transaction."""
+    for event in events:
+        chain = event["chain"]
+        length, prev = heads.get(chain, (0, GENESIS))
+        data = json.loads(canonical(event["data"]))
+        digest = event_hash(
+            prev,
+            seq,
+            event["case_id"],
+            event["kind"],
+            event["actor"],
+            event["at"],
+            data,
+            chain,
+            length + 1,
+        )
+        yield {
+            **event,
+            "id": seq,
+            "seq": seq,
+            "chain_seq": length + 1,
+            "actor_id": None,
+            "data": data,
+            "prev_hash": prev,
+            "hash": digest,
+        }
+        heads[chain] = (length + 1, digest)
+        seq += 1
 
 
 def mark_in_error(session: Session, seq: int, reason: str, actor: Person) -> AuditEvent:
@@ -233,9 +363,11 @@ def case_events(session: Session, case_id: int) -> list[AuditEvent]:
     )
 
 
-def hash_at(session: Session, seq: int) -> str | None:
-    """The hash of event `seq`, or None if there is no such event."""
-    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+def hash_at(session: Session, chain: str, chain_seq: int) -> str | None:
+    """The hash of the event at `chain_seq` in `chain`, or None if there is no such event."""
+    return session.scalar(
+        select(AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.chain_seq == chain_seq)
+    )
 
 
 @dataclass
@@ -244,34 +376,132 @@ class ChainReport:
     ok: bool
     problem: str = ""
     bad_seq: int | None = None
+    chains: int = 0  # how many chains were checked
 
 
-def verify_chain(session: Session, batch: int = 2000) -> ChainReport:
-    """Recompute every hash in order; report the first event that does not fit."""
-    prev, expected_seq, checked = GENESIS, 1, 0
+# What verification reads of each event: plain rows, not ORM objects, for speed.
+_LINK = (
+    AuditEvent.seq,
+    AuditEvent.chain,
+    AuditEvent.chain_seq,
+    AuditEvent.case_id,
+    AuditEvent.kind,
+    AuditEvent.actor,
+    AuditEvent.at,
+    AuditEvent.data,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+
+
+def rehash(row: Any) -> str:
+    """What the event's hash should be, from what it says and the hash it follows."""
+    return event_hash(
+        row.prev_hash,
+        row.seq,
+        row.case_id,
+        row.kind,
+        row.actor,
+        row.at,
+        row.data,
+        row.chain,
+        row.chain_seq,
+    )
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Recompute every hash of every chain in order; report the first event that does not fit."""
+    names = chain_names(session, sorted(chain_heads(session)))
+    checked = 0
+    for chain, name in names.items():
+        report = _verify_one_chain(session, chain, name, batch)
+        checked += report.checked
+        if not report.ok:
+            return ChainReport(checked, False, report.problem, report.bad_seq, len(names))
+    return ChainReport(checked=checked, ok=True, chains=len(names))
+
+
+def _verify_one_chain(session: Session, chain: str, name: str, batch: int) -> ChainReport:
+    prev, expected, checked = GENESIS, 1, 0
     while True:
-        rows = list(
-            session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.seq >= expected_seq)
-                .order_by(AuditEvent.seq)
-                .limit(batch)
-            )
-        )
+        rows = session.execute(
+            select(*_LINK)
+            .where(AuditEvent.chain == chain, AuditEvent.chain_seq >= expected)
+            .order_by(AuditEvent.chain_seq)
+            .limit(batch)
+        ).all()
         if not rows:
             return ChainReport(checked=checked, ok=True)
-        for ev in rows:
-            problem = _check_one(ev, prev, expected_seq)
+        for row in rows:
+            problem = _check_one(row, prev, expected, name)
             if problem:
-                return ChainReport(checked=checked, ok=False, problem=problem, bad_seq=ev.seq)
-            prev, expected_seq, checked = ev.hash, ev.seq + 1, checked + 1
+                return ChainReport(checked=checked, ok=False, problem=problem, bad_seq=row.seq)
+            prev, expected, checked = row.hash, row.chain_seq + 1, checked + 1
 
 
-def _check_one(ev: AuditEvent, prev: str, expected_seq: int) -> str:
-    if ev.seq != expected_seq:
-        return f"event {expected_seq} is missing (next found is {ev.seq})"
-    if ev.prev_hash != prev:
-        return f"event {ev.seq} does not follow the event before it"
-    if ev.hash != event_hash(prev, ev.seq, ev.case_id, ev.kind, ev.actor, ev.at, ev.data):
-        return f"event {ev.seq} was changed after it was written"
+def _check_one(row: Any, prev: str, expected: int, name: str) -> str:
+    if row.chain_seq != expected:
+        return (
+            f"the event at position {expected} of {name} is missing "
+            f"(the next one found is event {row.seq})"
+        )
+    if row.prev_hash != prev:
+        return f"event {row.seq} does not follow the event before it in {name}"
+    if row.hash != rehash(row):
+        return f"event {row.seq} was changed after it was written"
     return ""
+
+
+@dataclass
+class CaseCheck:
+    """What re-hashing one case's events found."""
+
+    checked: int
+    ok: bool
+    problem: str = ""
+    bad_seq: int | None = None
+
+
+def verify_case(session: Session, case_id: int) -> CaseCheck:
+    """Recompute each of the case's events and check each follows the event before it.
+
+    A case's events are spread along its school's chain among other cases' events, so each
+    one's link is checked against its own predecessor in the chain, wherever that is.
+    """
+    rows = session.execute(
+        select(*_LINK).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+    ).all()
+    wanted = {(row.chain, row.chain_seq - 1) for row in rows if row.chain_seq > 1}
+    before = _hashes_at(session, wanted)
+    for checked, row in enumerate(rows):
+        prev = GENESIS if row.chain_seq == 1 else before.get((row.chain, row.chain_seq - 1))
+        if row.hash != rehash(row):
+            return CaseCheck(
+                checked, False, f"event {row.seq} was changed after it was written", row.seq
+            )
+        if prev is None:
+            return CaseCheck(
+                checked, False, f"the event before event {row.seq} is missing", row.seq
+            )
+        if row.prev_hash != prev:
+            return CaseCheck(
+                checked, False, f"event {row.seq} does not follow the event before it", row.seq
+            )
+    return CaseCheck(len(rows), True)
+
+
+def _hashes_at(session: Session, places: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    found: dict[tuple[str, int], str] = {}
+    by_chain: dict[str, list[int]] = {}
+    for chain, position in places:
+        by_chain.setdefault(chain, []).append(position)
+    for chain, positions in by_chain.items():
+        for start in range(0, len(positions), 500):
+            for position, digest in session.execute(
+                select(AuditEvent.chain_seq, AuditEvent.hash).where(
+                    AuditEvent.chain == chain,
+                    AuditEvent.chain_seq.in_(positions[start : start + 500]),
+                )
+            ):
+                found[(chain, position)] = digest
+    return found

@@ -435,7 +435,11 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # the event's number
+    # Which chain it is on ("school:<id>", "installation", or "" for the one chain written
+    # before each school had its own) and its place there, from 1 (db/audit.py).
+    chain: Mapped[str] = mapped_column(String(40), server_default="")
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(260))
@@ -446,7 +450,10 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     # A case's events in order: its page reads the newest, its export all of them.
-    __table_args__ = (Index("ix_audit_events_case_seq", "case_id", "seq"),)
+    __table_args__ = (
+        Index("ix_audit_events_case_seq", "case_id", "seq"),
+        UniqueConstraint("chain", "chain_seq", name="uq_audit_events_chain_seq"),
+    )
 
 
 class SignInToken(Base):

@@ -143,5 +143,6 @@ def save_import(
             "updated": result.updated,
             "unchanged": result.unchanged,
         },
+        school_id=school_id,
     )
     return result

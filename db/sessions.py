@@ -64,7 +64,14 @@ def start_session(session: Session, person: Person, ttl: timedelta, **seen: Any)
             last_seen_at=now,
         )
     )
-    record_event(session, case_id=None, kind=AuditKind.PERSON_SIGNED_IN, actor=person, data=seen)
+    record_event(
+        session,
+        case_id=None,
+        kind=AuditKind.PERSON_SIGNED_IN,
+        actor=person,
+        data=seen,
+        school_id=person.school_id,
+    )
     return raw
 
 

@@ -1,10 +1,10 @@
 """Signed checkpoints of the audit chain, kept outside the database.
 
-The hash chain finds an event changed or removed in the middle of the trail. It cannot see
+The hash chains find an event changed or removed in the middle of the trail. They cannot see
 the newest events removed, a whole chain rewritten by someone who recomputed every hash, or
-an older backup restored. A checkpoint records how long the chain was and the hash of its
+an older backup restored. A checkpoint records how long each chain was and the hash of its
 last event, signed with a key that is not in the database, on a line appended to a log that
-is not in the database either. Verifying compares the chain with the last checkpoint.
+is not in the database either. Verifying compares the chains with the last checkpoint.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ import hmac
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from core.settings import Settings
-from db.audit import chain_head, hash_at
+from db.audit import GENESIS, LEGACY, chain_heads, chain_names, hash_at
 from db.models import utcnow
 from db.session import Session
+
+Heads = dict[str, tuple[int, str]]  # chain -> (its length, its last event's hash)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     at: str  # when it was written (ISO 8601, UTC)
-    length: int  # the number of the chain's last event
-    head: str  # that event's hash
-    mac: str  # HMAC-SHA256 of the three, with the audit key
+    chains: Heads
+    mac: str  # HMAC-SHA256 of the time and every chain's length and head, with the audit key
 
 
 @dataclass(frozen=True)
@@ -47,20 +49,50 @@ def audit_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def signature(key: bytes, at: str, length: int, head: str) -> str:
+def signature(key: bytes, at: str, chains: Heads) -> str:
+    signed = json.dumps(
+        {chain: [length, head] for chain, (length, head) in chains.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hmac.new(key, f"{at}|{signed}".encode(), hashlib.sha256).hexdigest()
+
+
+def _legacy_signature(key: bytes, at: str, length: int, head: str) -> str:
+    # Checkpoints written when there was one chain signed its length and head alone.
     return hmac.new(key, f"{at}|{length}|{head}".encode(), hashlib.sha256).hexdigest()
 
 
 def write_checkpoint(session: Session, settings: Settings) -> Checkpoint:
-    """Sign the chain as it is now and append that to the checkpoint log."""
-    length, head = chain_head(session)
+    """Sign every chain as it is now and append that to the checkpoint log."""
+    chains = chain_heads(session)
     at = utcnow().isoformat(timespec="seconds")
-    point = Checkpoint(at, length, head, signature(audit_key(settings), at, length, head))
+    point = Checkpoint(at, chains, signature(audit_key(settings), at, chains))
+    line = {"at": at, "chains": {c: list(head) for c, head in chains.items()}, "mac": point.mac}
     path = settings.audit_checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as log:
-        log.write(json.dumps(asdict(point), sort_keys=True) + "\n")
+        log.write(json.dumps(line, sort_keys=True) + "\n")
     return point
+
+
+def parse_checkpoint(key: bytes, line: str) -> Checkpoint | None:
+    """The checkpoint on one line of the log if its signature is good, else None."""
+    try:
+        raw = json.loads(line)
+        at, mac = str(raw["at"]), str(raw["mac"])
+        if "chains" not in raw:  # one chain, before each school had its own
+            length, head = int(raw["length"]), str(raw["head"])
+            good = hmac.compare_digest(mac, _legacy_signature(key, at, length, head))
+            return Checkpoint(at, {LEGACY: (length, head)}, mac) if good else None
+        chains = {str(c): (int(v[0]), str(v[1])) for c, v in raw["chains"].items()}
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    return (
+        Checkpoint(at, chains, mac)
+        if hmac.compare_digest(mac, signature(key, at, chains))
+        else None
+    )
 
 
 def read_checkpoints(settings: Settings) -> Checkpoints:
@@ -70,14 +102,8 @@ def read_checkpoints(settings: Settings) -> Checkpoints:
         return Checkpoints(None)
     key, last = audit_key(settings), None
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            point = Checkpoint(**json.loads(line))
-            good = hmac.compare_digest(
-                point.mac, signature(key, point.at, point.length, point.head)
-            )
-        except (ValueError, TypeError):
-            good = False
-        if not good:
+        point = parse_checkpoint(key, line)
+        if point is None:
             return Checkpoints(
                 last, f"line {number} of the checkpoint log is not signed by the key"
             )
@@ -86,23 +112,31 @@ def read_checkpoints(settings: Settings) -> Checkpoints:
 
 
 def compare_with_checkpoint(session: Session, settings: Settings) -> str:
-    """What is wrong with the chain against the last checkpoint; empty if nothing."""
+    """What is wrong with the chains against the last checkpoint; empty if nothing."""
     found = read_checkpoints(settings)
     if found.problem or found.last is None:
         return found.problem
-    point = found.last
-    length, _ = chain_head(session)
-    if length < point.length:
-        return (
-            f"the chain ends at event {length} but the checkpoint of {point.at} saw "
-            f"{point.length}: the newest events were removed, or an older copy of the "
-            "database was restored"
-        )
-    if hash_at(session, point.length) != point.head:
-        return (
-            f"event {point.length} is not the one the checkpoint of {point.at} signed: "
-            "the chain was rewritten"
-        )
+    return compare_heads(session, found.last)
+
+
+def compare_heads(session: Session, point: Checkpoint) -> str:
+    """The first chain that is shorter than `point` saw, or whose event there is not the one
+    it signed; empty if every chain still holds what it signed."""
+    heads = chain_heads(session)
+    names = chain_names(session, point.chains)
+    for chain, (signed_length, signed_head) in sorted(point.chains.items()):
+        length, _ = heads.get(chain, (0, GENESIS))
+        if length < signed_length:
+            return (
+                f"{names[chain]} ends at position {length} but the checkpoint of {point.at} "
+                f"saw {signed_length}: the newest events were removed, or an older copy of "
+                "the database was restored"
+            )
+        if hash_at(session, chain, signed_length) != signed_head:
+            return (
+                f"the event at position {signed_length} of {names[chain]} is not the one "
+                f"the checkpoint of {point.at} signed: the chain was rewritten"
+            )
     return ""
 
 
@@ -115,11 +149,20 @@ def checkpoint_due(settings: Settings) -> bool:
     path = settings.audit_checkpoint_path
     if not path.exists() or path.stat().st_size == 0:
         return True
-    with open(path, "rb") as log:
-        log.seek(max(0, path.stat().st_size - 1024))
-        last = log.read().decode("utf-8", "replace").splitlines()[-1]
     try:
-        written = datetime.fromisoformat(json.loads(last)["at"])
+        written = datetime.fromisoformat(json.loads(last_line(path))["at"])
     except (ValueError, KeyError, TypeError):
         return True  # a damaged last line: sign a good one after it
     return utcnow() - written >= timedelta(minutes=settings.audit_checkpoint_minutes)
+
+
+def last_line(path: Path, block: int = 8192) -> str:
+    """The file's last line, read from the end (a line names every chain, so it can be long)."""
+    with open(path, "rb") as log:
+        end = log.seek(0, os.SEEK_END)
+        start, tail = end, b""
+        while start > 0 and tail.rstrip(b"\n").count(b"\n") == 0:
+            start = max(0, start - block)
+            log.seek(start)
+            tail = log.read(end - start)
+    return tail.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("utf-8", "replace")

@@ -39,7 +39,13 @@ class PeopleProblem(ValueError):
 
 
 def _record(session: Session, kind: AuditKind, actor: Person | None, **data: Any) -> None:
-    record_event(session, case_id=None, kind=kind, actor=actor, data=data)
+    """Audit a change on the chain of the school it concerns: the one named, else the
+    person's own."""
+    school_id = data.get("school_id")
+    if school_id is None and "person_id" in data:
+        person = session.get(Person, data["person_id"])
+        school_id = person.school_id if person is not None else None
+    record_event(session, case_id=None, kind=kind, actor=actor, data=data, school_id=school_id)
 
 
 def add_staff(session: Session, school_id: int, form: PersonForm, actor: Person | None) -> Person:

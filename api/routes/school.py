@@ -74,6 +74,7 @@ def update(
         kind=AuditKind.SCHOOL_STOCK_RESPONSE_CHANGED,
         actor=get_person(session, seen.person.id),
         data={"characters": len(text), "school_id": seen.school_id},
+        school_id=seen.school_id,
     )
     return RedirectResponse("/admin/stock-response?saved=1", status_code=303)
 
@@ -145,5 +146,6 @@ def update_chains(
         kind=AuditKind.SCHOOL_ESCALATION_CHANGED,
         actor=get_person(session, seen.person.id),
         data={"school_id": seen.school_id, "chains": stored_form(chains_of(stored))},
+        school_id=seen.school_id,
     )
     return RedirectResponse("/admin/escalation?saved=1", status_code=303)

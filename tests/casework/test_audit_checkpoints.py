@@ -15,18 +15,20 @@ from sqlalchemy import delete, select
 from casework.cli import main as casework
 from casework.reconciler import sign_audit_checkpoint
 from core.settings import Settings, get_settings
-from db.audit import chain_head, event_hash, record_event, verify_chain
+from db.audit import GENESIS, chain_head, record_event, rehash, verify_chain
 from db.models import AuditEvent
 from db.session import transaction
 from tests.stack import copy_sqlite
 from tests.support import make_case, past_the_audit_guard
 
 
-def write_events(url: str, n: int) -> None:
+def write_events(url: str, n: int) -> str:
+    """Write `n` events on a new case; returns the chain they are on."""
     case_id = make_case(url)
     with transaction(url) as session:
         for i in range(n):
-            record_event(session, case_id=case_id, kind="test.recorded", data={"n": i})
+            event = record_event(session, case_id=case_id, kind="test.recorded", data={"n": i})
+        return event.chain
 
 
 def verify(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -38,39 +40,41 @@ def test_removing_the_newest_events_is_found(
     configured: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = configured.database_url
-    write_events(url, 5)
+    chain = write_events(url, 5)
     assert verify(capsys)[0] == 0
     with transaction(url) as session:
-        last, _ = chain_head(session)
+        last, _ = chain_head(session, chain)
         past_the_audit_guard(session)
-        session.execute(delete(AuditEvent).where(AuditEvent.seq > last - 3))
+        session.execute(
+            delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.chain_seq > last - 3)
+        )
     with transaction(url) as session:
         assert verify_chain(session).ok, "what is left still hangs together"
 
     code, said = verify(capsys)
 
     assert code == 1 and "BROKEN" in said
-    assert f"ends at event {last - 3}" in said and "newest events were removed" in said
+    assert f"Oakfield Primary School's chain ends at position {last - 3}" in said
+    assert "newest events were removed" in said
 
 
 def test_a_chain_rewritten_without_the_key_is_found(
     configured: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = configured.database_url
-    write_events(url, 4)
+    chain = write_events(url, 4)
     assert verify(capsys)[0] == 0
     with transaction(url) as session:  # change one event, then re-hash everything after it
         past_the_audit_guard(session)
-        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
-        prev = events[0].prev_hash
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.chain_seq)
+        )
+        prev = GENESIS
         for event in events:
             if event.kind == "test.recorded" and event.data == {"n": 1}:
                 event.data = {"n": 100}
             event.prev_hash = prev
-            event.hash = event_hash(
-                prev, event.seq, event.case_id, event.kind, event.actor, event.at, event.data
-            )
-            prev = event.hash
+            event.hash = prev = rehash(event)
     with transaction(url) as session:
         assert verify_chain(session).ok, "the rewritten chain hangs together"
 
@@ -104,7 +108,8 @@ def test_a_forged_checkpoint_is_found(
     assert verify(capsys)[0] == 0
     log = configured.audit_checkpoint_path
     signed = json.loads(log.read_text().splitlines()[-1])
-    forged = {**signed, "length": 1}  # hides everything after the first event
+    chain = next(iter(signed["chains"]))
+    forged = {**signed, "chains": {chain: [1, signed["chains"][chain][1]]}}  # hides the rest
     with open(log, "a") as out:
         out.write(json.dumps(forged) + "\n")
 
@@ -138,7 +143,10 @@ def test_the_auditors_page_compares_the_chain_with_the_last_checkpoint(
     signed = json.loads(configured.audit_checkpoint_path.read_text().splitlines()[-1])
     with transaction(url) as session:  # back to before the last event the checkpoint saw
         past_the_audit_guard(session)
-        session.execute(delete(AuditEvent).where(AuditEvent.seq >= signed["length"]))
+        for chain, (length, _) in signed["chains"].items():
+            session.execute(
+                delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.chain_seq >= length)
+            )
 
     page = auditor.get("/audit").text
 

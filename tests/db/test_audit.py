@@ -93,12 +93,15 @@ def test_a_deleted_event_is_found_and_the_cli_fails(configured: Settings, capsys
             .order_by(AuditEvent.seq.desc())
             .all()[1]
         )
-        seq = victim.seq
+        seq, position = victim.seq, victim.chain_seq
         past_the_audit_guard(session)
         session.delete(victim)
     with transaction(url) as session:
         report = verify_chain(session)
-    assert not report.ok and report.problem == f"event {seq} is missing (next found is {seq + 1})"
+    assert not report.ok and report.problem == (
+        f"the event at position {position} of Oakfield Primary School's chain is missing "
+        f"(the next one found is event {seq + 1})"
+    )
     assert casework(["audit", "verify"]) == 1
 
 
