@@ -96,24 +96,27 @@ def cmd_replies(_: argparse.Namespace) -> int:
 
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     """Re-hash every chain, compare them with the last signed checkpoint, then sign one."""
-    from db.audit import verify_chain
-    from db.session import transaction
+    from casework.verifier import verify_everything
+    from db.audit import chain_heads
+    from db.session import reading, transaction
     from services.audit_checkpoints import compare_with_checkpoint, write_checkpoint
 
     settings = get_settings()
+    with reading() as session:
+        heads = chain_heads(session)  # what is verified, and then signed
+    report = verify_everything(settings.database_url, heads)
+    if not report.ok:
+        print(
+            f"Audit chain BROKEN at event {report.bad_seq}: {report.problem} "
+            f"({report.checked:,} events before it verified)."
+        )
+        return 1
     with transaction() as session:
-        report = verify_chain(session)
-        if not report.ok:
-            print(
-                f"Audit chain BROKEN at event {report.bad_seq}: {report.problem} "
-                f"({report.checked} events before it verified)."
-            )
-            return 1
         problem = compare_with_checkpoint(session, settings)
         if problem:
             print(f"Audit chain BROKEN: {problem}.")
             return 1
-        write_checkpoint(session, settings)
+        write_checkpoint(session, settings, heads)
     print(
         f"Audit chain intact: {report.checked:,} events on {report.chains} chains verified; "
         f"checkpoint signed ({settings.audit_checkpoint_path})."

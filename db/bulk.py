@@ -23,10 +23,21 @@ def batches(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[
 
 def insert_many(session: Session, model: type[Base], rows: Iterable[dict[str, Any]]) -> int:
     """Insert rows (column values by name) into the model's table; returns how many."""
-    count = 0
+    count, given_ids = 0, False
     for chunk in batches(rows):
         session.execute(insert(model), chunk)
         count += len(chunk)
+        given_ids = given_ids or "id" in chunk[0]
+    if given_ids and session.get_bind().dialect.name == "postgresql":
+        # Rows that bring their own ids leave the id sequence behind: move it past them,
+        # or the next ordinary insert (an audit event's number) would collide.
+        table = model.__tablename__
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
+        )
     return count
 
 

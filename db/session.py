@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,20 +23,32 @@ __all__ = ["DatabaseUnavailable", "Session", "reading", "transaction"]
 DatabaseUnavailable = OperationalError
 
 
+def stored_json(value: Any) -> str:
+    """JSON columns as stored: keys sorted, no spaces. One text for one value, so the audit
+    trail can hash an event's data as stored, without decoding it (db/audit.py)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite is tuned so several processes can share one file."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=30, json_serializer=stored_json
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        json_serializer=stored_json,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -63,9 +63,12 @@ def _legacy_signature(key: bytes, at: str, length: int, head: str) -> str:
     return hmac.new(key, f"{at}|{length}|{head}".encode(), hashlib.sha256).hexdigest()
 
 
-def write_checkpoint(session: Session, settings: Settings) -> Checkpoint:
-    """Sign every chain as it is now and append that to the checkpoint log."""
-    chains = chain_heads(session)
+def write_checkpoint(
+    session: Session, settings: Settings, heads: Heads | None = None
+) -> Checkpoint:
+    """Sign every chain's head (`heads` if given: those just verified, else as they are now)
+    and append that to the checkpoint log."""
+    chains = chain_heads(session) if heads is None else heads
     at = utcnow().isoformat(timespec="seconds")
     point = Checkpoint(at, chains, signature(audit_key(settings), at, chains))
     line = {"at": at, "chains": {c: list(head) for c, head in chains.items()}, "mac": point.mac}

@@ -18,7 +18,7 @@ from core.settings import Settings
 from db.audit import (
     GENESIS,
     chain_head,
-    event_hash,
+    legacy_hash,
     record_event,
     school_chain,
     verify_case,
@@ -176,7 +176,7 @@ def test_the_trail_written_before_chains_were_split_still_verifies(db_url: str) 
     prev, rows = GENESIS, []
     for seq in range(1, 4):
         data = {"n": seq}
-        digest = event_hash(prev, seq, None, "test.legacy", "system", at, data)
+        digest = legacy_hash(prev, seq, None, "test.legacy", "system", at, data)
         rows.append({"seq": seq, "prev": prev, "hash": digest, "data": f'{{"n":{seq}}}'})
         prev = digest
     engine = make_engine(db_url)
