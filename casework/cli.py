@@ -104,7 +104,7 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     settings = get_settings()
     with reading() as session:
         heads = chain_heads(session)  # what is verified, and then signed
-    report = verify_everything(settings.database_url, heads)
+    report = verify_everything(settings.database_url)
     if not report.ok:
         print(
             f"Audit chain BROKEN at event {report.bad_seq}: {report.problem} "
@@ -144,6 +144,30 @@ def cmd_audit_mark_in_error(args: argparse.Namespace) -> int:
             f"Event {args.seq} is marked in error by {person.name} (event {correction.seq}); "
             "it stays in the trail as it was written."
         )
+    return 0
+
+
+def cmd_audit_verify_bundle(args: argparse.Namespace) -> int:
+    """Check a case's audit bundle away from the database; 0 intact, 1 changed, 2 unusable."""
+    from pathlib import Path
+
+    from services.audit_bundle import verify_bundle
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"There is no file at {path}.", file=sys.stderr)
+        return 2
+    key_path = Path(args.key) if args.key else get_settings().audit_key_path
+    key = key_path.read_text().strip().encode() if key_path.is_file() else None
+    found = verify_bundle(path.read_bytes(), key)
+    for line in found.checked:
+        print(f"  checked: {line}")
+    for line in found.unchecked:
+        print(f"  not checked: {line}")
+    if not found.ok:
+        print(f"Bundle BROKEN: {'; '.join(found.problems)}.")
+        return 1
+    print(f"Bundle intact: {path.name}.")
     return 0
 
 
@@ -264,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     idp_sub.add_parser("list", help="list the providers").set_defaults(func=cmd_idp_list)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="re-hash the whole chain").set_defaults(
+    audit_sub.add_parser("verify", help="re-hash every chain, then sign a checkpoint").set_defaults(
         func=cmd_audit_verify
     )
     wrong = audit_sub.add_parser(
@@ -274,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     wrong.add_argument("--reason", required=True, help="why the event is wrong")
     wrong.add_argument("--by", required=True, help="email address of who is correcting it")
     wrong.set_defaults(func=cmd_audit_mark_in_error)
+    bundle = audit_sub.add_parser(
+        "verify-bundle", help="check a case's audit bundle (ZIP) with no database"
+    )
+    bundle.add_argument("file", help="the bundle downloaded from the case's chronology")
+    bundle.add_argument(
+        "--key", default="", help="the audit key file, to check the signatures (default: ours)"
+    )
+    bundle.set_defaults(func=cmd_audit_verify_bundle)
     return parser
 
 

@@ -1,8 +1,9 @@
 """Verifying every audit chain, several chains at a time in separate processes.
 
-Re-hashing is Python work, one core per process, and chains are independent of each other,
-so `casework audit verify` splits them over the machine's cores: a million events in
-seconds rather than tens of seconds.
+Re-hashing is Python work, one core per process. `casework audit verify` splits the trail
+by id into one range a core; each process reads its range in one pass and checks every
+chain in it, and the ranges are then joined up (each chain must carry on where it left the
+range before): a million events in seconds rather than tens of seconds.
 """
 
 from __future__ import annotations
@@ -11,45 +12,38 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from db.audit import ChainReport, verify_chain
+from db.audit import ChainReport, Stretch, id_range, join_stretches, verify_stretch
 from db.session import dispose_engine, reading
 
 # Below this many events a second process costs more to start than it saves.
 PARALLEL_FROM = 100_000
 
 
-def split(heads: dict[str, tuple[int, str]], parts: int) -> list[list[str]]:
-    """The chains in `parts` groups of about the same number of events, longest first."""
-    groups: list[list[str]] = [[] for _ in range(parts)]
-    sizes = [0] * parts
-    for chain, (length, _) in sorted(heads.items(), key=lambda item: -item[1][0]):
-        smallest = sizes.index(min(sizes))
-        groups[smallest].append(chain)
-        sizes[smallest] += length
-    return [group for group in groups if group]
+def stretches(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """Ids `low` to `high` in `parts` ranges [from, to) of about the same size, in order."""
+    size = max(1, -(-(high - low + 1) // parts))
+    return [(start, min(start + size, high + 1)) for start in range(low, high + 1, size)]
 
 
-def _verify_group(url: str, chains: list[str]) -> ChainReport:
+def _verify_stretch(url: str, low: int, high: int) -> Stretch:
     with reading(url) as session:
-        return verify_chain(session, chains=chains)
+        return verify_stretch(session, low, high)
 
 
-def verify_everything(
-    url: str, heads: dict[str, tuple[int, str]], parallel_from: int = PARALLEL_FROM
-) -> ChainReport:
-    """Every chain re-hashed: in this process for a small trail, else one process a core."""
-    workers = min(os.cpu_count() or 1, len(heads))
-    if workers < 2 or sum(length for length, _ in heads.values()) < parallel_from:
-        return _verify_group(url, sorted(heads))
-    groups = split(heads, workers)
+def verify_everything(url: str, parallel_from: int = PARALLEL_FROM) -> ChainReport:
+    """Every chain re-hashed, the trail split by id over one process a core; a small trail
+    in this process. Each range checks its own events, then the ranges are joined up."""
+    with reading(url) as session:
+        low, high = id_range(session)
+    workers = os.cpu_count() or 1
+    ranges = stretches(low, high, workers if high - low + 1 >= parallel_from else 1)
+    if len(ranges) < 2:
+        with reading(url) as session:
+            return join_stretches(session, [verify_stretch(session, low, high + 1)])
     dispose_engine(url)  # forked children must not share this process's connections
-    with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("fork")) as pool:
-        reports = list(pool.map(_verify_group, [url] * len(groups), groups))
-    broken = [
-        (min(group), report) for group, report in zip(groups, reports, strict=True) if not report.ok
-    ]
-    checked = sum(report.checked for report in reports)
-    if broken:
-        first = min(broken, key=lambda found: found[0])[1]
-        return ChainReport(checked, False, first.problem, first.bad_seq, len(heads))
-    return ChainReport(checked, True, chains=len(heads))
+    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+        found = list(
+            pool.map(_verify_stretch, *zip(*[(url, a, b) for a, b in ranges], strict=True))
+        )
+    with reading(url) as session:
+        return join_stretches(session, found)

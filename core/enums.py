@@ -198,6 +198,8 @@ class AuditKind(enum.StrEnum):
     LETTER_PRINT_DOWNLOADED = "letter.print_downloaded"
     LETTER_PRINTED = "letter.printed"
     AUDIT_EXPORTED = "audit.exported"
+    # An auditor's view of the trail: a case's chronology or check, a person's history.
+    AUDIT_VIEWED = "audit.viewed"
     # An earlier event was wrong: it stays as written, and this one says so and why.
     AUDIT_MARKED_IN_ERROR = "audit.marked_in_error"
     PERSON_SIGNED_IN = "person.signed_in"
@@ -249,7 +251,14 @@ class AuditKind(enum.StrEnum):
 
 
 # Reading a case, its evidence or a pack: the access log, kept apart from the timeline.
-ACCESS_KINDS = frozenset({AuditKind.CASE_VIEWED, AuditKind.EVIDENCE_VIEWED, AuditKind.PACK_VIEWED})
+ACCESS_KINDS = frozenset(
+    {
+        AuditKind.CASE_VIEWED,
+        AuditKind.EVIDENCE_VIEWED,
+        AuditKind.PACK_VIEWED,
+        AuditKind.AUDIT_VIEWED,
+    }
+)
 # The events that tell whether a case's procedure is running: the latest one decides.
 FLOW_KINDS = (AuditKind.FLOW_STARTED, AuditKind.FLOW_RESTARTED, AuditKind.FLOW_STOPPED)
 

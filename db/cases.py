@@ -13,11 +13,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.access import Action, Actor, CaseFacts, may
-from core.enums import AuditKind
+from core.enums import ACCESS_KINDS, AuditKind
 from core.procedures import procedure_for
 from db.audit import record_event
 from db.models import (
     Approval,
+    AuditEvent,
     Case,
     CaseNote,
     CaseStatus,
@@ -387,3 +388,49 @@ def stop_waiting(session: Session, case_id: int) -> list[str]:
         step.status, step.due_at = StepStatus.PENDING, None
     session.flush()
     return keys
+
+
+# How a person was involved in a case, in words, for an auditor reading their history.
+REPORTED, SUBJECT, LED, ASKED, NOTED, ACTED, OPENED = (
+    "reported it",
+    "the report is about them",
+    "case lead",
+    "asked to decide or record a step",
+    "wrote a note",
+    "did something recorded in the trail",
+    "opened the case, its evidence or a pack",
+)
+
+
+def cases_involving(session: Session, person_id: int, actor: Actor) -> list[tuple[Case, list[str]]]:
+    """Every case the person had a part in that `actor` may see, newest first, with each
+    part they had: for an allegation, the whole of a member of staff's history."""
+    parts: dict[int, list[str]] = {}
+
+    def add(part: str, case_ids: Any) -> None:
+        for case_id in case_ids:
+            found = parts.setdefault(case_id, [])
+            if part not in found:
+                found.append(part)
+
+    add(REPORTED, session.scalars(select(Case.id).where(Case.reporter_id == person_id)))
+    add(SUBJECT, session.scalars(select(Case.id).where(Case.subject_id == person_id)))
+    add(LED, session.scalars(select(Case.id).where(Case.lead_id == person_id)))
+    add(ASKED, session.scalars(select(Approval.case_id).where(Approval.approver_id == person_id)))
+    add(ASKED, session.scalars(select(CaseStep.case_id).where(CaseStep.owner_id == person_id)))
+    add(NOTED, session.scalars(select(CaseNote.case_id).where(CaseNote.author_id == person_id)))
+    acted = session.execute(
+        select(AuditEvent.case_id, AuditEvent.kind)
+        .where(AuditEvent.actor_id == person_id, AuditEvent.case_id.is_not(None))
+        .distinct()
+    )
+    for case_id, kind in acted:
+        add(OPENED if kind in ACCESS_KINDS else ACTED, [case_id])
+    if not parts:
+        return []
+    cases = session.scalars(
+        select(Case)
+        .where(Case.id.in_(list(parts)), Case.school_id.in_(actor.schools), may_clause(actor))
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+    )
+    return [(case, parts[case.id]) for case in cases]

@@ -443,7 +443,8 @@ class AuditEvent(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(260))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Indexed for a person's history: every case a member of staff acted on.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))

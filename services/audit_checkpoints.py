@@ -114,20 +114,24 @@ def read_checkpoints(settings: Settings) -> Checkpoints:
     return Checkpoints(last)
 
 
-def compare_with_checkpoint(session: Session, settings: Settings) -> str:
-    """What is wrong with the chains against the last checkpoint; empty if nothing."""
+def compare_with_checkpoint(
+    session: Session, settings: Settings, chains: set[str] | None = None
+) -> str:
+    """What is wrong with the chains (or `chains`) against the last checkpoint; empty if
+    nothing."""
     found = read_checkpoints(settings)
     if found.problem or found.last is None:
         return found.problem
-    return compare_heads(session, found.last)
+    return compare_heads(session, found.last, chains)
 
 
-def compare_heads(session: Session, point: Checkpoint) -> str:
+def compare_heads(session: Session, point: Checkpoint, chains: set[str] | None = None) -> str:
     """The first chain that is shorter than `point` saw, or whose event there is not the one
     it signed; empty if every chain still holds what it signed."""
     heads = chain_heads(session)
-    names = chain_names(session, point.chains)
-    for chain, (signed_length, signed_head) in sorted(point.chains.items()):
+    signed = {c: head for c, head in point.chains.items() if chains is None or c in chains}
+    names = chain_names(session, signed)
+    for chain, (signed_length, signed_head) in sorted(signed.items()):
         length, _ = heads.get(chain, (0, GENESIS))
         if length < signed_length:
             return (

@@ -145,6 +145,18 @@ def someone(person: PersonTarget, changing: bool) -> Rule:
     return rule
 
 
+def history_of(person: PersonTarget) -> Rule:
+    """A person's history: those who read the school's trail, for people of the school they
+    are looking at."""
+
+    def rule(actor: Actor) -> str:
+        if not may(actor, Action.READ_SCHOOL_AUDIT):
+            return REFUSED
+        return OK if actor.school_id in person.schools else HIDDEN
+
+    return rule
+
+
 def a_school(school_id: int) -> Rule:
     def rule(actor: Actor) -> str:
         if not may(actor, Action.MANAGE_SCHOOLS):
@@ -238,6 +250,15 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
             *each_case(cases, "/cases/{id}/audit.json", Action.EXPORT_TRAIL),
             *each_case(cases, "/cases/{id}/audit.csv", Action.EXPORT_TRAIL),
         ],
+        ("GET", "/cases/{case_id}/chronology"): each_case(
+            cases, "/cases/{id}/chronology", Action.EXPORT_TRAIL
+        ),
+        ("GET", "/cases/{case_id}/verify"): each_case(
+            cases, "/cases/{id}/verify", Action.EXPORT_TRAIL
+        ),
+        ("GET", "/cases/{case_id}/bundle.zip"): each_case(
+            cases[:2], "/cases/{id}/bundle.zip", Action.EXPORT_TRAIL
+        ),
         # One case: working it.
         ("POST", "/cases/{case_id}/notes"): each_case(
             cases, "/cases/{id}/notes", Action.ADD_NOTE, "POST", NOTE
@@ -306,6 +327,9 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ],
         # The school's audit trail and settings.
         ("GET", "/audit"): [Ask("GET", "/audit", school(Action.READ_SCHOOL_AUDIT))],
+        ("GET", "/audit/people/{person_id}"): [
+            Ask("GET", f"/audit/people/{p.id}", history_of(p)) for p in people
+        ],
         ("GET", "/admin/stock-response"): [
             Ask("GET", "/admin/stock-response", school(Action.MANAGE_SETTINGS))
         ],

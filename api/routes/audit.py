@@ -1,4 +1,5 @@
-"""The auditor's views: chain verification and per-case exports."""
+"""The auditor's views: the school's chain checked, a case's chronology and check, a person's
+history, and per-case exports. Every one of them is itself written to the trail."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api.deps import acting, allowed, read_only, unit_of_work
+from api.deps import acting, allowed, unit_of_work
 from api.errors import AppError
 from api.pages import render_page
 from api.security import Visitor
@@ -18,10 +19,21 @@ from api.views import log_access, viewable_case
 from core.access import Action, Actor
 from core.enums import AuditKind
 from core.settings import get_settings
-from db.audit import case_events, verify_chain
-from db.models import AuditEvent
+from db.audit import (
+    case_events,
+    marked_in_error,
+    record_event,
+    school_chain,
+    verify_case,
+    verify_chain,
+)
+from db.cases import cases_involving
+from db.models import AuditEvent, Case
+from db.people import get_person, people_of, person_at
 from db.session import Session
+from services.audit_bundle import build_bundle
 from services.audit_checkpoints import compare_with_checkpoint
+from services.chronology import chronology
 
 router = APIRouter()
 COLUMNS = ("seq", "at", "kind", "actor", "data", "prev_hash", "hash")
@@ -31,13 +43,82 @@ FORMATS = ("json", "csv")
 @router.get("/audit")
 def audit_home(
     request: Request,
-    _: Visitor = Depends(allowed(Action.READ_SCHOOL_AUDIT)),
-    session: Session = Depends(read_only),
+    seen: Visitor = Depends(allowed(Action.READ_SCHOOL_AUDIT)),
+    session: Session = Depends(unit_of_work),
 ) -> Response:
-    report = verify_chain(session)
-    # Compared only: a page view never signs a checkpoint (`casework audit verify` does).
-    checkpoint = compare_with_checkpoint(session, get_settings()) if report.ok else ""
-    return render_page(request, "pages/audit.html", report=report, checkpoint=checkpoint)
+    """The school's chain re-hashed and compared with the last signed checkpoint (a page
+    view never signs one: `casework audit verify` does), and whose history to read."""
+    chain = school_chain(seen.school_id)
+    report = verify_chain(session, chains=[chain])
+    checkpoint = compare_with_checkpoint(session, get_settings(), {chain}) if report.ok else ""
+    log_view(session, seen.actor, None, "chain", intact=report.ok and not checkpoint)
+    return render_page(
+        request,
+        "pages/audit.html",
+        report=report,
+        checkpoint=checkpoint,
+        staff=people_of(session, seen.school_id),
+    )
+
+
+def log_view(session: Session, actor: Actor, case: Case | None, view: str, **data: Any) -> None:
+    """Write an auditor's view into the trail: on the case's chain, or the school's."""
+    record_event(
+        session,
+        case_id=case.id if case else None,
+        kind=AuditKind.AUDIT_VIEWED,
+        actor=get_person(session, actor.id),
+        data={"view": view, **data},
+        school_id=actor.school_id if case is None else None,
+    )
+
+
+@router.get("/cases/{case_id}/chronology")
+def case_chronology(
+    request: Request,
+    case_id: int,
+    actor: Actor = Depends(acting),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """Everything that happened on the case, in order, in words."""
+    case = viewable_case(session, actor, case_id, Action.EXPORT_TRAIL)
+    entries = chronology(case_events(session, case.id), marked_in_error(session, case.id))
+    log_view(session, actor, case, "chronology", events=len(entries))
+    return render_page(request, "pages/audit_chronology.html", case=case, entries=entries)
+
+
+@router.get("/cases/{case_id}/verify")
+def verify_one_case(
+    request: Request,
+    case_id: int,
+    actor: Actor = Depends(acting),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """The case's events re-hashed, each checked against the event before it on the chain."""
+    case = viewable_case(session, actor, case_id, Action.EXPORT_TRAIL)
+    check = verify_case(session, case.id)
+    chain = school_chain(case.school_id)
+    checkpoint = compare_with_checkpoint(session, get_settings(), {chain}) if check.ok else ""
+    log_view(session, actor, case, "verify", intact=check.ok and not checkpoint)
+    return render_page(
+        request, "pages/audit_verify_case.html", case=case, check=check, checkpoint=checkpoint
+    )
+
+
+@router.get("/audit/people/{person_id}")
+def person_history(
+    request: Request,
+    person_id: int,
+    seen: Visitor = Depends(allowed(Action.READ_SCHOOL_AUDIT)),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """Every case a person had a part in, and what part: for an allegation against them."""
+    person = person_at(session, seen.school_id, person_id)
+    if person is None:
+        raise AppError(404, "There is no one with that number at this school.")
+    cases = cases_involving(session, person.id, seen.actor)
+    log_view(session, seen.actor, None, "person", person_id=person.id, cases=len(cases))
+    return render_page(request, "pages/audit_person.html", person=person, cases=cases)
 
 
 def as_row(event: AuditEvent) -> dict[str, Any]:
@@ -76,3 +157,17 @@ def export(
     for row in rows:
         writer.writerow({**row, "data": json.dumps(row["data"], sort_keys=True)})
     return Response(out.getvalue(), media_type="text/csv", headers=headers)
+
+
+@router.get("/cases/{case_id}/bundle.zip")
+def bundle(
+    case_id: int,
+    actor: Actor = Depends(acting),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """The case's audit bundle: chronology PDF, events, chain links, evidence, manifest."""
+    case = viewable_case(session, actor, case_id, Action.EXPORT_TRAIL)
+    data = build_bundle(session, case, get_person(session, actor.id), get_settings())
+    log_access(session, case, actor, AuditKind.AUDIT_EXPORTED, format="bundle", bytes=len(data))
+    headers = {"Content-Disposition": f'attachment; filename="{case.reference}-audit-bundle.zip"'}
+    return Response(data, media_type="application/zip", headers=headers)

@@ -1,4 +1,5 @@
-"""audit events: one chain per school, so that schools do not queue behind each other
+"""audit events: one chain per school, so that schools do not queue behind each other; an
+index on the actor for a person's history
 
 Every event gets the chain it is on and its place there. The events written before stay on
 one chain (named "") with their place equal to their number, and keep their hashes. The
@@ -45,6 +46,7 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events") as batch:
         batch.alter_column("chain_seq", existing_type=sa.BigInteger(), nullable=False)
         batch.create_unique_constraint("uq_audit_events_chain_seq", ["chain", "chain_seq"])
+    op.create_index("ix_audit_events_actor_id", "audit_events", ["actor_id"])
     if postgres:
         # New events take their number from the id sequence: make it start past both.
         op.execute(
@@ -63,6 +65,7 @@ def downgrade() -> None:
         op.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change")
     else:
         _sqlite_guard(create=False)
+    op.drop_index("ix_audit_events_actor_id", "audit_events")
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_constraint("uq_audit_events_chain_seq", type_="unique")
         batch.drop_column("chain_seq")
