@@ -102,6 +102,8 @@ def _grouped(session: Session, column: Any, scope: Scope) -> dict[Any, int]:
 
 def _by_month(session: Session, scope: Scope, edges: list[datetime]) -> list[int]:
     """Cases per month: each case numbered by the first month edge it falls before."""
+    if not edges:  # one month: no CASE needed (and SQL has no CASE without a WHEN)
+        return [int(session.scalar(select(func.count()).where(_in_scope(scope))) or 0)]
     month = case(*((Case.opened_at < edge, i) for i, edge in enumerate(edges)), else_=len(edges))
     # Grouped outside a subquery: PostgreSQL sees the CASE with its parameters only once.
     numbered = select(month.label("month")).where(_in_scope(scope)).subquery()

@@ -36,7 +36,8 @@ from services.letter_check import NamedPerson, describe, mentions, names_in_deta
 log = logging.getLogger("casework.governors_report")
 TEMPLATE = "reports/governors_report.html.j2"
 EMAIL = "emails/governors_report"
-WORD = re.compile(r"[^\W\d_][\w'’-]*")
+# Runs of letters: "Jordan's" holds "Jordan", so the quick look never misses a name.
+LETTERS = re.compile(r"[^\W\d_]+")
 
 
 class ReportRefused(Exception):
@@ -101,14 +102,14 @@ def variable_text(text: str, blank: str, fixed: Iterable[str], markup: bool = Tr
 def named_in(texts: list[str], people: Iterable[NamedPerson]) -> list[NamedPerson]:
     """The people whose names appear in any of `texts`: only names sharing a word with the
     texts are matched in full, so thousands of parents cost one set lookup each."""
-    words = {w.casefold() for t in texts for w in WORD.findall(t)}
+    words = {w.casefold() for t in texts for w in LETTERS.findall(t)}
     joined = " ".join(texts).casefold()
     found = []
     for person in people:
         if person.literal:
             if person.name.lstrip("@").casefold() not in joined:
                 continue
-        elif not any(w.casefold() in words for w in WORD.findall(person.name)):
+        elif not any(w.casefold() in words for w in LETTERS.findall(person.name)):
             continue
         if any(mentions(t, person) for t in texts):
             found.append(person)

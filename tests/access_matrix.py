@@ -306,6 +306,11 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ],
         # The school's audit trail and settings.
         ("GET", "/audit"): [Ask("GET", "/audit", school(Action.READ_SCHOOL_AUDIT))],
+        # The dashboard and the governors' report: figures only.
+        ("GET", "/dashboard"): [Ask("GET", "/dashboard", school(Action.SEE_DASHBOARD))],
+        ("GET", "/dashboard/report.pdf"): [
+            Ask("GET", "/dashboard/report.pdf", school(Action.SEE_DASHBOARD))
+        ],
         ("GET", "/admin/stock-response"): [
             Ask("GET", "/admin/stock-response", school(Action.MANAGE_SETTINGS))
         ],
