@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_terms_follow_one_another_without_a_gap() -> None:
         "2026-autumn",
         "2026-summer",
     ]
-    for later, earlier in zip(terms, terms[1:], strict=False):
+    for later, earlier in pairwise(terms):
         assert (later.days.first - earlier.days.last).days == 1
         assert previous_term(later, STARTS) == earlier
     assert terms[0].label == "Summer term 2027"
