@@ -149,7 +149,8 @@ async def ask_all(
     """Every question of the matrix from one person's browser, and what they got."""
     transport = ASGITransport(app=app, client=address(number), raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url=BASE, cookies=cookies) as client:
-        page = await client.get(first)  # a page with a form, so with the CSRF token
+        # A page with a form, so with the CSRF token (governors are sent on to the dashboard).
+        page = await client.get(first, follow_redirects=True)
         assert page.status_code == 200, page.text
         token = csrf_of(page.text)
         got = {}

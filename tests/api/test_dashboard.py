@@ -266,3 +266,23 @@ def test_a_report_that_would_name_someone_is_refused(
     with transaction(configured.database_url) as session:
         kinds = list(session.scalars(select(AuditEvent.kind).where(AuditEvent.case_id.is_(None))))
     assert "governors_report.refused" in kinds and "governors_report.downloaded" not in kinds
+
+
+def test_the_demo_school_has_a_year_of_figures_to_show(configured: Settings) -> None:
+    """`make run` seeds past cases, all settled, so the dashboard is not empty."""
+    from datetime import timedelta
+
+    from casework.demo import HISTORY_CASES, seed_demo_history
+    from core.terms import DateRange, uk_today
+    from db.schools import first_school
+    from services.dashboard import dashboard
+
+    with transaction(configured.database_url) as session:
+        school = first_school(session)
+        assert school is not None
+        seed_demo_history(session, school)
+        today = uk_today()
+        board = dashboard(session, school.id, DateRange(today - timedelta(days=366), today), "")
+    assert board.total == HISTORY_CASES and board.open_cases == 0
+    assert board.figures.closed > 20 and board.letters > 0 and board.figures.hr_escalations > 0
+    assert sum(1 for bar in board.breakdowns[1].rows if bar.value) >= 6, "spread over the months"
