@@ -15,6 +15,7 @@ from api.routes import (
     auth,
     case_work,
     cases,
+    dashboard,
     documents,
     handover,
     intake,
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
         intake,
         case_work,  # before cases: /cases/{id}/evidence/add is not an evidence id
         cases,
+        dashboard,
         handover,
         documents,
         letters,

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from core.enums import AuditKind, OrganisationKind, Phase, Role
+import random
+from datetime import datetime, timedelta
+
+from core.enums import (
+    ApprovalKind,
+    AuditKind,
+    Decision,
+    EmailKind,
+    IncidentType,
+    OrganisationKind,
+    Phase,
+    Role,
+    StepKey,
+)
+from core.templating import RenderedEmail
+from db.approvals import claim_decision, open_request
 from db.audit import record_event
+from db.cases import NewCase, close_case, finish_step, open_case, steps_of
 from db.identity import add_provider, providers
-from db.models import School
-from db.people import add_person, signers
+from db.models import Case, CaseStatus, OutboxStatus, Person, School, StepStatus, utcnow
+from db.outbox import dedup_key, queue_email
+from db.people import active_parents, add_person, signers
 from db.schools import add_organisation, add_school, first_school, organisations
 from db.session import Session
 
@@ -86,3 +103,107 @@ def dev_sign_in_accounts(session: Session, issuer: str) -> list[dict[str, object
         {"sub": str(p.email), "email": p.email, "email_verified": True, "name": p.name}
         for p in signers(session)
     ]
+
+
+# --- A year of closed cases, so the dashboard has something to show ---------------------
+
+HISTORY_CASES = 36
+HISTORY_DAYS = 330
+HISTORY_NOTE = "Demo history: seeded by `make run` to fill the dashboard."
+PLATFORM_KEYS = ("instagram", "tiktok", "snapchat", "facebook", "whatsapp", "x", "youtube")
+
+
+def seed_demo_history(session: Session, school: School, now: datetime | None = None) -> int:
+    """Closed and withdrawn cases over the past year at the demo school (none open, so no
+    procedure starts for them); returns how many. The same every time: a fixed seed."""
+    now = now or utcnow()
+    pick = random.Random(12)
+    mine = [p for p in signers(session) if p.school_id == school.id]
+    people = {p.role: p for p in mine}
+    reporter, subject = [p for p in mine if p.role == Role.STAFF][:2]
+    lead = people[Role.DSL]
+    kinds = list(IncidentType)
+    for n in range(HISTORY_CASES):
+        kind = kinds[n % len(kinds)]
+        opened = now - timedelta(days=pick.uniform(7, HISTORY_DAYS), hours=pick.uniform(0, 9))
+        new = NewCase(
+            kind,
+            pick.choice(PLATFORM_KEYS),
+            opened,
+            HISTORY_NOTE,
+            {},
+            subject_id=subject.id if kind == IncidentType.STAFF_CONDUCT else None,
+        )
+        case = open_case(session, school_id=school.id, reporter=reporter, lead=lead, new=new)
+        case.opened_at = opened
+        settle_history(session, case, people[Role.HEADTEACHER], pick)
+    return HISTORY_CASES
+
+
+def settle_history(session: Session, case: Case, head: Person, pick: random.Random) -> None:
+    """What became of one past case: its answers, then closed (or, now and then, withdrawn)."""
+    if pick.random() < 0.08:
+        case.status = CaseStatus.WITHDRAWN
+        return
+    if case.incident_type == IncidentType.ONLINE_ABUSE:
+        if pick.random() < 0.3:
+            finish_step(session, case.id, StepKey.POLICE_REFERRAL, outcome=HISTORY_NOTE)
+        resolution = pick.choice(("resolved", "resolved", "partly_resolved", "unresolved"))
+        answered(session, case, head, StepKey.RECORD_RESOLUTION, {"resolution": resolution})
+    if case.incident_type == IncidentType.STAFF_CONDUCT:
+        case.hr_escalated_at = case.opened_at + timedelta(days=1)
+        decision = pick.choice((Decision.NO_ACTION, Decision.ADVICE, Decision.FORMAL_PROCESS))
+        answered(session, case, head, StepKey.STAFF_OUTCOME, {}, decision)
+    if case.incident_type != IncidentType.STAFF_CONDUCT and pick.random() < 0.4:
+        letter_went(session, case)
+    for step in steps_of(session, case.id):
+        if step.status == StepStatus.PENDING:
+            finish_step(session, case.id, step.key, outcome=HISTORY_NOTE, skipped=True)
+    close_case(session, case, HISTORY_NOTE)
+    case.closed_at = case.opened_at + timedelta(days=pick.uniform(0.2, 30))
+
+
+def letter_went(session: Session, case: Case) -> None:
+    """The letter to every parent, as sent long ago: its outbox rows are already sent, so
+    the demo's mail catcher is not flooded with old letters."""
+    letter = RenderedEmail(
+        "A message from the school", "Dear parent or carer,", "<p>Dear parent or carer,</p>"
+    )
+    for parent in active_parents(session, case.school_id):
+        row = queue_email(
+            session,
+            dedup_key=dedup_key(EmailKind.PARENT_LETTER, case.id, parent.id),
+            to=parent,
+            email=letter,
+            kind=EmailKind.PARENT_LETTER,
+            case_id=case.id,
+            audit=False,
+        )
+        row.status, row.sent_at = OutboxStatus.SENT, case.opened_at + timedelta(days=2)
+    finish_step(session, case.id, StepKey.SEND_PARENT_LETTER, outcome=HISTORY_NOTE)
+
+
+def answered(
+    session: Session,
+    case: Case,
+    head: Person,
+    key: StepKey,
+    response: dict[str, str],
+    decision: Decision = Decision.COMPLETED,
+) -> None:
+    """A request the procedure made, answered by the headteacher."""
+    kind = ApprovalKind.TASK if decision == Decision.COMPLETED else ApprovalKind.APPROVAL
+    approval, _ = open_request(
+        session, case_id=case.id, step_key=key, kind=kind, approver=head, ttl=timedelta(hours=72)
+    )
+    claim_decision(
+        session,
+        approval.id,
+        decision=decision,
+        reason=HISTORY_NOTE,
+        response=response,
+        ip="",
+        user_agent="",
+        live_only=False,
+    )
+    finish_step(session, case.id, key, outcome=HISTORY_NOTE)

@@ -5,7 +5,8 @@ intake); resume a run whose decision is stored but was never delivered; run agai
 process died (a runner stopped or killed mid-run); record that a platform missed its deadline
 to answer, which the procedure treats as a decision; remind whoever has left a request
 waiting, with a fresh link; and, once the reminders have gone unanswered too, send the request
-up the school's escalation chain.
+up the school's escalation chain. Now and then it also emails each chair of governors the
+report of the term just ended (casework/governors.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from casework.governors import governors_reports_now_and_then
 from core.enums import AuditKind, Decision, EmailKind, StepKey
 from core.procedures import DEADLINE_STEPS
 from core.settings import get_settings
@@ -191,4 +193,5 @@ def reconcile_once() -> tuple[int, int]:
         pending = [a.id for a in awaiting_resume(session)]
     delivered = sum(deliver_decision(approval_id) for approval_id in pending)
     look_after_stopped_flows()
+    governors_reports_now_and_then()
     return started, delivered

@@ -230,6 +230,11 @@ class AuditKind(enum.StrEnum):
     REQUEST_PASSED_ON = "request.passed_on"  # its holder left, lost the school or changed role
     REQUEST_STRANDED = "request.stranded"  # such a request, with nobody who could take it
     SCHOOL_ESCALATION_CHANGED = "school.escalation_changed"
+    # The governors' report (figures only): downloaded from the dashboard, or emailed to the
+    # chair at the end of a term; refused when the privacy check finds a name in it.
+    GOVERNORS_REPORT_DOWNLOADED = "governors_report.downloaded"
+    GOVERNORS_REPORT_EMAILED = "governors_report.emailed"
+    GOVERNORS_REPORT_REFUSED = "governors_report.refused"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:
@@ -283,6 +288,7 @@ class EmailKind(enum.StrEnum):
     DECISION_CODE = "decision_code"
     REPLY_ANSWER = "reply_answer"  # Casework's answer to an emailed reply
     REQUEST_STRANDED = "request_stranded"  # to a case's leads: nobody could take a request
+    GOVERNORS_REPORT = "governors_report"  # to the chair of governors, once a term
 
     @classmethod
     def request(cls, kind: ApprovalKind) -> EmailKind:

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.terms import DEFAULT_TERM_STARTS, TermStarts, parse_term_starts
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_REPLY_DOMAIN = "replies.localhost"
@@ -91,6 +93,10 @@ class Settings(BaseSettings):
 
     reconcile_seconds: float = 10.0
 
+    # When each term starts (autumn, spring, summer, as MM-DD): the dashboard offers these
+    # terms, and the worker emails the chair of governors the report of a term once it ends.
+    term_starts: str = DEFAULT_TERM_STARTS
+
     # Signed checkpoints of the audit chain (services/audit_checkpoints.py): the key and the
     # log live outside the database; empty means a file in `var_dir`. Keep both off the
     # database server and out of its backups.
@@ -119,7 +125,15 @@ class Settings(BaseSettings):
         if self.dev_mode and not self.reply_domain:
             self.reply_domain = DEV_REPLY_DOMAIN
         self.reply_domain = self.reply_domain.strip().lower()
+        try:
+            parse_term_starts(self.term_starts)
+        except ValueError as exc:
+            raise ValueError(f"CASEWORK_TERM_STARTS: {exc}") from None
         return self
+
+    @property
+    def terms(self) -> TermStarts:
+        return parse_term_starts(self.term_starts)
 
     @property
     def evidence_dir(self) -> Path:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    func,
     select,
 )
 from sqlalchemy.orm import Session
@@ -276,16 +275,6 @@ def case_list_page(
     query = query.order_by(Case.opened_at.desc(), Case.id.desc())
     found = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return found[:per_page], len(found) > per_page
-
-
-def case_counts(session: Session, school_id: int) -> dict[tuple[IncidentType, CaseStatus], int]:
-    """How many cases the school has of each kind in each status: numbers, no details."""
-    rows = session.execute(
-        select(Case.incident_type, Case.status, func.count())
-        .where(Case.school_id == school_id)
-        .group_by(Case.incident_type, Case.status)
-    )
-    return {(kind, status): count for kind, status, count in rows}
 
 
 def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:

@@ -81,6 +81,12 @@ def queue_email(
     return row
 
 
+def is_queued(session: Session, key: str) -> bool:
+    """Whether an email with this dedup key was ever queued (whatever became of it)."""
+    found = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key))
+    return found is not None
+
+
 def queued_since(session: Session, key_prefix: str, since: datetime) -> int:
     """How many emails whose dedup key starts with `key_prefix` were queued after `since`."""
     return int(

@@ -50,6 +50,8 @@ def answered(ask: Ask, response: Response) -> str:
     status = response.status_code
     if status == 303 and response.headers["location"].startswith("/signin"):
         return SIGN_IN
+    if status == 303 and ask.method == "GET":
+        return f"sent to {response.headers['location']}"
     if status in (401, 403, 404):
         return str(status)
     if status == 200 or (ask.method == "POST" and status in FORM_ANSWERS):
@@ -68,6 +70,13 @@ def signed_out(ask: Ask) -> str:
 
 
 def anyone(actor: Actor) -> str:
+    return OK
+
+
+def home(actor: Actor) -> str:
+    """The case list; those who may see only the figures are sent to the dashboard."""
+    if may(actor, Action.SEE_DASHBOARD) and not may(actor, Action.LIST_CASES):
+        return "sent to /dashboard"
     return OK
 
 
@@ -210,7 +219,7 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
     lists = school(Action.LIST_CASES)
     return {
         # Signed in, whoever you are.
-        ("GET", "/"): [Ask("GET", "/", anyone)],
+        ("GET", "/"): [Ask("GET", "/", home)],
         ("GET", "/work"): [Ask("GET", "/work", anyone)],
         ("POST", "/school/switch"): [
             Ask("POST", "/school/switch", serving(w.oakfield), {"school_id": str(w.oakfield)})
@@ -329,6 +338,11 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/audit"): [Ask("GET", "/audit", school(Action.READ_SCHOOL_AUDIT))],
         ("GET", "/audit/people/{person_id}"): [
             Ask("GET", f"/audit/people/{p.id}", history_of(p)) for p in people
+        ],
+        # The dashboard and the governors' report: figures only.
+        ("GET", "/dashboard"): [Ask("GET", "/dashboard", school(Action.SEE_DASHBOARD))],
+        ("GET", "/dashboard/report.pdf"): [
+            Ask("GET", "/dashboard/report.pdf", school(Action.SEE_DASHBOARD))
         ],
         ("GET", "/admin/stock-response"): [
             Ask("GET", "/admin/stock-response", school(Action.MANAGE_SETTINGS))

@@ -27,7 +27,7 @@ from core.enums import AuditKind, IncidentType
 from core.files import evidence_files
 from core.procedures import procedure_for
 from db.audit import procedure_stopped
-from db.cases import CaseFilter, case_counts
+from db.cases import CaseFilter
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
 from db.people import get_person
@@ -70,7 +70,8 @@ def page_number(request: Request) -> int:
 def home(
     request: Request, seen: Visitor = Depends(visitor), session: Session = Depends(read_only)
 ) -> Response:
-    """The case list; governors get the numbers only, administrators their own pages."""
+    """The case list; governors get the dashboard (numbers only), administrators their own
+    pages."""
     if may(seen.actor, Action.LIST_CASES):
         listed = case_rows(
             session, seen.actor, seen.school_id, case_filter(request), page_number(request)
@@ -83,16 +84,7 @@ def home(
             kinds=[(kind.value, procedure_for(kind).label) for kind in IncidentType],
         )
     if may(seen.actor, Action.SEE_DASHBOARD):
-        counts = case_counts(session, seen.school_id)
-        totals = [
-            (
-                procedure_for(kind).label,
-                counts.get((kind, CaseStatus.OPEN), 0),
-                counts.get((kind, CaseStatus.CLOSED), 0),
-            )
-            for kind in IncidentType
-        ]
-        return render_page(request, "pages/overview.html", totals=totals)
+        return RedirectResponse("/dashboard", status_code=303)
     return render_page(request, "pages/admin_home.html")
 
 

@@ -43,6 +43,7 @@ from mail.catcher import MailStore
 from services.people import create_school
 from services.requests import ask
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.dashboard_world import build as build_dashboard_world
 from tests.search_world import pupil, report, who
 from tests.support import (
     PNG,
@@ -63,6 +64,7 @@ pytestmark = [
 
 DESKTOP = ViewportSize(width=1280, height=900)
 PHONE = ViewportSize(width=390, height=844)
+NARROWEST = ViewportSize(width=320, height=640)
 # Rounding in the layout engine may leave a pixel over; anything more is a real sideways scroll.
 SCROLL_TOLERANCE = 2
 SERIOUS = ("serious", "critical")
@@ -376,6 +378,31 @@ def test_governor_and_admin_pages(
     sign_in(checker, client, "hr@oakfield.example", smtp, deliver)
     page = checker.visit("header with a school switcher", "/")
     expect(page.get_by_label("School")).to_be_visible()
+    checker.assert_clean()
+
+
+def test_dashboard_pages(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    """The dashboard with its charts, and with dates it cannot use; also at 320 px wide."""
+    build_dashboard_world(configured.database_url)
+    sign_in(checker, client, "governor@oakfield.example", smtp, deliver)
+    checker.visit("governor lands on the dashboard", "/")
+    page = checker.visit("dashboard: a term", "/dashboard?term=2025-autumn")
+    expect(page.get_by_role("img", name="Cases opened each month")).to_be_visible()
+    page.set_viewport_size(NARROWEST)
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= NARROWEST["width"] + SCROLL_TOLERANCE, f"{wide}px wide: {widest(page)}"
+    page.set_viewport_size(DESKTOP)
+    page.get_by_label("First day").fill("2025-10-31")
+    page.get_by_label("Last day").fill("2025-10-01")
+    page.get_by_label("Last day").press("Enter")  # the keyboard sends the form
+    expect(page.get_by_role("alert")).to_contain_text("The last day must be")
+    checker.check("dashboard: dates it cannot use")
     checker.assert_clean()
 
 
