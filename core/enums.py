@@ -228,6 +228,13 @@ class AuditKind(enum.StrEnum):
     REQUEST_PASSED_ON = "request.passed_on"  # its holder left, lost the school or changed role
     REQUEST_STRANDED = "request.stranded"  # such a request, with nobody who could take it
     SCHOOL_ESCALATION_CHANGED = "school.escalation_changed"
+    SCHOOL_RETENTION_CHANGED = "school.retention_changed"
+    # Keeping records (services/retention.py): a closed case kept longer, held, disposed of.
+    RETENTION_EXTENDED = "retention.extended"
+    LEGAL_HOLD_PLACED = "legal_hold.placed"
+    LEGAL_HOLD_RELEASED = "legal_hold.released"
+    CASE_DISPOSED = "case.disposed"
+    SUBJECT_ACCESS_EXPORTED = "subject_access.exported"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:
