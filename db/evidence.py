@@ -60,3 +60,15 @@ def evidence_in_case(session: Session, case_id: int, evidence_id: int) -> Eviden
     """The evidence item, if it belongs to this case."""
     item = session.get(Evidence, evidence_id)
     return item if item is not None and item.case_id == case_id else None
+
+
+def erase_evidence(session: Session, case_id: int) -> list[str]:
+    """Disposal: forget what each of the case's files was called and where it came from,
+    and return their stored names so the bytes can be removed once this commits. The rows
+    stay, with size and SHA-256, so the trail's fingerprints still have their rows."""
+    names: list[str] = []
+    for item in evidence_of(session, case_id):
+        item.original_filename, item.source = "", ""
+        names.append(item.stored_name)
+    session.flush()
+    return names
