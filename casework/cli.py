@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from casework import retention_cli
 from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env
 from core.settings import get_settings
@@ -238,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     parents.add_argument("--school", help="the school's number or exact name (if several)")
     parents.set_defaults(func=cmd_import_parents)
     add_commands(sub)
+    retention_cli.add_commands(sub)
     idp = sub.add_parser("idp", help="identity providers (OpenID Connect) for sign-in")
     idp_sub = idp.add_subparsers(dest="idp_command", required=True)
     add = idp_sub.add_parser(
