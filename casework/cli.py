@@ -30,11 +30,13 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
-    from casework.demo import seed_demo
+    from casework.demo import seed_demo, seed_demo_records
     from db.session import transaction
 
     with transaction() as session:
         school = seed_demo(session)
+        if school is not None:
+            seed_demo_records(session, school)
     print("Seeded the demo school." if school else "A school exists already: nothing seeded.")
     return 0
 

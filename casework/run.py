@@ -264,7 +264,7 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 def prepare(settings: Settings) -> None:
     """Migrate the database and seed the demo school when it is empty."""
-    from casework.demo import seed_demo
+    from casework.demo import seed_demo, seed_demo_records
     from db.migrate import upgrade
     from db.session import transaction
 
@@ -273,6 +273,8 @@ def prepare(settings: Settings) -> None:
     print("Database is up to date.")
     with transaction() as session:
         school = seed_demo(session)
+        if school is not None:
+            seed_demo_records(session, school)
     print("Seeded the demo school." if school else "A school exists already: nothing seeded.")
 
 
