@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ router = APIRouter()
 reviewer = allowed(Action.REVIEW_RETENTION)
 exporter = allowed(Action.SUBJECT_ACCESS)
 FORMATS = ("html", "json")
+REFERENCE = re.compile(r"CW-\d{4}-\d{5,}")
 # What the review page says after each action.
 DONE = {
     "kept": "The new review date is saved, with your reason, in the case's audit trail.",
@@ -52,7 +54,9 @@ def queue(
 ) -> Response:
     view = queue_view(session, seen.actor, seen.school_id, today())
     done = request.query_params.get("disposed", "")
-    return render_page(request, "pages/retention_queue.html", view=view, disposed=done[:40])
+    # Only a reference is echoed back: the address is not a place for messages.
+    shown = done if REFERENCE.fullmatch(done) else ""
+    return render_page(request, "pages/retention_queue.html", view=view, disposed=shown)
 
 
 def review_page(
