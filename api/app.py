@@ -24,6 +24,7 @@ from api.routes import (
     oidc,
     people,
     people_import,
+    retention,
     school,
     search,
 )
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
         letters,
         audit,
         school,
+        retention,
         search,
         admin,
         people_import,  # before people: /admin/people/import is not a person's number

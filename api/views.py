@@ -68,6 +68,9 @@ UNDELIVERED_SHOWN = 50
 CASE_ACTIONS = tuple(a for a in Action if a not in SCHOOL_RIGHTS)
 # A case's page shows its newest events; the exported audit trail has every one.
 TIMELINE_SHOWN = 200
+# A disposed case: its tombstone may be seen, and its trail exported (the events are never
+# changed, and an export must be checkable against the chain); nothing else is left to do.
+AFTER_DISPOSAL = frozenset({Action.VIEW_CASE, Action.EXPORT_TRAIL})
 ACCESS_SHOWN = 100
 
 
@@ -85,6 +88,13 @@ def case_with_facts(
         raise AppError(404, "There is no case with that number that you can see.")
     if not may(actor, action, facts):
         raise AppError(403, f"You can see this case but you cannot {action.value}.")
+    if case.disposed_at is not None and action not in AFTER_DISPOSAL:
+        raise AppError(
+            410,
+            f"Case {case.reference} was disposed of at the end of its retention period: "
+            "only its record that it existed is left, on the case page.",
+            title="This case was disposed of",
+        )
     return case, facts
 
 

@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from casework import retention_cli
 from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env
 from core.settings import get_settings
@@ -29,13 +30,14 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
-    from casework.demo import seed_demo, seed_demo_history
+    from casework.demo import seed_demo, seed_demo_history, seed_demo_records
     from db.session import transaction
 
     with transaction() as session:
         school = seed_demo(session)
         if school is not None:
             seed_demo_history(session, school)
+            seed_demo_records(session, school)
     print("Seeded the demo school." if school else "A school exists already: nothing seeded.")
     return 0
 
@@ -98,7 +100,7 @@ def cmd_replies(_: argparse.Namespace) -> int:
 
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     """Re-hash every chain, compare them with the last signed checkpoint, then sign one."""
-    from casework.verifier import verify_everything
+    from casework.verifier import check_evidence, verify_everything
     from db.audit import chain_heads
     from db.session import reading, transaction
     from services.audit_checkpoints import compare_with_checkpoint, write_checkpoint
@@ -119,9 +121,14 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
             print(f"Audit chain BROKEN: {problem}.")
             return 1
         write_checkpoint(session, settings, heads)
+    files = check_evidence()
+    if files:
+        print(f"Evidence BROKEN: {'; '.join(files)}.")
+        return 1
     print(
         f"Audit chain intact: {report.checked:,} events on {report.chains} chains verified; "
-        f"checkpoint signed ({settings.audit_checkpoint_path})."
+        f"checkpoint signed ({settings.audit_checkpoint_path}); every evidence file matches "
+        "its recorded SHA-256."
     )
     return 0
 
@@ -267,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     parents.add_argument("--school", help="the school's number or exact name (if several)")
     parents.set_defaults(func=cmd_import_parents)
     add_commands(sub)
+    retention_cli.add_commands(sub)
     idp = sub.add_parser("idp", help="identity providers (OpenID Connect) for sign-in")
     idp_sub = idp.add_subparsers(dest="idp_command", required=True)
     add = idp_sub.add_parser(

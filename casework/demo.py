@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.enums import (
     ApprovalKind,
@@ -23,8 +24,10 @@ from db.cases import NewCase, close_case, finish_step, open_case, steps_of
 from db.identity import add_provider, providers
 from db.models import Case, CaseStatus, OutboxStatus, Person, School, StepStatus, utcnow
 from db.outbox import dedup_key, queue_email
-from db.people import active_parents, add_person, signers
+from db.people import active_parents, add_person, holder_of, signers
+from db.retention import date_review, place_hold
 from db.schools import add_organisation, add_school, first_school, organisations
+from db.search import index_case
 from db.session import Session
 
 STAFF: tuple[tuple[str, str, Role, str], ...] = (
@@ -76,6 +79,65 @@ def seed_demo(session: Session, parents: int = 50) -> School | None:
         school_id=school.id,
     )
     return school
+
+
+# Closed cases from years ago, so `make run` shows a review queue with something in it (the
+# tests' seeded school has none: their case counts start from nothing).
+OLD_CASES: tuple[tuple[IncidentType, int, str, dict[str, Any], str], ...] = (
+    (
+        IncidentType.PARENT_CONTACT,
+        2017,
+        "A parent sent a friend request and messages about homework on Facebook.",
+        {"parent_name": "Alex Hughes", "child_year_group": "Year 4", "platform_key": "facebook"},
+        "",
+    ),
+    (
+        IncidentType.PUPIL_CONTACT,
+        2008,
+        "A pupil followed a teacher on Instagram and sent two messages.",
+        {
+            "pupil_name": "Robin Clarke",
+            "pupil_year_group": "Year 6",
+            "pupil_reference": "",
+            "pupil_account": "",
+            "contact_continued": False,
+            "platform_key": "instagram",
+        },
+        "",
+    ),
+    (
+        IncidentType.ONLINE_ABUSE,
+        2016,
+        "Offensive posts about the school in a local community group.",
+        {"target": "school", "target_name": "", "links": "facebook.com/groups/example"},
+        "A parent's solicitor has written about a claim; keep everything until it is settled.",
+    ),
+)
+
+
+def seed_demo_records(session: Session, school: School) -> int:
+    """The demo school's old closed cases: two due for review, one under a legal hold."""
+    reporter = holder_of(session, school.id, Role.HEADTEACHER)
+    dsl = holder_of(session, school.id, Role.DSL)
+    assert reporter is not None and dsl is not None
+    for kind, year, description, details, hold in OLD_CASES:
+        when = datetime(year, 10, 6, 9, 30, tzinfo=UTC)
+        case = open_case(
+            session,
+            school_id=school.id,
+            reporter=reporter,
+            lead=dsl,
+            new=NewCase(kind, "Facebook", when, description, details),
+        )
+        case.opened_at = when
+        case.reference = f"CW-{year}-{case.id:05d}"
+        index_case(session, case)
+        close_case(session, case, "Resolved.", dsl)
+        case.closed_at = when + timedelta(days=21)
+        date_review(session, case)
+        if hold:
+            place_hold(session, case, dsl, hold)
+    return len(OLD_CASES)
 
 
 DEV_PROVIDER = "Local test accounts"

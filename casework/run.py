@@ -264,7 +264,7 @@ def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 def prepare(settings: Settings) -> None:
     """Migrate the database and seed the demo school when it is empty."""
-    from casework.demo import seed_demo, seed_demo_history
+    from casework.demo import seed_demo, seed_demo_history, seed_demo_records
     from db.migrate import upgrade
     from db.session import transaction
 
@@ -275,6 +275,7 @@ def prepare(settings: Settings) -> None:
         school = seed_demo(session)
         if school is not None:
             seed_demo_history(session, school)
+            seed_demo_records(session, school)
     print("Seeded the demo school." if school else "A school exists already: nothing seeded.")
 
 

@@ -12,7 +12,9 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
+from core.files import evidence_files
 from db.audit import ChainReport, Stretch, id_range, join_stretches, verify_stretch
+from db.evidence import kept_evidence
 from db.session import dispose_engine, reading
 
 # Below this many events a second process costs more to start than it saves.
@@ -47,3 +49,23 @@ def verify_everything(url: str, parallel_from: int = PARALLEL_FROM) -> ChainRepo
         )
     with reading(url) as session:
         return join_stretches(session, found)
+
+
+def check_evidence() -> list[str]:
+    """Each evidence file still held, re-hashed and compared with what was recorded when it
+    was saved: a file changed or removed on disk is named."""
+    store = evidence_files()
+    with reading() as session:
+        kept = kept_evidence(session)
+    problems = []
+    for reference, item, stored_name, recorded in kept:
+        try:
+            now = store.sha256(stored_name)
+        except (OSError, ValueError):
+            problems.append(f"evidence file {item} of case {reference} is missing")
+            continue
+        if now != recorded:
+            problems.append(
+                f"evidence file {item} of case {reference} has changed since it was saved"
+            )
+    return problems

@@ -31,6 +31,9 @@ class Action(enum.StrEnum):
     MANAGE_SETTINGS = "change the school's settings"
     MANAGE_PEOPLE = "manage people and their roles"
     MANAGE_SCHOOLS = "create and set up schools"
+    # Keeping records: closed cases due for review, legal holds, disposal, subject access.
+    REVIEW_RETENTION = "review, hold and dispose of closed cases"
+    SUBJECT_ACCESS = "export everything held about one person"
     # On one case.
     VIEW_CASE = "see this case"
     VIEW_RECORD = "see the full record of this case"
@@ -90,6 +93,10 @@ SCHOOL_RIGHTS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_SETTINGS: frozenset(_MANAGERS | {Role.ADMIN}),
     Action.MANAGE_PEOPLE: frozenset({Role.ADMIN}),
     Action.MANAGE_SCHOOLS: frozenset({Role.ADMIN}),
+    # The DSL and the head decide what is kept: disposal cannot be undone, and a subject
+    # access export gathers a person's records from every case, so nobody else may.
+    Action.REVIEW_RETENTION: _MANAGERS,
+    Action.SUBJECT_ACCESS: _MANAGERS,
 }
 
 _READ = frozenset({Action.VIEW_CASE, Action.VIEW_RECORD, Action.DOWNLOAD_EVIDENCE})
@@ -363,6 +370,8 @@ SHORT = {
     Action.MANAGE_SETTINGS: "settings",
     Action.MANAGE_PEOPLE: "people",
     Action.MANAGE_SCHOOLS: "schools",
+    Action.REVIEW_RETENTION: "retention",
+    Action.SUBJECT_ACCESS: "subject access",
     Action.VIEW_CASE: "see",
     Action.VIEW_RECORD: "full record",
     Action.DOWNLOAD_EVIDENCE: "evidence",

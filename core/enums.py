@@ -235,6 +235,13 @@ class AuditKind(enum.StrEnum):
     GOVERNORS_REPORT_DOWNLOADED = "governors_report.downloaded"
     GOVERNORS_REPORT_EMAILED = "governors_report.emailed"
     GOVERNORS_REPORT_REFUSED = "governors_report.refused"
+    SCHOOL_RETENTION_CHANGED = "school.retention_changed"
+    # Keeping records (services/retention.py): a closed case kept longer, held, disposed of.
+    RETENTION_EXTENDED = "retention.extended"
+    LEGAL_HOLD_PLACED = "legal_hold.placed"
+    LEGAL_HOLD_RELEASED = "legal_hold.released"
+    CASE_DISPOSED = "case.disposed"
+    SUBJECT_ACCESS_EXPORTED = "subject_access.exported"
 
     @classmethod
     def requested(cls, kind: ApprovalKind) -> AuditKind:

@@ -1,7 +1,8 @@
 """Files Casework keeps: evidence originals and print-ready letters.
 
 Each is written once under a random name, outside any served folder, made read-only and
-never altered; the database keeps its SHA-256 so a change is always detectable.
+never altered; the database keeps its SHA-256 so a change is always detectable. A file goes
+only when its case is disposed of at the end of its retention (services/retention.py).
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ class FileStore:
         """Remove files whose database rows never committed."""
         for name in stored_names:
             self.path(name).unlink(missing_ok=True)
+
+    def erase(self, stored_names: Iterable[str]) -> int:
+        """Remove the files of a disposed case; returns how many were still there."""
+        removed = 0
+        for name in stored_names:
+            path = self.path(name)
+            if path.exists():
+                path.unlink()
+                removed += 1
+        return removed
 
 
 def evidence_files() -> FileStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,11 @@ def local_date(value: datetime) -> str:
     return local_time(value, "%-d %B %Y")
 
 
+def day(value: date | None) -> str:
+    """A date (no time, no zone), as people write it."""
+    return f"{value:%-d %B %Y}" if value else ""
+
+
 def _autoescape(name: str | None) -> bool:
     """Escape everything except plain-text email parts.
 
@@ -49,6 +54,7 @@ def environment() -> Environment:
     )
     env.filters["local_time"] = local_time
     env.filters["local_date"] = local_date
+    env.filters["day"] = day
     return env
 
 

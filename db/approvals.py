@@ -354,3 +354,16 @@ def spend_code(session: Session, approval_id: int, code_hash: str, most_attempts
         .execution_options(synchronize_session=False)
     )
     return "ok" if getattr(used, "rowcount", 0) == 1 else "none"
+
+
+def erase_answers(session: Session, case_id: int) -> int:
+    """Disposal: what each request of the case was answered and why, where it was answered
+    from, and why it was passed on; who was asked and what they decided stay. Returns how
+    many requests had an answer."""
+    answered = 0
+    for approval in session.scalars(select(Approval).where(Approval.case_id == case_id)):
+        answered += bool(approval.response or approval.reason)
+        approval.response, approval.reason, approval.handed_over_reason = {}, "", ""
+        approval.decided_ip, approval.decided_user_agent = "", ""
+    session.flush()
+    return answered

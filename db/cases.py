@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    delete,
     select,
 )
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from db.models import (
     utcnow,
 )
 from db.people import NobodyInRole, headteacher, holder_of
+from db.retention import date_review
 from db.visibility import may_clause
 
 
@@ -95,6 +98,14 @@ def get_case(session: Session, case_id: int) -> Case:
     if case is None:
         raise CaseNotFound(case_id)
     return case
+
+
+def case_by_reference(session: Session, ref: str) -> Case | None:
+    """A case by its reference (CW-2026-00012, any case) or its number."""
+    ref = ref.strip()
+    if ref.isascii() and ref.isdigit():
+        return session.get(Case, int(ref)) if int(ref) < 2**31 else None
+    return session.scalars(select(Case).where(Case.reference == ref.upper())).first()
 
 
 def steps_of(session: Session, case_id: int) -> list[CaseStep]:
@@ -169,6 +180,7 @@ def close_case(session: Session, case: Case, outcome: str, actor: Person | None 
     case.status = CaseStatus.CLOSED
     case.outcome = outcome
     case.closed_at = utcnow()
+    date_review(session, case)
     record_event(
         session, case_id=case.id, kind=AuditKind.CASE_CLOSED, actor=actor, data={"outcome": outcome}
     )
@@ -330,7 +342,11 @@ def open_runs(session: Session) -> dict[str, int]:
 
 
 def add_note(session: Session, case_id: int, author: Person, text: str) -> CaseNote:
-    """Keep a note on the case, in its trail too (so it is covered by the chain)."""
+    """Keep a note on the case; its trail keeps the note's SHA-256, not its words.
+
+    The hash ties the note to the chain as the words themselves did, but the trail cannot
+    be changed, so words in it would outlive the case's disposal (docs/DECISIONS.md).
+    """
     note = CaseNote(case_id=case_id, author_id=author.id, text=text)
     session.add(note)
     session.flush()
@@ -339,7 +355,11 @@ def add_note(session: Session, case_id: int, author: Person, text: str) -> CaseN
         case_id=case_id,
         kind=AuditKind.NOTE_ADDED,
         actor=author,
-        data={"note_id": note.id, "text": text},
+        data={
+            "note_id": note.id,
+            "characters": len(text),
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        },
     )
     return note
 
@@ -423,3 +443,21 @@ def cases_involving(session: Session, person_id: int, actor: Actor) -> list[tupl
         .order_by(Case.opened_at.desc(), Case.id.desc())
     )
     return [(case, parts[case.id]) for case in cases]
+
+
+# --- Disposal ---------------------------------------------------------------------------
+
+
+def erase_content(session: Session, case: Case) -> dict[str, int]:
+    """Remove what the case and its steps say and its notes (disposal); the row keeps its
+    reference, type, school, status, platform and dates. Returns what was removed."""
+    notes = len(notes_of(session, case.id))
+    session.execute(delete(CaseNote).where(CaseNote.case_id == case.id))
+    outcomes = 0
+    for step in steps_of(session, case.id):
+        outcomes += bool(step.outcome)
+        step.outcome = ""
+    answers = len(case.details or {})
+    case.description, case.details, case.outcome, case.subject_id = "", {}, "", None
+    session.flush()
+    return {"notes": notes, "step outcomes": outcomes, "answers": answers}

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from core.enums import AuditKind
 from core.files import StoredFile
 from db.audit import record_event
-from db.models import Evidence, Person
+from db.models import Case, Evidence, Person
 
 
 def add_evidence(
@@ -60,3 +60,27 @@ def evidence_in_case(session: Session, case_id: int, evidence_id: int) -> Eviden
     """The evidence item, if it belongs to this case."""
     item = session.get(Evidence, evidence_id)
     return item if item is not None and item.case_id == case_id else None
+
+
+def erase_evidence(session: Session, case_id: int) -> list[str]:
+    """Disposal: forget what each of the case's files was called and where it came from,
+    and return their stored names so the bytes can be removed once this commits. The rows
+    stay, with size and SHA-256, so the trail's fingerprints still have their rows."""
+    names: list[str] = []
+    for item in evidence_of(session, case_id):
+        item.original_filename, item.source = "", ""
+        names.append(item.stored_name)
+    session.flush()
+    return names
+
+
+def kept_evidence(session: Session) -> list[tuple[str, int, str, str]]:
+    """Every evidence file that should still be on disk (its case not disposed of): the
+    case's reference, the file's id, stored name and the SHA-256 recorded when it was saved."""
+    rows = session.execute(
+        select(Case.reference, Evidence.id, Evidence.stored_name, Evidence.sha256)
+        .join(Case, Case.id == Evidence.case_id)
+        .where(Case.disposed_at.is_(None))
+        .order_by(Evidence.id)
+    )
+    return [(reference, item, name, digest) for reference, item, name, digest in rows]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.enums import AuditKind, EmailKind
@@ -126,3 +126,12 @@ def letter_report(session: Session, case_id: int) -> LetterReport:
         printed=sum(f.letters for f in files if f.printed_at is not None),
         files=files,
     )
+
+
+def erase_print_files(session: Session, case_id: int) -> tuple[list[str], int]:
+    """Disposal: forget which parent got which page by post, and return the stored names of
+    the case's print files (removed once this commits) and how many letters they held."""
+    files = list(session.scalars(select(PrintFile).where(PrintFile.case_id == case_id)))
+    session.execute(delete(PostalLetter).where(PostalLetter.case_id == case_id))
+    session.flush()
+    return [row.stored_name for row in files], sum(row.letters for row in files)

@@ -7,13 +7,14 @@ and its comments in one place, and the migrations have one file to be compared a
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -136,6 +137,9 @@ class School(Base):
     # Who a request nobody answers goes to next, by the kind of step (core/chains.py):
     # {"headteacher": ["deputy_head", ...], ...}; none means Casework's default chains.
     escalation_chains: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    # Years a closed case is kept, by record class (core/retention.py): {"pupil": 25, ...};
+    # none means Casework's defaults.
+    retention: Mapped[dict[str, int] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -197,9 +201,19 @@ class Case(Base):
     outcome: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a closed case is next reviewed for disposal (core/retention.py); none while open.
+    review_on: Mapped[date | None] = mapped_column(Date)
+    # Someone chose to keep it longer: a change to the school's rules leaves the date alone.
+    review_extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Its personal content was removed; what is left is the tombstone (CaseDisposal).
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    # The case list: a school's cases, newest first, a page at a time.
-    __table_args__ = (Index("ix_cases_school_opened", "school_id", "opened_at"),)
+    # The case list: a school's cases, newest first, a page at a time; the review queue: a
+    # school's cases by review date.
+    __table_args__ = (
+        Index("ix_cases_school_opened", "school_id", "opened_at"),
+        Index("ix_cases_school_review", "school_id", "review_on"),
+    )
 
 
 class CaseMention(Base):
@@ -455,6 +469,43 @@ class AuditEvent(Base):
         Index("ix_audit_events_case_seq", "case_id", "seq"),
         UniqueConstraint("chain", "chain_seq", name="uq_audit_events_chain_seq"),
     )
+
+
+class LegalHold(Base):
+    """A case that must not be disposed of (a claim, an investigation, an inquiry), and why.
+
+    Never deleted: releasing it fills in who released it, when and why.
+    """
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class CaseDisposal(Base):
+    """The tombstone of a disposed case: what is left to say it existed, and no more.
+
+    The case's row keeps its reference, type, school and dates; this says who disposed of
+    it, when, why, and how much was removed (`counts`: {"evidence files": 2, ...}).
+    """
+
+    __tablename__ = "case_disposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    disposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    record_classes: Mapped[str] = mapped_column(String(60))  # "pupil,staff"
+    review_on: Mapped[date | None] = mapped_column(Date)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 
 class SignInToken(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -207,3 +208,28 @@ def cancel_unsent(session: Session, case_id: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def erase_case_mail(session: Session, case_id: int) -> int:
+    """Disposal: the case's emails lose their addresses and their words; one still waiting
+    is cancelled. A body another case or email shares is left alone. Returns how many."""
+    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)))
+    body_ids = {row.body_id for row in rows}
+    for row in rows:
+        if row.status == OutboxStatus.PENDING:
+            row.status = OutboxStatus.CANCELLED
+        row.to_addr, row.reply_to, row.last_error = "", "", ""
+    shared = set(
+        session.scalars(
+            select(OutboxMessage.body_id).where(
+                OutboxMessage.body_id.in_(body_ids),
+                OutboxMessage.case_id.is_distinct_from(case_id),
+            )
+        )
+    )
+    for body in session.scalars(select(OutboxBody).where(OutboxBody.id.in_(body_ids - shared))):
+        body.subject, body.text_body, body.html_body = "", "", ""
+        # A digest no email can have, so nothing queued later is matched to an empty body.
+        body.digest = hashlib.sha256(f"disposed:{body.id}".encode()).hexdigest()
+    session.flush()
+    return len(rows)

@@ -209,6 +209,18 @@ def write_index(session: Session, cases: Sequence[CaseText]) -> None:
         _write_sqlite(session, ids, rows, [c.case_id for c in cases for _ in (0, 1)])
 
 
+def remove_case(session: Session, case_id: int) -> None:
+    """Disposal: the case can no longer be found by any word, and names no account."""
+    session.execute(delete(CaseMention).where(CaseMention.case_id == case_id))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"DELETE FROM {SEARCH_TABLE} WHERE case_id = :id"), {"id": case_id})
+    else:
+        session.execute(
+            text(f"DELETE FROM {SEARCH_TABLE} WHERE rowid IN (:plain, :full)"),
+            {"plain": case_id * 2, "full": case_id * 2 + 1},
+        )
+
+
 def _write_sqlite(session: Session, ids: list[int], rows: list[Entry], case_ids: list[int]) -> None:
     rowids = [i * 2 + full for i in ids for full in (0, 1)]
     session.execute(

@@ -85,8 +85,10 @@ def build_bundle(session: Session, case: Case, by: Person, settings: Settings) -
     store = evidence_files()
     for item in evidence_of(session, case.id):
         name = f"evidence/{item.id}-{_safe(item.original_filename)}"
-        if case.safeguarding:
-            withheld.append({"file": name, "sha256": item.sha256, "size": item.size})
+        if case.safeguarding or case.disposed_at is not None:
+            # Sexual images of a child must not be copied; a disposed case's files are gone.
+            why = "disposed of" if case.disposed_at is not None else "safeguarding"
+            withheld.append({"file": name, "sha256": item.sha256, "size": item.size, "why": why})
         else:
             files[name] = store.path(item.stored_name).read_bytes()
     point = read_checkpoints(settings).last

@@ -19,6 +19,7 @@ from db.evidence import add_evidence
 from db.models import Case, CaseStatus, Person, utcnow
 from db.outbox import cancel_unsent
 from db.people import get_person
+from db.retention import date_review
 from db.search import index_case
 from db.session import Session, transaction
 from forms.common import UploadedFile
@@ -106,6 +107,7 @@ def correct(
         )
     case.details = details  # a new dict, so the JSON column is written
     index_case(session, case)  # search and linked cases see the corrected answers
+    date_review(session, case)  # a date of birth or year group may change how long it is kept
 
 
 def shown(value: Any) -> str:
@@ -125,6 +127,7 @@ def withdraw(session: Session, case: Case, actor: Person, reason: str) -> None:
     case.status = CaseStatus.WITHDRAWN
     case.outcome = f"Withdrawn: {reason}"
     case.closed_at = utcnow()
+    date_review(session, case)
     for approval in retired:
         record_event(
             session,
@@ -162,6 +165,8 @@ def reopen(session: Session, case: Case, actor: Person, reason: str, redo: str |
     """
     if case.status == CaseStatus.OPEN:
         raise CaseNotOpen("This case is already open.")
+    if case.disposed_at is not None:
+        raise CaseNotOpen("This case was disposed of: there is nothing left to reopen.")
     keys = [StepKey.CLOSE_CASE.value]
     if redo:
         steps = steps_of(session, case.id)
@@ -173,6 +178,7 @@ def reopen(session: Session, case: Case, actor: Person, reason: str, redo: str |
     reset_steps(session, case.id, keys)
     was = case.status
     case.status, case.outcome, case.closed_at = CaseStatus.OPEN, "", None
+    date_review(session, case)  # open again: no review date until it closes
     procedure = procedure_for(case.incident_type)
     record_event(
         session,

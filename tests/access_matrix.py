@@ -114,6 +114,18 @@ def hand_on(case: CaseTarget) -> Rule:
     return rule
 
 
+def reviewing(case: CaseTarget) -> Rule:
+    """A case's retention review: the head or DSL (403 for other roles), then only a case
+    they may see (404)."""
+
+    def rule(actor: Actor) -> str:
+        if not may(actor, Action.REVIEW_RETENTION):
+            return REFUSED
+        return OK if may(actor, Action.VIEW_CASE, case.facts) else HIDDEN
+
+    return rule
+
+
 def serving(school_id: int) -> Rule:
     """Looking at another school: only one the person serves."""
     return lambda actor: OK if school_id in actor.schools else HIDDEN
@@ -355,6 +367,36 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ],
         ("POST", "/admin/escalation"): [
             Ask("POST", "/admin/escalation", school(Action.MANAGE_SETTINGS), {"reset": "1"})
+        ],
+        ("GET", "/admin/retention"): [
+            Ask("GET", "/admin/retention", school(Action.MANAGE_SETTINGS))
+        ],
+        # Years below the guidance's least: those allowed get 400.
+        ("POST", "/admin/retention"): [
+            Ask("POST", "/admin/retention", school(Action.MANAGE_SETTINGS), {"pupil": "1"})
+        ],
+        # Keeping records: the open cases have no review date, and each form goes without
+        # its reason, so those allowed get 400 and nothing changes.
+        ("GET", "/retention"): [Ask("GET", "/retention", school(Action.REVIEW_RETENTION))],
+        ("GET", "/retention/cases/{case_id}"): [
+            Ask("GET", f"/retention/cases/{c.id}", reviewing(c)) for c in cases
+        ],
+        **{
+            ("POST", f"/retention/cases/{{case_id}}/{name}"): [
+                Ask("POST", f"/retention/cases/{c.id}/{name}", reviewing(c)) for c in cases
+            ]
+            for name in ("keep", "hold", "release", "dispose")
+        },
+        ("GET", "/retention/subject-access"): [
+            Ask("GET", "/retention/subject-access", school(Action.SUBJECT_ACCESS))
+        ],
+        # A name no case holds: those allowed get an empty export (test_retention.py has more).
+        ("GET", "/retention/subject-access/export"): [
+            Ask(
+                "GET",
+                "/retention/subject-access/export?name=Nobody+Known",
+                school(Action.SUBJECT_ACCESS),
+            )
         ],
         ("GET", "/admin/parents"): [Ask("GET", "/admin/parents", school(Action.MANAGE_PARENTS))],
         # No file chosen: those allowed get 400.

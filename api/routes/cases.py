@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
 from api.pages import attachment, render_page
+from api.retention_views import tombstone_view
 from api.security import Visitor, session_cookie
 from api.views import (
     UNDELIVERED_SHOWN,
@@ -142,6 +143,11 @@ def case_page(request: Request, view: CaseView, status_code: int = 200, **contex
 
 @router.get("/cases/{case_id}")
 def show_case(request: Request, case_id: int, actor: Actor = Depends(acting)) -> Response:
+    """The case page; for a disposed case, its tombstone."""
+    with transaction() as session:
+        tomb = tombstone_view(session, actor, case_id)
+    if tomb is not None:
+        return render_page(request, "pages/case_disposed.html", tomb=tomb)
     return case_page(request, load_case(actor, case_id))
 
 
@@ -155,6 +161,8 @@ def case_json(case_id: int, actor: Actor = Depends(acting)) -> Response:
             "incident_type": view.case.incident_type.value,
             "status": view.case.status.value,
             "outcome": view.case.outcome,
+            "review_on": view.case.review_on.isoformat() if view.case.review_on else None,
+            "disposed_at": (view.case.disposed_at.isoformat() if view.case.disposed_at else None),
             "steps": [
                 {"key": s.key, "title": s.title, "status": s.status.value, "outcome": s.outcome}
                 for s in view.steps
@@ -177,6 +185,8 @@ def download_evidence(
 ) -> Response:
     """The original bytes, as an attachment, to people who may see the case's evidence."""
     case, facts = case_with_facts(session, actor, case_id)
+    if case.disposed_at is not None:
+        raise AppError(410, "This case was disposed of: its evidence files no longer exist.")
     item = evidence_in_case(session, case.id, evidence_id)
     if item is None:
         raise AppError(404, "That evidence file is not part of this case.")

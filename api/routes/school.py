@@ -1,5 +1,6 @@
-"""School settings that the headteacher or DSL edit: the stock response to parents, and
-who a request nobody answers goes to next (the escalation chains)."""
+"""School settings that the headteacher or DSL edit: the stock response to parents, who a
+request nobody answers goes to next (the escalation chains), and how long closed cases are
+kept (the retention rules)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from core.chains import (
     stored_form,
 )
 from core.enums import AuditKind, Role
+from core.retention import DEFAULT_RULES, LIMITS, RecordClass, RetentionRules
 from db.audit import record_event
 from db.people import get_person
+from db.retention import rules_of, set_rules
 from db.schools import get_school, set_escalation_chains, set_stock_response
 from db.session import Session
 from forms.handover import check_chains, field_name
+from forms.retention import check_rules
 from services.advice import stock_response_text
 
 router = APIRouter()
@@ -149,3 +153,66 @@ def update_chains(
         school_id=seen.school_id,
     )
     return RedirectResponse("/admin/escalation?saved=1", status_code=303)
+
+
+def retention_page(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    custom: bool,
+    status_code: int = 200,
+) -> Response:
+    return render_page(
+        request,
+        "pages/admin_retention.html",
+        status_code=status_code,
+        classes=[(c, LIMITS[c]) for c in RecordClass],
+        values=values,
+        errors=errors,
+        custom=custom,
+        saved=request.query_params.get("saved", ""),
+    )
+
+
+def rules_values(rules: RetentionRules) -> dict[str, str]:
+    return {c.value: str(rules.years(c)) for c in RecordClass}
+
+
+@router.get("/admin/retention")
+def show_retention(
+    request: Request, seen: Visitor = Depends(editor), session: Session = Depends(unit_of_work)
+) -> Response:
+    school = get_school(session, seen.school_id)
+    rules = rules_of(session, seen.school_id)
+    return retention_page(request, rules_values(rules), {}, custom=school.retention is not None)
+
+
+@router.post("/admin/retention")
+def update_retention(
+    request: Request,
+    seen: Visitor = Depends(editor),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """Save the school's years (or go back to Casework's) and re-date its closed cases."""
+    values = {c.value: str(form.get(c.value) or "") for c in RecordClass}
+    if form.get("reset") == "1":
+        rules: RetentionRules | None = None
+    else:
+        rules, errors = check_rules(values)
+        if rules is None:
+            return retention_page(request, values, errors, custom=True, status_code=400)
+    changed = set_rules(session, seen.school_id, rules)
+    record_event(
+        session,
+        case_id=None,
+        kind=AuditKind.SCHOOL_RETENTION_CHANGED,
+        actor=get_person(session, seen.person.id),
+        data={
+            "school_id": seen.school_id,
+            "rules": (rules or DEFAULT_RULES).stored(),
+            "own_rules": rules is not None,
+            "cases_redated": changed,
+        },
+    )
+    return RedirectResponse(f"/admin/retention?saved={changed}", status_code=303)

@@ -42,8 +42,10 @@ from forms.people import SchoolForm
 from mail.catcher import MailStore
 from services.people import create_school
 from services.requests import ask
+from services.retention import dispose
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.dashboard_world import build as build_dashboard_world
+from tests.retention_world import PUPIL, closed_case
 from tests.search_world import pupil, report, who
 from tests.support import (
     PNG,
@@ -495,4 +497,39 @@ def test_working_a_case(
     expect(page.get_by_role("status")).to_contain_text("The case is withdrawn")
     checker.check("withdrawn case")
     checker.visit("reopen", f"/cases/{case_id}/reopen")
+    checker.assert_clean()
+
+
+def test_keeping_records(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    """The review queue, a case's review with its problems, a tombstone, the retention
+    settings and a subject access export."""
+    url = configured.database_url
+    due, gone = closed_case(url), closed_case(url, full=False)
+    with transaction(url) as session:
+        head = staff_by_email(session, HEAD)
+        assert head is not None
+    dispose(gone, head.id, "Retention period over; reviewed.")
+    sign_in(checker, client, HEAD, smtp, deliver)
+    checker.visit("review queue", "/retention")
+    page = checker.visit("case review", f"/retention/cases/{due}")
+    page.get_by_role("button", name=re.compile("Dispose of case")).click()
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    checker.check("case review with problems")
+    checker.visit("tombstone of a disposed case", f"/cases/{gone}")
+    page = checker.visit("retention settings", "/admin/retention")
+    page.get_by_label(re.compile("Pupil safeguarding records")).fill("3")
+    page.get_by_role("button", name="Save the rules").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 25 years")
+    checker.check("retention settings with problems")
+    page = checker.visit("subject access", "/retention/subject-access")
+    page.get_by_label("Or their name or email address").fill(PUPIL)
+    page.get_by_role("button", name="Produce the export").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(PUPIL)
+    checker.check("subject access export")
     checker.assert_clean()

@@ -153,3 +153,29 @@ def test_the_auditors_page_compares_the_chain_with_the_last_checkpoint(
     assert "does not match its last signed checkpoint" in page
     assert "the newest events were removed" in page
     assert "The audit chain is intact" not in page
+
+
+def test_an_evidence_file_changed_on_disk_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.files import evidence_files
+    from db.models import Evidence
+    from tests.api.test_auditor_views import a_case_with_evidence
+
+    url = configured.database_url
+    a_case_with_evidence(url)
+    assert verify(capsys)[0] == 0
+    with transaction(url) as session:
+        item = session.scalars(select(Evidence)).one()
+    path = evidence_files().path(item.stored_name)
+    path.chmod(0o640)
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+
+    code, said = verify(capsys)
+
+    assert code == 1 and f"evidence file {item.id} of case" in said
+    assert "has changed since it was saved" in said
+    path.unlink()
+    code, said = verify(capsys)
+    assert code == 1 and f"evidence file {item.id} of case" in said and "is missing" in said

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import command
@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from db.migrate import alembic_config, upgrade
-from db.models import Base, OutboxBody, OutboxMessage
+from db.models import Base, Case, OutboxBody, OutboxMessage
 from db.search import outside_the_models
 from db.session import make_engine, transaction
 
@@ -76,3 +76,86 @@ def test_outbox_bodies_migration_keeps_every_message(db_url: str) -> None:
         # The letter's two copies share one body; the notice has its own.
         assert session.scalar(select(sa.func.count()).select_from(OutboxBody)) == 2
         assert rows[0].body_id == rows[1].body_id != rows[2].body_id
+
+
+def test_cases_closed_before_retention_get_their_review_date(db_url: str) -> None:
+    """Migration 0016 dates every case already closed under the default rules."""
+    command.upgrade(alembic_config(db_url), "0014")
+    engine = make_engine(db_url)
+    at = datetime(2009, 10, 5, 9, 0, tzinfo=UTC)
+    closed = datetime(2009, 11, 4, 9, 0, tzinfo=UTC)
+    rows = (
+        ("organisations", {"id": 1, "name": "Trust", "kind": "trust", "created_at": at}),
+        (
+            "schools",
+            {
+                "id": 1,
+                "organisation_id": 1,
+                "name": "School",
+                "phase": "primary",
+                "address": "",
+                "email": "",
+                "phone": "",
+                "stock_response": "",
+                "created_at": at,
+            },
+        ),
+        (
+            "people",
+            {
+                "id": 1,
+                "school_id": 1,
+                "name": "Dee Ess",
+                "email": "dsl@school.example",
+                "role": "dsl",
+                "job_title": "",
+                "active": True,
+                "created_at": at,
+                "year_groups": "",
+                "contact_by": "email",
+                "postal_address": "",
+            },
+        ),
+    )
+    case = {
+        "school_id": 1,
+        "incident_type": "pupil_contact",
+        "reporter_id": 1,
+        "lead_id": 1,
+        "platform": "Instagram",
+        "occurred_at": at,
+        "description": "A pupil sent messages.",
+        "details": '{"pupil_year_group": "Year 6"}',
+        "safeguarding": False,
+        "procedure_version": "A",
+        "outcome": "",
+        "opened_at": at,
+    }
+    try:
+        with engine.begin() as connection:
+            for table, values in rows:
+                names = ", ".join(values)
+                marks = ", ".join(f":{k}" for k in values)
+                connection.execute(
+                    sa.text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), values
+                )
+            for n, (status, closed_at) in enumerate((("closed", closed), ("open", None)), 1):
+                values = {
+                    **case,
+                    "id": n,
+                    "reference": f"CW-2009-0000{n}",
+                    "status": status,
+                    "closed_at": closed_at,
+                }
+                names = ", ".join(values)
+                marks = ", ".join(f":{k}" for k in values)
+                connection.execute(sa.text(f"INSERT INTO cases ({names}) VALUES ({marks})"), values)
+    finally:
+        engine.dispose()
+
+    upgrade(db_url)
+
+    with transaction(db_url) as session:
+        dates = dict(session.execute(select(Case.id, Case.review_on)).all())
+    # Year 6 in October 2009: born by 31 August 1999, so due when they are 25.
+    assert dates == {1: date(2024, 8, 31), 2: None}
