@@ -7,14 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    delete,
-    select,
-)
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from core.access import Action, Actor, CaseFacts, may
-from core.enums import ACCESS_KINDS, AuditKind
+from core.enums import ACCESS_KINDS, AuditKind, StepKey
 from core.procedures import procedure_for
 from db.audit import record_event
 from db.models import (
@@ -263,10 +260,40 @@ def visible_cases(session: Session, actor: Actor, school_id: int | None = None) 
 
 @dataclass(frozen=True)
 class CaseFilter:
-    """Which of a school's cases the list shows: all, or one status and/or one type."""
+    """Which of a school's cases the list shows: all, or by status, type, outcome and the
+    days they were opened on (UTC bounds of UK days)."""
 
     status: CaseStatus | None = None
     incident_type: IncidentType | None = None
+    outcome: str | None = None  # a key of OUTCOMES
+    opened_from: datetime | None = None
+    opened_before: datetime | None = None
+    first_day: str = ""  # the days as given, to show them back in the form
+    last_day: str = ""
+
+
+# What a case came to, as the case list filters by it: a referral made, or a letter sent.
+OUTCOMES = {
+    "police": "Referred to the police",
+    "hr": "Escalated to HR",
+    "letter": "Letter sent to parents",
+}
+POLICE_STEPS = (StepKey.POLICE_CEOP_REFERRAL, StepKey.POLICE_REFERRAL)
+
+
+def _came_to(outcome: str) -> ColumnElement[bool]:
+    if outcome == "hr":
+        return Case.hr_escalated_at.is_not(None)
+    keys = POLICE_STEPS if outcome == "police" else (StepKey.SEND_PARENT_LETTER,)
+    return (
+        select(CaseStep.id)
+        .where(
+            CaseStep.case_id == Case.id,
+            CaseStep.key.in_(keys),
+            CaseStep.status == StepStatus.DONE,
+        )
+        .exists()
+    )
 
 
 def case_list_page(
@@ -284,6 +311,12 @@ def case_list_page(
         query = query.where(Case.status == shown.status)
     if shown.incident_type is not None:
         query = query.where(Case.incident_type == shown.incident_type)
+    if shown.outcome is not None:
+        query = query.where(_came_to(shown.outcome))
+    if shown.opened_from is not None:
+        query = query.where(Case.opened_at >= shown.opened_from)
+    if shown.opened_before is not None:
+        query = query.where(Case.opened_at < shown.opened_before)
     query = query.order_by(Case.opened_at.desc(), Case.id.desc())
     found = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return found[:per_page], len(found) > per_page

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, distinct, extract, func, selec
 from sqlalchemy.orm import Session, aliased
 
 from core.enums import EmailKind, IncidentType, StepKey
+from db.cases import POLICE_STEPS
 from db.models import (
     Approval,
     Case,
@@ -32,8 +33,6 @@ from db.models import (
     StepStatus,
 )
 from db.people import serving
-
-POLICE_STEPS = (StepKey.POLICE_CEOP_REFERRAL, StepKey.POLICE_REFERRAL)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,8 +29,9 @@ from core.access import Action, Actor, may, may_download
 from core.enums import AuditKind, IncidentType
 from core.files import evidence_files
 from core.procedures import procedure_for
+from core.terms import local_midnight
 from db.audit import procedure_stopped
-from db.cases import CaseFilter
+from db.cases import OUTCOMES, CaseFilter
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
 from db.people import get_person
@@ -48,8 +51,9 @@ def case_filter(request: Request) -> CaseFilter:
     """The list's filters from the address; anything the page does not offer is a 400."""
     status = request.query_params.get("status", "")
     kind = request.query_params.get("type", "")
+    outcome = request.query_params.get("outcome", "")
     try:
-        return CaseFilter(
+        shown = CaseFilter(
             status=CaseStatus(status) if status else None,
             incident_type=IncidentType(kind) if kind else None,
         )
@@ -58,6 +62,36 @@ def case_filter(request: Request) -> CaseFilter:
             400,
             "The case list cannot be filtered that way: choose a status and a type from its lists.",
         ) from None
+    if outcome and outcome not in OUTCOMES:
+        raise AppError(400, "Choose an outcome from the list, or any outcome.")
+    first, last = (request.query_params.get(name, "").strip() for name in ("from", "to"))
+    first_day, last_day = day_given(first, "from"), day_given(last, "to")
+    if first_day and last_day and last_day < first_day:
+        raise AppError(400, "The last day opened must be on or after the first day.")
+    return replace(
+        shown,
+        outcome=outcome or None,
+        opened_from=local_midnight(first_day) if first_day else None,
+        opened_before=local_midnight(last_day + timedelta(days=1)) if last_day else None,
+        first_day=first,
+        last_day=last,
+    )
+
+
+def day_given(raw: str, which: str) -> date | None:
+    """A day from the filter (YYYY-MM-DD, as a date box sends it), or a 400 saying why."""
+    if not raw:
+        return None
+    word = "first" if which == "from" else "last"
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise AppError(
+            400, f"Give the {word} day opened as a date, for example 2026-09-01."
+        ) from None
+    if not 2000 <= day.year <= 2100:
+        raise AppError(400, f"Give a {word} day opened between the years 2000 and 2100.")
+    return day
 
 
 def page_number(request: Request) -> int:
@@ -83,6 +117,7 @@ def home(
             listed=listed,
             statuses=list(CaseStatus),
             kinds=[(kind.value, procedure_for(kind).label) for kind in IncidentType],
+            outcomes=list(OUTCOMES.items()),
         )
     if may(seen.actor, Action.SEE_DASHBOARD):
         return RedirectResponse("/dashboard", status_code=303)
