@@ -32,7 +32,7 @@ from playwright.sync_api import (
 )
 
 from api.security import cookie_name
-from core.enums import IncidentType, StepKey
+from core.enums import IncidentType, Role, StepKey
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
 from db.models import Case
@@ -54,6 +54,7 @@ from tests.support import (
     link_in,
     make_approval,
     make_case,
+    person,
     signin,
     submit_report,
 )
@@ -532,4 +533,36 @@ def test_keeping_records(
     page.get_by_role("button", name="Produce the export").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(PUPIL)
     checker.check("subject access export")
+    checker.assert_clean()
+
+
+def test_auditor_pages(
+    checker: Checker,
+    client: TestClient,
+    configured: Settings,
+    smtp: tuple[MailStore, int],
+    deliver: Callable[[], int],
+) -> None:
+    """The auditor's pages: the trail, a case's chronology and check, a person's history,
+    the filtered case list; each readable on a phone, and the trail reached by keyboard."""
+    from tests.api.test_auditor_views import a_case_with_evidence
+
+    url = configured.database_url
+    case_id = a_case_with_evidence(url)
+    reporter = person(url, Role.STAFF)
+    sign_in(checker, client, "auditor@oakfield.example", smtp, deliver)
+    checker.visit("auditor's case list, filtered", "/?outcome=letter&from=2026-01-01")
+    checker.visit("auditor's trail", "/audit")
+    page = checker.visit("chronology", f"/cases/{case_id}/chronology")
+    checker.visit("case trail check", f"/cases/{case_id}/verify")
+    checker.visit("a person's history", f"/audit/people/{reporter.id}")
+    page = checker.open(f"/cases/{case_id}/chronology")
+    for _ in range(40):  # keyboard only: tab to the check and follow it
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") == (
+            f"/cases/{case_id}/verify"
+        ):
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("as it was written")
     checker.assert_clean()
