@@ -26,11 +26,11 @@ from api.views import (
     viewable_case,
 )
 from core.access import Action, Actor, may, may_download
-from core.enums import AuditKind, IncidentType
+from core.enums import AuditKind, IncidentType, Role
 from core.files import evidence_files
 from core.procedures import procedure_for
 from core.terms import local_midnight
-from db.audit import procedure_stopped
+from db.audit import procedure_stopped, record_event
 from db.cases import OUTCOMES, CaseFilter
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
@@ -111,6 +111,8 @@ def home(
         listed = case_rows(
             session, seen.actor, seen.school_id, case_filter(request), page_number(request)
         )
+        if seen.actor.role == Role.AUDITOR:
+            log_list_view(seen, listed.shown, [row["case"].reference for row in listed.rows])
         return render_page(
             request,
             "pages/home.html",
@@ -122,6 +124,31 @@ def home(
     if may(seen.actor, Action.SEE_DASHBOARD):
         return RedirectResponse("/dashboard", status_code=303)
     return render_page(request, "pages/admin_home.html")
+
+
+def log_list_view(seen: Visitor, shown: CaseFilter, references: list[str]) -> None:
+    """An auditor's look at the case list goes in the school's trail: what they asked for
+    and which cases it showed (their own transaction: the list itself only reads)."""
+    asked = {
+        "status": shown.status.value if shown.status else "",
+        "type": shown.incident_type.value if shown.incident_type else "",
+        "outcome": shown.outcome or "",
+        "from": shown.first_day,
+        "to": shown.last_day,
+    }
+    with transaction() as session:
+        record_event(
+            session,
+            case_id=None,
+            kind=AuditKind.AUDIT_VIEWED,
+            actor=get_person(session, seen.actor.id),
+            data={
+                "view": "case list",
+                **{k: v for k, v in asked.items() if v},
+                "cases": references,
+            },
+            school_id=seen.school_id,
+        )
 
 
 @router.post("/school/switch")

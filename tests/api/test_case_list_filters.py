@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from core.enums import IncidentType, StepKey
+from core.enums import AuditKind, IncidentType, StepKey
 from core.settings import Settings
-from db.models import Case, CaseStep, StepStatus
+from db.models import AuditEvent, Case, CaseStep, StepStatus
 from db.session import transaction
 from tests.support import case_row, make_case
 
@@ -64,6 +64,17 @@ def test_the_list_filters_by_outcome_and_uk_days(
     assert 'value="2026-10-01"' in letters, "the form shows the days back"
     to_police = listed(auditor, "outcome=police")
     assert not any(reference in to_police for reference in (october, september, letter))
+    with transaction(url) as session:  # each look the auditor took is in the school's trail
+        looks = [
+            event.data
+            for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+            if event.kind == AuditKind.AUDIT_VIEWED and event.data["view"] == "case list"
+        ]
+    assert len(looks) == 5
+    assert looks[0]["from"] == "2026-10-01" and sorted(looks[0]["cases"]) == sorted(
+        [october, letter]
+    )
+    assert looks[2] == {"view": "case list", "outcome": "hr", "cases": [september]}
 
 
 @pytest.mark.parametrize(
