@@ -95,10 +95,13 @@ def at_text(at: datetime) -> str:
 def _stored_at_text(value: datetime | str) -> str:
     if isinstance(value, datetime):
         return at_text(value)
-    # SQLite keeps the UTC time as text with no zone ("2026-12-07 09:30:00.000000"): that
-    # shape is rewritten as is (quick); any other is read as a time first.
+    # SQLite keeps the UTC time as text with no zone ("2026-12-07 09:30:00.000000"), and
+    # PostgreSQL writes it as hashed when asked (`_PG_AT`): those shapes are used as they
+    # are (quick); any other is read as a time first.
     if len(value) == 26 and value[10] == " ":
         return value.replace(" ", "T", 1) + "+00:00"
+    if len(value) == 32 and value[10] == "T" and value.endswith("+00:00"):
+        return value
     parsed = datetime.fromisoformat(value)
     return at_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
@@ -419,6 +422,10 @@ _LINKS = (
 )
 
 
+# PostgreSQL gives the time as the hash wants it, so no datetime is made for each event.
+_PG_AT = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+
+
 def _links(session: Session, where: str, params: dict[str, Any]) -> list[Any]:
     return list(session.execute(text(f"{_LINKS} WHERE {where}"), params).all())
 
@@ -498,9 +505,12 @@ def verify_stretch(session: Session, low: int, high: int, batch: int = 10_000) -
     lasts = found.lasts
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    # psycopg would read %-signs in the statement as placeholders: double them.
+    links = _LINKS if sqlite else _LINKS.replace(" at,", f" {_PG_AT.replace('%', '%%')},")
     cursor = raw.cursor()
-    cursor.execute(f"{_LINKS} WHERE id >= {mark} AND id < {mark} ORDER BY id", (low, high))
+    cursor.execute(f"{links} WHERE id >= {mark} AND id < {mark} ORDER BY id", (low, high))
     while rows := cursor.fetchmany(batch):
         for row in rows:
             seq, chain, position, case_id, kind, actor, at, data, prev_hash, digest = row
