@@ -1,6 +1,7 @@
 """`casework retention ...`: the review queue, legal holds and disposal from a terminal.
 
-The same services as the review pages, so a hold blocks disposal here as it does there, and
+`casework.cli` registers the commands and imports this module only to run one. The same
+services as the review pages, so a hold blocks disposal here as it does there, and
 the person named by --by must be allowed to do it by the same policy (the headteacher or the
 DSL of the case's school). Problems are printed in plain words and the command exits 1.
 """
@@ -121,24 +122,3 @@ def cmd_release(args: argparse.Namespace) -> int:
     except (Refused, RetentionProblem) as problem:
         return _fail(str(problem))
     return 0
-
-
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `retention` with the main parser."""
-    retention = sub.add_parser("retention", help="closed cases due for review, holds, disposal")
-    commands = retention.add_subparsers(dest="retention_command", required=True)
-    due = commands.add_parser("due", help="list closed cases due for review, oldest first")
-    due.add_argument("--school", help="only this school (its number or exact name)")
-    due.set_defaults(func=cmd_due)
-    for name, func, text in (
-        ("dispose", cmd_dispose, "remove a due case's personal content, leaving its tombstone"),
-        ("hold", cmd_hold, "place a legal hold: the case cannot be disposed of"),
-        ("release", cmd_release, "release a case's legal hold"),
-    ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("case", help="the case's reference (CW-2026-00012) or number")
-        command.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-        command.add_argument(
-            "--by", required=True, help="email address of the headteacher or DSL doing it"
-        )
-        command.set_defaults(func=func)
