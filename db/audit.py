@@ -83,9 +83,12 @@ def event_hash(
     verifying hashes the stored text without decoding and re-encoding it. The free-text
     fields carry their length, so no two different events give the same bytes.
     """
-    head = f"{seq}|{chain}|{chain_seq}|{'' if case_id is None else case_id}|"
+    case = "" if case_id is None else case_id
     said = f"{len(kind)}:{kind}|{len(actor)}:{actor}|{at}|"
-    return hashlib.sha256(f"{prev_hash}{head}{said}{data}".encode()).hexdigest()
+    return _sha256(f"{prev_hash}{seq}|{chain}|{chain_seq}|{case}|{said}{data}".encode()).hexdigest()
+
+
+_sha256 = hashlib.sha256
 
 
 def at_text(at: datetime) -> str:
@@ -511,6 +514,7 @@ def verify_stretch(session: Session, low: int, high: int, batch: int = 10_000) -
     links = _LINKS if sqlite else _LINKS.replace(" at,", f" {_PG_AT.replace('%', '%%')},")
     cursor = raw.cursor()
     cursor.execute(f"{links} WHERE id >= {mark} AND id < {mark} ORDER BY id", (low, high))
+    problem = None
     while rows := cursor.fetchmany(batch):
         for row in rows:
             seq, chain, position, case_id, kind, actor, at, data, prev_hash, digest = row
@@ -518,32 +522,25 @@ def verify_stretch(session: Session, low: int, high: int, batch: int = 10_000) -
             if last is None:
                 found.firsts[chain] = (position, prev_hash, seq)
             elif position != last[0] + 1:
-                found.problem = (seq, chain, "missing", last[0] + 1)
+                problem = (seq, chain, "missing", last[0] + 1)
             elif prev_hash != last[1]:
-                found.problem = (seq, chain, "unlinked", position)
-            if found.problem is None:
-                expected = (
-                    rehash(row)
-                    if chain == LEGACY
-                    else event_hash(
-                        prev_hash,
-                        seq,
-                        chain,
-                        position,
-                        case_id,
-                        kind,
-                        actor,
-                        _stored_at_text(at),
-                        data,
+                problem = (seq, chain, "unlinked", position)
+            if problem is None:
+                if chain == LEGACY:
+                    expected = rehash(row)
+                else:  # PostgreSQL's times come as hashed (`_PG_AT`); SQLite's need a tweak
+                    said = at if isinstance(at, str) and len(at) == 32 else _stored_at_text(at)
+                    expected = event_hash(
+                        prev_hash, seq, chain, position, case_id, kind, actor, said, data
                     )
-                )
                 if digest != expected:
-                    found.problem = (seq, chain, "changed", position)
-            if found.problem is not None:
+                    problem = (seq, chain, "changed", position)
+            if problem is not None:
                 cursor.close()
+                found.problem, found.checked = problem, found.checked + rows.index(row)
                 return found
             lasts[chain] = (position, digest)
-            found.checked += 1
+        found.checked += len(rows)
     cursor.close()
     return found
 
