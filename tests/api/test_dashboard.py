@@ -18,6 +18,7 @@ from core.settings import Settings
 from db.models import AuditEvent
 from db.session import transaction
 from tests.dashboard_world import DESCRIPTION, PUPIL, build
+from tests.support import SQLITE_ONLY
 
 AUTUMN = "/dashboard?term=2025-autumn"
 GOVERNOR = "governor@oakfield.example"
@@ -139,6 +140,7 @@ def test_a_date_range_counts_only_the_cases_opened_on_those_days(
     assert "No cases were opened in these dates" in empty.text
 
 
+@SQLITE_ONLY  # the form's checks: no query reaches the database
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -160,6 +162,7 @@ def test_dates_that_cannot_be_used_are_explained_not_failed(
     assert 'name="start"' in page.text, "the form is there to try again"
 
 
+@SQLITE_ONLY
 def test_an_unknown_term_or_a_bad_report_range_is_a_400(
     configured: Settings, signed_in: Callable[[str], TestClient]
 ) -> None:
