@@ -4,6 +4,7 @@ whole chain rewritten without the key, an older backup restored, a forged checkp
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +18,9 @@ from casework.reconciler import sign_audit_checkpoint
 from core.settings import Settings, get_settings
 from db.audit import GENESIS, chain_head, record_event, rehash, verify_chain
 from db.models import AuditEvent
-from db.session import transaction
+from db.session import dispose_engine, transaction
 from tests.stack import copy_sqlite
-from tests.support import make_case, past_the_audit_guard
+from tests.support import create_pg_database, drop_pg_database, make_case, past_the_audit_guard
 
 
 def write_events(url: str, n: int) -> str:
@@ -84,19 +85,33 @@ def test_a_chain_rewritten_without_the_key_is_found(
 
 
 def test_an_older_backup_restored_is_found(
-    configured: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    configured: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = configured.database_url
-    if not url.startswith("sqlite"):
-        pytest.skip("the backup is a copy of the SQLite file")
-    database = Path(url.split("///", 1)[1])
     write_events(url, 2)
-    copy_sqlite(database, tmp_path / "backup.db")
+    if url.startswith("sqlite"):
+        database = Path(url.split("///", 1)[1])
+        copy_sqlite(database, tmp_path / "backup.db")
+    else:  # the backup is a copy of the database, made while nobody is connected to it
+        admin = os.environ["CASEWORK_TEST_POSTGRES_URL"]
+        dispose_engine(url)
+        backup = create_pg_database(admin, template=url)
     write_events(url, 3)
     assert verify(capsys)[0] == 0
 
-    copy_sqlite(tmp_path / "backup.db", database)
-    code, said = verify(capsys)
+    if url.startswith("sqlite"):
+        copy_sqlite(tmp_path / "backup.db", database)
+    else:  # restored: Casework now runs on the copy
+        monkeypatch.setenv("CASEWORK_DATABASE_URL", backup)
+        get_settings.cache_clear()
+    try:
+        code, said = verify(capsys)
+    finally:
+        if not url.startswith("sqlite"):
+            drop_pg_database(admin, backup)
 
     assert code == 1 and "an older copy of the database was restored" in said
 

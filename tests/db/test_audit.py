@@ -3,7 +3,10 @@ someone who gets round that (the database's owner can drop the guard) breaks the
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -154,3 +157,42 @@ def test_marking_in_error_needs_an_event_a_reason_and_a_person(
     nobody = ["--by", "nobody@elsewhere.example"]
     assert casework(["audit", "mark-in-error", "1", "--reason", "Wrong.", *nobody]) == 2
     assert "No one at Casework has the address" in capsys.readouterr().err
+
+
+def test_the_production_role_can_write_events_but_never_change_them(
+    configured: Settings,
+) -> None:
+    """The grants the README gives Casework's own PostgreSQL role: it records events (the
+    id sequence included) but UPDATE, DELETE and TRUNCATE are refused by the database's
+    permissions, before any trigger."""
+    url = configured.database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("roles and grants are PostgreSQL's")
+    case_id = make_case(url)
+    role = f"casework_app_{uuid.uuid4().hex[:8]}"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    grants = re.search(r"```sql\n(CREATE ROLE casework_app.*?)```", readme, re.S)
+    assert grants is not None, "the README shows the role's grants"
+    statements = [
+        line.replace("casework_app", role).replace(" LOGIN PASSWORD '...'", "")
+        for line in grants.group(1).strip().splitlines()
+        if "ON DATABASE" not in line  # the test database has its own name
+    ]
+    with transaction(url) as session:
+        for statement in statements:
+            session.execute(text(statement))
+    try:
+        with transaction(url) as session:
+            session.execute(text(f"SET LOCAL ROLE {role}"))
+            event = record_event(session, case_id=case_id, kind="test.recorded", data={"n": 1})
+            assert event.chain_seq > 1
+        for change in ("UPDATE audit_events SET kind = 'x'", "DELETE FROM audit_events"):
+            refused = "permission denied for table audit_events"
+            with pytest.raises(DBAPIError, match=refused), transaction(url) as s:
+                s.execute(text("SET LOCAL session_replication_role = replica"))  # no triggers
+                s.execute(text(f"SET LOCAL ROLE {role}"))
+                s.execute(text(change))
+    finally:
+        with transaction(url) as session:
+            session.execute(text(f"DROP OWNED BY {role}"))
+            session.execute(text(f"DROP ROLE {role}"))
