@@ -289,6 +289,13 @@ def mark_in_error(session: Session, seq: int, reason: str, actor: Person) -> Aud
     )
 
 
+def event_of_case(session: Session, case_id: int, seq: int) -> AuditEvent | None:
+    """Event `seq`, if it is one of the case's."""
+    return session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.seq == seq)
+    ).first()
+
+
 def marked_in_error(session: Session, case_id: int) -> dict[int, str]:
     """The case's events marked in error, by sequence number, with the reason given."""
     corrections = session.scalars(

@@ -277,6 +277,23 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/cases/{case_id}/verify"): each_case(
             cases, "/cases/{id}/verify", Action.EXPORT_TRAIL
         ),
+        ("GET", "/cases/{case_id}/events/{seq}/error"): [
+            Ask(
+                "GET",
+                f"/cases/{c.id}/events/{c.first_event}/error",
+                on_case(c, Action.CORRECT_CASE),
+            )
+            for c in cases
+        ],
+        ("POST", "/cases/{case_id}/events/{seq}/error"): [
+            Ask(
+                "POST",
+                f"/cases/{c.id}/events/{c.first_event}/error",
+                on_case(c, Action.CORRECT_CASE),
+                NO_REASON,
+            )
+            for c in cases
+        ],
         ("GET", "/cases/{case_id}/bundle.zip"): each_case(
             cases[:2], "/cases/{id}/bundle.zip", Action.EXPORT_TRAIL
         ),

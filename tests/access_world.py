@@ -22,6 +22,7 @@ from core.access import Actor, CaseFacts
 from core.enums import ApprovalKind, IncidentType, StepKey
 from core.files import evidence_files, letter_files
 from db.approvals import open_request
+from db.audit import case_events
 from db.cases import NewCase, facts_of, finish_step, mark_waiting, open_case
 from db.evidence import add_evidence
 from db.letters import save_print_file
@@ -62,6 +63,7 @@ class CaseTarget:
     holder: int = 0
     approval: int = 0  # that request's id
     token: str = ""  # and its emailed link's token
+    first_event: int = 0  # the number of its first audit event
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,13 @@ def build(url: str) -> World:
             oakfield=oak,
             elmbridge=elm,
             open_cases=tuple(
-                CaseTarget(name, case.id, facts_of(session, case), **extras[name])
+                CaseTarget(
+                    name,
+                    case.id,
+                    facts_of(session, case),
+                    first_event=case_events(session, case.id)[0].seq,
+                    **extras[name],
+                )
                 for name, case in cases.items()
             ),
             withdrawn=CaseTarget("withdrawn", withdrawn.id, facts_of(session, withdrawn)),

@@ -9,18 +9,21 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from api.deps import acting, allowed, unit_of_work
+from api.deps import acting, allowed, posted_form, read_only, unit_of_work
 from api.errors import AppError
 from api.pages import render_page
 from api.security import Visitor
-from api.views import log_access, viewable_case
-from core.access import Action, Actor
+from api.views import case_with_facts, log_access, viewable_case
+from core.access import Action, Actor, may
 from core.enums import AuditKind
 from core.settings import get_settings
 from db.audit import (
     case_events,
+    event_of_case,
+    mark_in_error,
     marked_in_error,
     record_event,
     school_chain,
@@ -81,10 +84,16 @@ def case_chronology(
     session: Session = Depends(unit_of_work),
 ) -> Response:
     """Everything that happened on the case, in order, in words."""
-    case = viewable_case(session, actor, case_id, Action.EXPORT_TRAIL)
+    case, facts = case_with_facts(session, actor, case_id, Action.EXPORT_TRAIL)
     entries = chronology(case_events(session, case.id), marked_in_error(session, case.id))
     log_view(session, actor, case, "chronology", events=len(entries))
-    return render_page(request, "pages/audit_chronology.html", case=case, entries=entries)
+    return render_page(
+        request,
+        "pages/audit_chronology.html",
+        case=case,
+        entries=entries,
+        may_correct=may(actor, Action.CORRECT_CASE, facts),
+    )
 
 
 @router.get("/cases/{case_id}/verify")
@@ -171,3 +180,73 @@ def bundle(
     log_access(session, case, actor, AuditKind.AUDIT_EXPORTED, format="bundle", bytes=len(data))
     headers = {"Content-Disposition": f'attachment; filename="{case.reference}-audit-bundle.zip"'}
     return Response(data, media_type="application/zip", headers=headers)
+
+
+MAX_REASON = 1000
+
+
+@router.get("/cases/{case_id}/events/{seq}/error")
+def mark_in_error_page(
+    request: Request,
+    case_id: int,
+    seq: int,
+    actor: Actor = Depends(acting),
+    session: Session = Depends(read_only),
+) -> Response:
+    """The form that marks one of the case's events as recorded in error."""
+    case, event = wrong_event(session, actor, case_id, seq)
+    return error_page(request, session, case, event, {}, {})
+
+
+@router.post("/cases/{case_id}/events/{seq}/error")
+def mark_event_in_error(
+    request: Request,
+    case_id: int,
+    seq: int,
+    actor: Actor = Depends(acting),
+    form: FormData = Depends(posted_form),
+    session: Session = Depends(unit_of_work),
+) -> Response:
+    """Record that the event was wrong, and why; the event itself stays as it was written."""
+    case, event = wrong_event(session, actor, case_id, seq)
+    reason = str(form.get("reason") or "").strip()
+    problem = (
+        "Say why the event is wrong."
+        if not reason
+        else f"Keep the reason to {MAX_REASON:,} characters."
+        if len(reason) > MAX_REASON
+        else ""
+    )
+    if problem:
+        return error_page(request, session, case, event, {"reason": reason}, {"reason": problem})
+    mark_in_error(session, event.seq, reason, get_person(session, actor.id))
+    return RedirectResponse(f"/cases/{case.id}/chronology#event-{event.seq}", status_code=303)
+
+
+def wrong_event(session: Session, actor: Actor, case_id: int, seq: int) -> tuple[Case, AuditEvent]:
+    """The case, if the person may correct it, and its event `seq` (404 if not the case's)."""
+    case = viewable_case(session, actor, case_id, Action.CORRECT_CASE)
+    event = event_of_case(session, case.id, seq)
+    if event is None:
+        raise AppError(404, f"Case {case.reference} has no event {seq}.")
+    return case, event
+
+
+def error_page(
+    request: Request,
+    session: Session,
+    case: Case,
+    event: AuditEvent,
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    marked = marked_in_error(session, case.id)
+    return render_page(
+        request,
+        "pages/audit_mark_in_error.html",
+        status_code=400 if errors else 200,
+        case=case,
+        entry=chronology([event], marked)[0],
+        values=values,
+        errors=errors,
+    )

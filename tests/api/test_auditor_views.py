@@ -25,7 +25,7 @@ from db.people import actor_of
 from db.session import transaction
 from services.audit_bundle import verify_bundle
 from services.audit_checkpoints import audit_key
-from tests.support import case_row, make_case, past_the_audit_guard, person
+from tests.support import case_row, csrf_of, make_case, past_the_audit_guard, person
 
 AUDITOR = "auditor@oakfield.example"
 SCREENSHOT = b"\x89PNG\r\n\x1a\n" + b"screenshot of the message" * 40
@@ -253,3 +253,45 @@ def sha(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_the_dsl_marks_an_event_in_error_from_the_chronology(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    with transaction(url) as session:
+        wrong = record_event(session, case_id=case_id, kind="test.recorded", data={"n": 1})
+        seq = wrong.seq
+    dsl = signed_in("dsl@oakfield.example")
+    chronology = dsl.get(f"/cases/{case_id}/chronology").text
+    assert f'href="/cases/{case_id}/events/{seq}/error"' in chronology
+    form = dsl.get(f"/cases/{case_id}/events/{seq}/error")
+    assert form.status_code == 200 and "Why is this event wrong?" in form.text
+    token = csrf_of(form.text)
+
+    empty = dsl.post(f"/cases/{case_id}/events/{seq}/error", data={"csrf_token": token})
+    assert empty.status_code == 400 and "Say why the event is wrong." in empty.text
+    assert "<title>Error:" in empty.text
+    long = dsl.post(
+        f"/cases/{case_id}/events/{seq}/error", data={"csrf_token": token, "reason": "x" * 1001}
+    )
+    assert long.status_code == 400 and "x" * 1001 in long.text, "the words typed are kept"
+    done = dsl.post(
+        f"/cases/{case_id}/events/{seq}/error",
+        data={"csrf_token": token, "reason": "Recorded against the wrong case."},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/cases/{case_id}/chronology#event-{seq}"
+    page = dsl.get(f"/cases/{case_id}/chronology").text
+    assert "Marked in error" in page and "Recorded against the wrong case." in page
+    with transaction(url) as session:
+        original = session.scalars(select(AuditEvent).where(AuditEvent.seq == seq)).one()
+        assert original.data == {"n": 1}, "the event itself stays as it was written"
+    assert dsl.get(f"/cases/{case_id}/events/99999/error").status_code == 404
+
+    auditor = signed_in(AUDITOR)  # the same browser, now the auditor's: reads, cannot mark
+    read = auditor.get(f"/cases/{case_id}/chronology").text
+    assert "Recorded against the wrong case." in read and f"/events/{seq}/error" not in read
+    assert auditor.get(f"/cases/{case_id}/events/{seq}/error").status_code == 403

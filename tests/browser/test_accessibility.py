@@ -565,4 +565,11 @@ def test_auditor_pages(
             break
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("as it was written")
+    sign_in(checker, client, "dsl@oakfield.example", smtp, deliver)
+    page = checker.open(f"/cases/{case_id}/chronology")
+    page.get_by_role("link", name="in error").first.click()
+    checker.check("marking an event in error")
+    page.get_by_role("button", name="Mark it in error").click()
+    expect(page.get_by_role("alert")).to_contain_text("Say why the event is wrong.")
+    checker.check("marking an event in error, with its error")
     checker.assert_clean()
