@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings, get_settings
 from db.models import AuditEvent, Case, Evidence, OutboxMessage
-from tests.support import PDF, PNG, audit_kinds, count, csrf_of, report_fields, submit_report
+from mail.catcher import MailStore
+from tests.support import (
+    PDF,
+    PNG,
+    SQLITE_ONLY,
+    audit_kinds,
+    case_row,
+    count,
+    csrf_of,
+    report_fields,
+    signin,
+    submit_report,
+    wait_until,
+)
 
 STAFF = "amy.fletcher@oakfield.example"
 
@@ -190,3 +206,40 @@ def test_a_school_without_a_headteacher_is_told_what_to_set_up(
     assert "The school has no active headteacher in Casework." in answer.text
     assert "Ask whoever looks after Casework" in answer.text
     nothing_saved(configured)
+
+
+@SQLITE_ONLY  # the web layer's order of work; the procedure's start is tested end to end
+def test_the_reporter_never_waits_for_prefect_to_start_the_procedure(
+    live_server: str,
+    smtp: tuple[MailStore, int],
+    configured: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The answer to a report comes before the call that creates its flow run is answered:
+    here Prefect's server holds that call until the reporter has their answer."""
+    from flows import trigger
+    from mail.sender import deliver_due
+
+    asked, answer_prefect = threading.Event(), threading.Event()
+    started: list[int] = []
+
+    def slow_prefect(case_id: int, kind: object) -> str:
+        started.append(case_id)
+        asked.set()
+        assert answer_prefect.wait(30), "the test never let Prefect answer"
+        return "run-after-the-answer"
+
+    monkeypatch.setattr(trigger, "start_case_flow", slow_prefect)
+    with httpx.Client(base_url=live_server, timeout=20) as client:
+        signin(client, STAFF, smtp[0], lambda: asyncio.run(deliver_due(get_settings())))
+        try:
+            answer = submit_report(client, [("shot.png", PNG, "image/png")])
+            assert answer.status_code == 303, answer.text
+            assert not answer_prefect.is_set(), "the reporter had their answer first"
+            assert asked.wait(10), "the procedure was started after the answer"
+        finally:
+            answer_prefect.set()
+    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    assert started == [case_id]
+    wait_until(lambda: case_row(configured.database_url, case_id).flow_run_id, what="run id")
+    assert case_row(configured.database_url, case_id).flow_run_id == "run-after-the-answer"
