@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_port: int = 4200
     runner_poll_seconds: float = 1.0  # how often the runner asks Prefect for runs to start
+    # How many flow runs the runner works at once; 0 means one per core of this machine, so a
+    # burst of reports queues runs instead of starving the web app of CPU.
+    runner_limit: int = 0
     # A suspended flow needs an explicit timeout (Prefect has none by default);
     # overdue approvals are chased from our database, not by this timeout.
     suspend_timeout_days: int = 90
@@ -138,6 +142,11 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.var_dir / "evidence"
+
+    @property
+    def flow_runs_at_once(self) -> int:
+        """The runner's limit: as set, or one flow run per core."""
+        return self.runner_limit if self.runner_limit > 0 else (os.cpu_count() or 1)
 
     @property
     def audit_key_path(self) -> Path:

@@ -28,14 +28,16 @@ FLOWS: dict[IncidentType, Flow[[int], Coroutine[Any, Any, str]]] = {
 }
 
 
-def serve_all(limit: int = 8) -> None:
-    """Block, running flow runs for every incident type as the server schedules them.
+def serve_all() -> None:
+    """Block, running flow runs for every incident type as the server schedules them, at
+    most `flow_runs_at_once` of them at a time (the rest wait their turn at the server).
 
     The flows are added as objects (not loaded again from an entrypoint) so the runner
     starts each run by forking from its warm process (flows/warm_start.py).
     """
     start_runs_from_a_warm_process()
-    runner = Runner(limit=limit, query_seconds=get_settings().runner_poll_seconds)
+    settings = get_settings()
+    runner = Runner(limit=settings.flow_runs_at_once, query_seconds=settings.runner_poll_seconds)
     for kind, flow in FLOWS.items():
         runner.add_flow(flow, name=kind.value)
     # Asked to stop: the runner has already ended its own work by the time this comes.
