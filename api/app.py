@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import ids_in_range
@@ -30,6 +31,7 @@ from api.routes import (
 )
 from api.security import BodyLimit, SecurityHeaders, session_middleware
 from core.settings import PROJECT_ROOT, get_settings
+from db.migrate import schema_behind
 
 
 def create_app() -> FastAPI:
@@ -51,6 +53,14 @@ def create_app() -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready for work: the database answers and has the newest schema (503 if not)."""
+        problem = schema_behind(get_settings().database_url)
+        if problem:
+            return JSONResponse({"status": "not ready", "message": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     routers = (
         auth,

@@ -192,6 +192,7 @@ def a_school(school_id: int) -> Rule:
 # Routes that no access rule decides, each with why.
 EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "the liveness probe: answers 'ok' to anyone, and nothing else",
+    ("GET", "/readyz"): "the readiness probe: says only whether the database is ready",
     ("GET", "/signin"): "signing in is open to everyone (every person here signs in with it)",
     ("POST", "/signin"): "signing in is open to everyone: it emails a link to staff only",
     ("GET", "/signin/{raw}"): "the emailed sign-in link: its single-use token is the credential",
