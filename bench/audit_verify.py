@@ -132,20 +132,14 @@ def generated_events(cases: list[dict[str, Any]], events: int) -> Iterator[dict[
 def read_every_event(url: str) -> float:
     """The floor: every event's row read as verify reads it (one pass in id order through
     the driver's cursor, in this one process), with no hashing."""
-    from db.audit import _LINKS, _PG_AT, id_range
+    from db.audit import id_range, stretch_rows
     from db.session import reading
 
     started = time.perf_counter()
     with reading(url) as session:
         low, high = id_range(session)
-        sqlite = url.startswith("sqlite")
-        links = _LINKS if sqlite else _LINKS.replace(" at,", f" {_PG_AT},")
-        mark = "?" if sqlite else "%s"
-        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(f"{links} WHERE id >= {mark} AND id < {mark} ORDER BY id", (low, high + 1))
-        while cursor.fetchmany(10_000):
+        for _ in stretch_rows(session, low, high + 1):
             pass
-        cursor.close()
     return time.perf_counter() - started
 
 

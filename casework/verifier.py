@@ -13,7 +13,14 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from core.files import evidence_files
-from db.audit import ChainReport, Stretch, id_range, join_stretches, verify_stretch
+from db.audit import (
+    ChainReport,
+    Stretch,
+    id_range,
+    join_stretches,
+    verify_chain,
+    verify_stretch,
+)
 from db.evidence import kept_evidence
 from db.session import dispose_engine, reading
 
@@ -41,7 +48,7 @@ def verify_everything(url: str, parallel_from: int = PARALLEL_FROM) -> ChainRepo
     ranges = stretches(low, high, workers if high - low + 1 >= parallel_from else 1)
     if len(ranges) < 2:
         with reading(url) as session:
-            return join_stretches(session, [verify_stretch(session, low, high + 1)])
+            return verify_chain(session)
     dispose_engine(url)  # forked children must not share this process's connections
     with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
         found = list(

@@ -6,9 +6,10 @@ inserted afterwards breaks the chain at that point and `verify_chain` says where
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -126,8 +127,9 @@ def _lock_chain(session: Session, chain: str) -> None:
         )
 
 
-def _next_seq(session: Session) -> int:
-    """The next event number: unique across chains without a lock that spans them."""
+def next_seq(session: Session) -> int:
+    """The next event number: unique across chains without a lock that spans them (also for
+    loading many events at once; see `chained`)."""
     if session.get_bind().dialect.name == "postgresql":
         return int(
             session.scalar(text("SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))"))
@@ -203,7 +205,7 @@ def record_event(
     chain = _chain_of(session, case_id, school_id)
     _lock_chain(session, chain)
     length, prev = chain_head(session, chain)
-    seq = _next_seq(session)
+    seq = next_seq(session)
     at = utcnow()
     payload = json.loads(canonical(data or {}))  # plain JSON values only
     label = actor_label(actor)
@@ -226,11 +228,6 @@ def record_event(
     session.add(event)
     session.flush()
     return event
-
-
-def next_seq(session: Session) -> int:
-    """The number the next event will get (for loading many at once; see `chained`)."""
-    return _next_seq(session)
 
 
 def chained(
@@ -474,17 +471,13 @@ def verify_chain(
 ) -> ChainReport:
     """Recompute every hash of every chain (or of `chains`) in order; report the first event
     that does not fit."""
+    low, high = id_range(session)
     if chains is None:
-        low, high = id_range(session)
-        return join_stretches(session, [verify_stretch(session, low, high + 1, batch)])
-    names = chain_names(session, sorted(chains))
-    checked = 0
-    for chain, name in names.items():
-        report = _verify_one_chain(session, chain, name, batch)
-        checked += report.checked
-        if not report.ok:
-            return ChainReport(checked, False, report.problem, report.bad_seq, len(names))
-    return ChainReport(checked=checked, ok=True, chains=len(names))
+        return join_stretches(session, [verify_stretch(session, low, high + 1, batch=batch)])
+    return join_stretches(
+        session,
+        [verify_stretch(session, low, high + 1, chain, batch) for chain in sorted(chains)],
+    )
 
 
 def id_range(session: Session) -> tuple[int, int]:
@@ -504,51 +497,62 @@ class Stretch:
     lasts: dict[str, tuple[int, str]] = field(default_factory=dict)  # place, hash
 
 
-def verify_stretch(session: Session, low: int, high: int, batch: int = 10_000) -> Stretch:
-    """Re-hash every event with `low <= id < high` in one pass in id order (the order each
-    chain was written in), following every chain at once.
+def stretch_rows(
+    session: Session, low: int, high: int, chain: str | None = None, batch: int = 10_000
+) -> Iterator[Sequence[Any]]:
+    """The events with `low <= id < high` (of one chain, if given) in id order, in batches
+    of the driver's plain rows: those of `_LINKS`, the time as hashed on PostgreSQL.
 
-    One sequential read of the table, through the driver's own cursor: reading a chain at a
+    One sequential read of the table through the driver's own cursor: reading a chain at a
     time by its index costs twice as much, and SQLAlchemy's rows half as much again.
     """
-    found = Stretch()
-    lasts = found.lasts
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     sqlite = session.get_bind().dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     # psycopg would read %-signs in the statement as placeholders: double them.
     links = _LINKS if sqlite else _LINKS.replace(" at,", f" {_PG_AT.replace('%', '%%')},")
-    cursor = raw.cursor()
-    cursor.execute(f"{links} WHERE id >= {mark} AND id < {mark} ORDER BY id", (low, high))
+    which = f"chain = {mark} AND " if chain is not None else ""
+    params = (chain, low, high) if chain is not None else (low, high)
+    with contextlib.closing(raw.cursor()) as cursor:
+        cursor.execute(f"{links} WHERE {which}id >= {mark} AND id < {mark} ORDER BY id", params)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+
+def verify_stretch(
+    session: Session, low: int, high: int, chain: str | None = None, batch: int = 10_000
+) -> Stretch:
+    """Re-hash every event with `low <= id < high` (of one chain, if given) in one pass in id
+    order (the order each chain was written in), following every chain at once."""
+    found = Stretch()
+    lasts = found.lasts
     problem = None
-    while rows := cursor.fetchmany(batch):
+    for rows in stretch_rows(session, low, high, chain, batch):
         for row in rows:
-            seq, chain, position, case_id, kind, actor, at, data, prev_hash, digest = row
-            last = lasts.get(chain)
+            seq, chain_of, position, case_id, kind, actor, at, data, prev_hash, digest = row
+            last = lasts.get(chain_of)
             if last is None:
-                found.firsts[chain] = (position, prev_hash, seq)
+                found.firsts[chain_of] = (position, prev_hash, seq)
             elif position != last[0] + 1:
-                problem = (seq, chain, "missing", last[0] + 1)
+                problem = (seq, chain_of, "missing", last[0] + 1)
             elif prev_hash != last[1]:
-                problem = (seq, chain, "unlinked", position)
+                problem = (seq, chain_of, "unlinked", position)
             if problem is None:
-                if chain == LEGACY:
+                if chain_of == LEGACY:
                     expected = rehash(row)
                 else:  # PostgreSQL's times come as hashed (`_PG_AT`); SQLite's need a tweak
                     said = at if isinstance(at, str) and len(at) == 32 else _stored_at_text(at)
                     expected = event_hash(
-                        prev_hash, seq, chain, position, case_id, kind, actor, said, data
+                        prev_hash, seq, chain_of, position, case_id, kind, actor, said, data
                     )
                 if digest != expected:
-                    problem = (seq, chain, "changed", position)
+                    problem = (seq, chain_of, "changed", position)
             if problem is not None:
-                cursor.close()
                 found.problem, found.checked = problem, found.checked + rows.index(row)
                 return found
-            lasts[chain] = (position, digest)
+            lasts[chain_of] = (position, digest)
         found.checked += len(rows)
-    cursor.close()
     return found
 
 
@@ -595,42 +599,6 @@ def _broken(
     }[what]
     chains = len(set(heads) | set(stretch.firsts))
     return ChainReport(checked=checked, ok=False, problem=said, bad_seq=seq, chains=chains)
-
-
-def _verify_one_chain(session: Session, chain: str, name: str, batch: int) -> ChainReport:
-    prev, expected, checked = GENESIS, 1, 0
-    while True:
-        rows = _links(
-            session,
-            "chain = :chain AND chain_seq >= :expected ORDER BY chain_seq LIMIT :batch",
-            {"chain": chain, "expected": expected, "batch": batch},
-        )
-        if not rows:
-            return ChainReport(checked=checked, ok=True)
-        for row in rows:
-            problem = _check_one(row, prev, expected, name)
-            if problem:
-                return ChainReport(checked=checked, ok=False, problem=problem, bad_seq=row[0])
-            prev, expected, checked = row[9], expected + 1, checked + 1
-
-
-def _check_one(row: Any, prev: str, expected: int, name: str) -> str:
-    seq, chain, position, case_id, kind, actor, at, data, prev_hash, digest = row
-    if position != expected:
-        return (
-            f"the event at position {expected} of {name} is missing "
-            f"(the next one found is event {seq})"
-        )
-    if prev_hash != prev:
-        return f"event {seq} does not follow the event before it in {name}"
-    if chain == LEGACY:
-        good = digest == rehash(row)
-    else:  # the common case, inline: this runs once for every event there is
-        at_said = _stored_at_text(at)
-        good = digest == event_hash(
-            prev_hash, seq, chain, position, case_id, kind, actor, at_said, data
-        )
-    return "" if good else f"event {seq} was changed after it was written"
 
 
 @dataclass
