@@ -38,6 +38,7 @@ from db.people import get_person
 from db.session import Session, reading, transaction
 from db.sessions import choose_school
 from flows.trigger import record_restart, restart_case_flow
+from forms.dashboard import read_date
 from services.requests import reissue, waiting_request
 
 router = APIRouter()
@@ -79,12 +80,13 @@ def case_filter(request: Request) -> CaseFilter:
 
 
 def day_given(raw: str, which: str) -> date | None:
-    """A day from the filter (YYYY-MM-DD, as a date box sends it), or a 400 saying why."""
+    """A day from the filter (as a date box sends it, or typed as the dashboard's dates may
+    be), or a 400 saying why."""
     if not raw:
         return None
     word = "first" if which == "from" else "last"
     try:
-        day = date.fromisoformat(raw)
+        day = read_date(raw, word)
     except ValueError:
         raise AppError(
             400, f"Give the {word} day opened as a date, for example 2026-09-01."
