@@ -112,6 +112,18 @@ def log_access(session: Session, case: Case, actor: Actor, kind: AuditKind, **da
     )
 
 
+def log_school_view(session: Session, actor: Actor, school_id: int, view: str, **data: Any) -> None:
+    """Record a look at the trail or the cases of a school (no one case): on its chain."""
+    record_event(
+        session,
+        case_id=None,
+        kind=AuditKind.AUDIT_VIEWED,
+        actor=get_person(session, actor.id),
+        data={"view": view, **data},
+        school_id=school_id,
+    )
+
+
 @dataclass(frozen=True)
 class Undelivered:
     """An email of the case the server refused, or is still deferring, with its answer."""

@@ -16,7 +16,7 @@ from api.deps import acting, allowed, posted_form, read_only, unit_of_work
 from api.errors import AppError
 from api.pages import render_page
 from api.security import Visitor
-from api.views import case_with_facts, log_access, viewable_case
+from api.views import case_with_facts, log_access, log_school_view, viewable_case
 from core.access import Action, Actor, may
 from core.enums import AuditKind
 from core.settings import get_settings
@@ -25,7 +25,6 @@ from db.audit import (
     event_of_case,
     mark_in_error,
     marked_in_error,
-    record_event,
     school_chain,
     verify_case,
     verify_chain,
@@ -54,25 +53,14 @@ def audit_home(
     chain = school_chain(seen.school_id)
     report = verify_chain(session, chains=[chain])
     checkpoint = compare_with_checkpoint(session, get_settings(), {chain}) if report.ok else ""
-    log_view(session, seen.actor, None, "chain", intact=report.ok and not checkpoint)
+    intact = report.ok and not checkpoint
+    log_school_view(session, seen.actor, seen.school_id, "chain", intact=intact)
     return render_page(
         request,
         "pages/audit.html",
         report=report,
         checkpoint=checkpoint,
         staff=people_of(session, seen.school_id),
-    )
-
-
-def log_view(session: Session, actor: Actor, case: Case | None, view: str, **data: Any) -> None:
-    """Write an auditor's view into the trail: on the case's chain, or the school's."""
-    record_event(
-        session,
-        case_id=case.id if case else None,
-        kind=AuditKind.AUDIT_VIEWED,
-        actor=get_person(session, actor.id),
-        data={"view": view, **data},
-        school_id=actor.school_id if case is None else None,
     )
 
 
@@ -86,7 +74,7 @@ def case_chronology(
     """Everything that happened on the case, in order, in words."""
     case, facts = case_with_facts(session, actor, case_id, Action.EXPORT_TRAIL)
     entries = chronology(case_events(session, case.id), marked_in_error(session, case.id))
-    log_view(session, actor, case, "chronology", events=len(entries))
+    log_access(session, case, actor, AuditKind.AUDIT_VIEWED, view="chronology", events=len(entries))
     return render_page(
         request,
         "pages/audit_chronology.html",
@@ -108,7 +96,8 @@ def verify_one_case(
     check = verify_case(session, case.id)
     chain = school_chain(case.school_id)
     checkpoint = compare_with_checkpoint(session, get_settings(), {chain}) if check.ok else ""
-    log_view(session, actor, case, "verify", intact=check.ok and not checkpoint)
+    intact = check.ok and not checkpoint
+    log_access(session, case, actor, AuditKind.AUDIT_VIEWED, view="verify", intact=intact)
     return render_page(
         request, "pages/audit_verify_case.html", case=case, check=check, checkpoint=checkpoint
     )
@@ -126,7 +115,8 @@ def person_history(
     if person is None:
         raise AppError(404, "There is no one with that number at this school.")
     cases = cases_involving(session, person.id, seen.actor)
-    log_view(session, seen.actor, None, "person", person_id=person.id, cases=len(cases))
+    found = {"person_id": person.id, "cases": len(cases)}
+    log_school_view(session, seen.actor, seen.school_id, "person", **found)
     return render_page(request, "pages/audit_person.html", person=person, cases=cases)
 
 

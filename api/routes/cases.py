@@ -23,6 +23,7 @@ from api.views import (
     case_view,
     case_with_facts,
     log_access,
+    log_school_view,
     viewable_case,
 )
 from core.access import Action, Actor, may, may_download
@@ -30,7 +31,7 @@ from core.enums import AuditKind, IncidentType, Role
 from core.files import evidence_files
 from core.procedures import procedure_for
 from core.terms import local_midnight
-from db.audit import procedure_stopped, record_event
+from db.audit import procedure_stopped
 from db.cases import OUTCOMES, CaseFilter
 from db.evidence import evidence_in_case
 from db.models import CaseStatus
@@ -138,18 +139,10 @@ def log_list_view(seen: Visitor, shown: CaseFilter, references: list[str]) -> No
         "from": shown.first_day,
         "to": shown.last_day,
     }
+    asked_for = {k: v for k, v in asked.items() if v}
     with transaction() as session:
-        record_event(
-            session,
-            case_id=None,
-            kind=AuditKind.AUDIT_VIEWED,
-            actor=get_person(session, seen.actor.id),
-            data={
-                "view": "case list",
-                **{k: v for k, v in asked.items() if v},
-                "cases": references,
-            },
-            school_id=seen.school_id,
+        log_school_view(
+            session, seen.actor, seen.school_id, "case list", **asked_for, cases=references
         )
 
 
