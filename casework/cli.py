@@ -160,13 +160,14 @@ def cmd_audit_verify_bundle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from services.audit_bundle import verify_bundle
+    from services.audit_checkpoints import read_key
 
     path = Path(args.file)
     if not path.is_file():
         print(f"There is no file at {path}.", file=sys.stderr)
         return 2
     key_path = Path(args.key) if args.key else get_settings().audit_key_path
-    key = key_path.read_text().strip().encode() if key_path.is_file() else None
+    key = read_key(key_path)
     found = verify_bundle(path.read_bytes(), key)
     for line in found.checked:
         print(f"  checked: {line}")

@@ -50,7 +50,7 @@ from db.evidence import evidence_of
 from db.models import Case, Person, utcnow
 from db.schools import get_school
 from db.session import Session
-from services.audit_checkpoints import audit_key, parse_checkpoint, read_checkpoints
+from services.audit_checkpoints import as_line, audit_key, parse_checkpoint, read_checkpoints
 from services.chronology import chronology
 
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
@@ -94,13 +94,7 @@ def build_bundle(session: Session, case: Case, by: Person, settings: Settings) -
     point = read_checkpoints(settings).last
     if point is not None and chain in point.chains:
         # The whole line: its signature covers every chain's head (heads only, no content).
-        files["checkpoint.json"] = _json(
-            {
-                "at": point.at,
-                "chains": {c: list(h) for c, h in point.chains.items()},
-                "mac": point.mac,
-            }
-        )
+        files["checkpoint.json"] = _json(as_line(point))
     manifest = _json(
         {
             "case": case.reference,

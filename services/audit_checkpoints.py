@@ -46,7 +46,14 @@ def audit_key(settings: Settings) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    key = read_key(path)
+    assert key is not None
+    return key
+
+
+def read_key(path: Path) -> bytes | None:
+    """The key in a key file, or None if there is no such file (never makes one)."""
+    return path.read_text().strip().encode() if path.is_file() else None
 
 
 def signature(key: bytes, at: str, chains: Heads) -> str:
@@ -71,12 +78,20 @@ def write_checkpoint(
     chains = chain_heads(session) if heads is None else heads
     at = utcnow().isoformat(timespec="seconds")
     point = Checkpoint(at, chains, signature(audit_key(settings), at, chains))
-    line = {"at": at, "chains": {c: list(head) for c, head in chains.items()}, "mac": point.mac}
     path = settings.audit_checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as log:
-        log.write(json.dumps(line, sort_keys=True) + "\n")
+        log.write(json.dumps(as_line(point), sort_keys=True) + "\n")
     return point
+
+
+def as_line(point: Checkpoint) -> dict[str, object]:
+    """A checkpoint as the log (and a case's audit bundle) writes it."""
+    return {
+        "at": point.at,
+        "chains": {chain: list(head) for chain, head in point.chains.items()},
+        "mac": point.mac,
+    }
 
 
 def parse_checkpoint(key: bytes, line: str) -> Checkpoint | None:
