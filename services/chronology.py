@@ -95,16 +95,16 @@ def label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def shown(value: Any) -> str:
+def in_words(value: Any) -> str:
     """A value in words: lists joined, yes/no, nothing as a dash."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(shown(item) for item in value) or "—"
+        return ", ".join(in_words(item) for item in value) or "—"
     if isinstance(value, dict):
-        return "; ".join(f"{label(str(k))}: {shown(v)}" for k, v in value.items()) or "—"
+        return "; ".join(f"{label(str(k))}: {in_words(v)}" for k, v in value.items()) or "—"
     return str(value)
 
 
@@ -127,22 +127,22 @@ def _changes(data: dict[str, Any]) -> tuple[list[Change], dict[str, Any]]:
     if "before" in rest and "after" in rest:  # a correction of one answer
         name = rest.pop("label", None) or label(str(rest.pop("field", "value")))
         rest.pop("field", None)
-        found.append(Change(str(name), shown(rest.pop("before")), shown(rest.pop("after"))))
+        found.append(Change(str(name), in_words(rest.pop("before")), in_words(rest.pop("after"))))
     if "from" in rest and "to" in rest:  # a request or a case passed from one person on
-        found.append(Change("Who", shown(rest.pop("from")), shown(rest.pop("to"))))
+        found.append(Change("Who", in_words(rest.pop("from")), in_words(rest.pop("to"))))
     changes = rest.get("changes")
     if isinstance(changes, dict):  # a person or a school changed: each field [old, new]
         rest.pop("changes")
         for name, pair in changes.items():
             pair = pair if isinstance(pair, list) and len(pair) == 2 else [None, pair]
-            found.append(Change(label(str(name)), shown(pair[0]), shown(pair[1])))
+            found.append(Change(label(str(name)), in_words(pair[0]), in_words(pair[1])))
     return found, rest
 
 
 def entry(event: AuditEvent, in_error: dict[int, str]) -> Entry:
     who, role = who_and_role(event.actor)
     changes, rest = _changes(dict(event.data))
-    details = [(label(k), shown(v)) for k, v in rest.items() if k not in HIDDEN]
+    details = [(label(k), in_words(v)) for k, v in rest.items() if k not in HIDDEN]
     return Entry(
         seq=event.seq,
         at_utc=utc_text(event.at),
