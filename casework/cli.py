@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from casework.admin_cli import add_commands
-from casework.run import cmd_run, prefect_env
+from casework.run import cmd_run, prefect_env, prefect_server_command, prefect_server_env
 from core.settings import get_settings
 
 
@@ -80,6 +80,20 @@ def cmd_runner(_: argparse.Namespace) -> int:
 
     serve_all()
     return 0
+
+
+def cmd_prefect_server(_: argparse.Namespace) -> int:
+    """Become Prefect's server, on PostgreSQL when CASEWORK_PREFECT_DATABASE_URL (or Prefect's
+    own PREFECT_API_DATABASE_CONNECTION_URL) names one.
+
+    The process replaces itself with the server rather than starting it as a child, so a
+    service manager's signals reach the server itself and nothing sits in between.
+    """
+    settings = get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    argv = prefect_server_command(settings)
+    os.execve(argv[0], argv, {**os.environ, **prefect_server_env(settings)})
+    return 0  # only reached when execve is replaced, as in the tests
 
 
 def cmd_devmail(_: argparse.Namespace) -> int:
@@ -265,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("web", cmd_web, "serve the web app"),
         ("worker", cmd_worker, "send the outbox and reconcile with Prefect"),
         ("runner", cmd_runner, "run flows for every incident type"),
+        ("prefect-server", cmd_prefect_server, "run Prefect's server (PostgreSQL if configured)"),
         ("devmail", cmd_devmail, "run the local mail catcher"),
         ("replies", cmd_replies, "receive emailed replies to requests (SMTP)"),
     ):

@@ -61,7 +61,30 @@ def wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = N
     raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
 
 
+def prefect_server_env(settings: Settings) -> dict[str, str]:
+    """`prefect_env` for the Prefect server itself, with its database when one is set.
+
+    Only the server is given the database's URL (which may hold a password): the runner,
+    the worker and the web app reach Prefect through its API alone.
+    """
+    env = prefect_env(settings)
+    if settings.prefect_database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url(
+            settings.prefect_database_url
+        )
+    return env
+
+
+def prefect_database_url(url: str) -> str:
+    """A PostgreSQL URL as Prefect's server wants it: through its asyncpg driver."""
+    for plain in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url.removeprefix(plain)
+    return url
+
+
 def prefect_server_command(settings: Settings) -> list[str]:
+    """Prefect's server on `prefect_host`, at the port of Casework's Prefect API URL."""
     port = settings.prefect_api_url.rsplit(":", 1)[-1].split("/")[0]
     return [
         sys.executable,
@@ -70,7 +93,7 @@ def prefect_server_command(settings: Settings) -> list[str]:
         "server",
         "start",
         "--host",
-        "127.0.0.1",
+        settings.prefect_host,
         "--port",
         port,
     ]
@@ -310,16 +333,19 @@ def supervise(
     env = child_env(settings)
     me = [sys.executable, "-m", "casework.cli"]
 
-    def start(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def start(
+        name: str, argv: list[str], own_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         print(f"  starting {name}")
-        procs.append(line.spawn(argv, env))
+        procs.append(line.spawn(argv, own_env or env))
         return procs[-1]
 
     if settings.dev_mode:
         start("mail catcher", [*me, "devmail"])
         provider = start("local sign-in provider", dev_provider_command(settings))
         wait_http(dev_issuer(settings) + "/.well-known/openid-configuration", 60, provider)
-    server = start("Prefect server", prefect_server_command(settings))
+    server_env = {**env, **prefect_server_env(settings)}
+    server = start("Prefect server", prefect_server_command(settings), server_env)
     wait_http(settings.prefect_api_url + "/health", 120, server)
     if settings.reply_domain:
         start("reply receiver", [*me, "replies"])

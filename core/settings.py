@@ -15,6 +15,7 @@ from core.terms import DEFAULT_TERM_STARTS, TermStarts, parse_term_starts
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_REPLY_DOMAIN = "replies.localhost"
+MINIMUM_HEARTBEAT_SECONDS = 30  # Prefect's own floor for a flow run's heartbeat
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,16 @@ class Settings(BaseSettings):
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_port: int = 4200
+    # `casework prefect-server`: the address Prefect's server listens on (its port is the
+    # API URL's), and its own database: a PostgreSQL URL in production (passed to Prefect as
+    # PREFECT_API_DATABASE_CONNECTION_URL); empty keeps Prefect's SQLite file in var/prefect.
+    prefect_host: str = "127.0.0.1"
+    prefect_database_url: str = ""
+    # A flow run's process sends Prefect a heartbeat this often (Prefect's minimum is 30 s).
+    # The reconciler takes a run still running (or pending) with no heartbeat for
+    # `flow_silent_heartbeats` of these as dead, its machine or runner gone, and runs it again.
+    flow_heartbeat_seconds: int = 30
+    flow_silent_heartbeats: int = 3
     runner_poll_seconds: float = 1.0  # how often the runner asks Prefect for runs to start
     # How many flow runs the runner works at once; 0 means one per core of this machine, so a
     # burst of reports queues runs instead of starving the web app of CPU.
@@ -126,6 +137,13 @@ class Settings(BaseSettings):
                 "CASEWORK_SECRET_KEY must be set to a long random value outside dev mode"
             )
         self.base_url = self.base_url.rstrip("/")
+        if self.flow_heartbeat_seconds < MINIMUM_HEARTBEAT_SECONDS:
+            # Prefect refuses a shorter one, and a flow run would fail to start.
+            raise ValueError(
+                f"CASEWORK_FLOW_HEARTBEAT_SECONDS must be at least {MINIMUM_HEARTBEAT_SECONDS}"
+            )
+        if self.flow_silent_heartbeats < 2:
+            raise ValueError("CASEWORK_FLOW_SILENT_HEARTBEATS must be at least 2")
         if self.dev_mode and not self.reply_domain:
             self.reply_domain = DEV_REPLY_DOMAIN
         self.reply_domain = self.reply_domain.strip().lower()
