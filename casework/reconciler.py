@@ -21,6 +21,7 @@ from core.settings import get_settings
 from db.approvals import awaiting_resume, due_for_escalation, due_for_reminder, overdue
 from db.audit import count_since, procedure_stopped, record_event
 from db.cases import acting_head, get_case, open_runs, open_without_run
+from db.election import Office, elected
 from db.models import Case, utcnow
 from db.outbox import dedup_key
 from db.people import find_person
@@ -180,6 +181,19 @@ def sign_audit_checkpoint() -> bool:
     with reading() as session:
         write_checkpoint(session, settings)
     return True
+
+
+def reconcile_if_elected() -> bool:
+    """One pass of the repairs, unless another worker is making one (several machines on
+    one PostgreSQL database); True if this process made it.
+
+    Every repair is safe to repeat one after another, but not all of them side by side:
+    two reminders of one request made at once would each send a link of their own.
+    """
+    with elected(Office.RECONCILER) as chosen:
+        if chosen:
+            reconcile_once()
+        return chosen
 
 
 def reconcile_once() -> tuple[int, int]:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from casework.reconciler import reconcile_once
+from casework.reconciler import reconcile_if_elected
 from core.settings import get_settings
 from mail.sender import deliver_due
 
@@ -33,11 +33,12 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
 
 
 async def run_reconciler(stop: asyncio.Event) -> None:
-    """Reconcile with Prefect every `reconcile_seconds` until `stop`."""
+    """Reconcile with Prefect every `reconcile_seconds` until `stop`: this worker's turn
+    comes when no other worker is making a pass (casework/reconciler.py)."""
     settings = get_settings()
     while not stop.is_set():
         try:
-            await asyncio.to_thread(reconcile_once)
+            await asyncio.to_thread(reconcile_if_elected)
         except Exception:
             log.exception("reconciler pass failed")
         await pause(stop, settings.reconcile_seconds)
