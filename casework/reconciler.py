@@ -29,8 +29,10 @@ from db.session import Session, reading, transaction
 from flows.trigger import (
     StoppedRun,
     deliver_decision,
+    mark_crashed,
     record_restart,
     restart_case_flow,
+    silent_runs,
     start_flow_safely,
     stopped_runs,
 )
@@ -56,6 +58,7 @@ def look_after_stopped_flows() -> int:
         runs = open_runs(session)
     if not runs:
         return 0
+    crash_silent_flows(list(runs))
     try:
         stopped = stopped_runs(list(runs))
     except Exception as exc:
@@ -73,6 +76,26 @@ def look_after_stopped_flows() -> int:
         elif not retry:
             flag_stopped(case_id, run)
     return restarted
+
+
+def crash_silent_flows(flow_run_ids: list[str]) -> int:
+    """Mark crashed the runs whose process died without a word (killed outright, or its
+    machine lost), so they are run again below; returns how many.
+
+    Such a run stays running in Prefect for good: only a process that is still alive can
+    report its own end. A live one sends a heartbeat every `flow_heartbeat_seconds`.
+    """
+    settings = get_settings()
+    silence = timedelta(seconds=settings.flow_heartbeat_seconds * settings.flow_silent_heartbeats)
+    try:
+        silent = silent_runs(flow_run_ids, silence)
+        for flow_run_id in silent:
+            log.warning("flow run %s silent for %s: taking it as crashed", flow_run_id, silence)
+            mark_crashed(flow_run_id, silence)
+    except Exception as exc:
+        log.warning("silent flows not checked: Prefect unreachable (%s)", exc)
+        return 0
+    return len(silent)
 
 
 def restart_quietly(case_id: int, flow_run_id: str) -> bool:

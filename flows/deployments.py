@@ -37,7 +37,13 @@ def serve_all() -> None:
     """
     start_runs_from_a_warm_process()
     settings = get_settings()
-    runner = Runner(limit=settings.flow_runs_at_once, query_seconds=settings.runner_poll_seconds)
+    runner = Runner(
+        limit=settings.flow_runs_at_once,
+        query_seconds=settings.runner_poll_seconds,
+        # Each run's process says it is alive this often; a run that stops saying so is
+        # taken as crashed by the reconciler (its machine or this runner killed outright).
+        heartbeat_seconds=settings.flow_heartbeat_seconds,
+    )
     for kind, flow in FLOWS.items():
         runner.add_flow(flow, name=kind.value)
     # Asked to stop: the runner has already ended its own work by the time this comes.

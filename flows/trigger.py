@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -25,6 +26,12 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import State, StateType
+from prefect.events.filters import (
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+    EventResourceFilter,
+)
 from prefect.exceptions import ObjectNotFound
 from prefect.server.schemas.responses import SetStateStatus
 from prefect.settings import (
@@ -33,7 +40,7 @@ from prefect.settings import (
     PREFECT_API_SSL_CERT_FILE,
     PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
 )
-from prefect.states import Cancelled, Cancelling, Scheduled, Suspended
+from prefect.states import Cancelled, Cancelling, Crashed, Scheduled, Suspended
 
 from core.enums import AuditKind, IncidentType
 from db.approvals import get_approval
@@ -274,6 +281,67 @@ def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
                 if run.state is not None
             )
     return found
+
+
+# --- Runs whose process has gone without a word -----------------------------------------
+
+# A run's process sends this event every `flow_heartbeat_seconds` while it runs a flow.
+HEARTBEAT = "prefect.flow-run.heartbeat"
+# Nobody reports the end of a run whose process was killed outright (SIGKILL, its machine
+# lost): it stays RUNNING, or PENDING if its runner died before starting it, for good.
+SILENT_STATES = (StateType.RUNNING, StateType.PENDING)
+# Prefect answers at most this many events a page.
+EVENTS_PAGE = 50
+SILENCE = "No heartbeat for {seconds:.0f} s: the process running it has gone."
+
+
+def silent_runs(flow_run_ids: list[str], silence: timedelta) -> list[str]:
+    """Which of these runs are running or pending and have given no sign of life (a change
+    of state or a heartbeat) for `silence`: their process is dead, or its machine."""
+    found: list[str] = []
+    since = datetime.now(UTC) - silence
+    with prefect_client() as client:
+        for start in range(0, len(flow_run_ids), 200):
+            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=chunk),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(SILENT_STATES))),
+                ),
+                limit=len(chunk),
+            )
+            quiet = [str(r.id) for r in runs if r.state is not None and r.state.timestamp < since]
+            alive = _heartbeats_since(client, quiet, since)
+            found.extend(run_id for run_id in quiet if run_id not in alive)
+    return found
+
+
+def _heartbeats_since(client: SyncPrefectClient, run_ids: list[str], since: datetime) -> set[str]:
+    """The runs among `run_ids` that sent a heartbeat after `since`."""
+    alive: set[str] = set()
+    for start in range(0, len(run_ids), EVENTS_PAGE):
+        resources = [f"prefect.flow-run.{i}" for i in run_ids[start : start + EVENTS_PAGE]]
+        page = client.read_events(
+            EventFilter(
+                # Up to a day ahead: another machine's clock may run a little fast.
+                occurred=EventOccurredFilter.model_validate(
+                    {"since": since, "until": since + timedelta(days=1)}
+                ),
+                event=EventNameFilter(name=[HEARTBEAT]),
+                resource=EventResourceFilter(id=resources, distinct=True),
+            ),
+            limit=EVENTS_PAGE,
+        )
+        alive.update(event.resource.id.removeprefix("prefect.flow-run.") for event in page.events)
+    return alive
+
+
+def mark_crashed(flow_run_id: str, silence: timedelta) -> bool:
+    """Record in Prefect that a silent run's process has died, as its runner would have had
+    it lived; the reconciler then runs it again like any crashed run."""
+    state: State[Any] = Crashed(message=SILENCE.format(seconds=silence.total_seconds()))
+    with prefect_client() as client:
+        return client.set_flow_run_state(UUID(flow_run_id), state).status == SetStateStatus.ACCEPT
 
 
 # --- Bookkeeping: what our database remembers about each case's run --------------------

@@ -87,8 +87,21 @@ class FakePrefect:
         self.stopped: list[StoppedRun] = []
         self.asked: list[list[str]] = []
         self.restarted: list[str] = []
+        self.silent: list[str] = []  # running, but their process has gone
+        self.silences: list[timedelta] = []
         monkeypatch.setattr(reconciler, "stopped_runs", self.stopped_runs)
         monkeypatch.setattr(reconciler, "restart_case_flow", self.restart)
+        monkeypatch.setattr(reconciler, "silent_runs", self.silent_runs)
+        monkeypatch.setattr(reconciler, "mark_crashed", self.mark_crashed)
+
+    def silent_runs(self, ids: list[str], silence: timedelta) -> list[str]:
+        self.silences.append(silence)
+        return [run_id for run_id in self.silent if run_id in ids]
+
+    def mark_crashed(self, run_id: str, silence: timedelta) -> bool:
+        self.silent.remove(run_id)
+        self.stopped.append(stopped(run_id, StateType.CRASHED))
+        return True
 
     def stopped_runs(self, ids: list[str]) -> list[StoppedRun]:
         self.asked.append(ids)
@@ -152,3 +165,20 @@ def test_a_failed_flow_is_flagged_once_per_stop_and_never_restarted(
     look_after_stopped_flows()
     assert audit_kinds(url, case_id).count("flow.stopped") == 2, "a new stop is a new flag"
     assert len(emails_of(url, case_id, "procedure_stopped")) == 2, "one email each per stop"
+
+
+def test_a_run_whose_process_died_silently_is_taken_as_crashed_and_run_again(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner killed outright (or its machine lost) leaves its runs RUNNING for good;
+    three heartbeats missed (90 s by default) and the run is crashed, then run again."""
+    url = configured.database_url
+    [(case_id, run_id)] = open_runs(url, 1)
+    prefect = FakePrefect(monkeypatch)
+    prefect.silent = [run_id]
+
+    assert look_after_stopped_flows() == 1
+    assert prefect.silences == [timedelta(seconds=90)]
+    assert prefect.restarted == [run_id], "crashed and restarted in the same pass"
+    assert audit_kinds(url, case_id)[-1] == "flow.restarted"
+    assert prefect.silent == [], "marked crashed once"

@@ -9,12 +9,18 @@ at the two moments a person's answer can meet it: before the answer arrives and 
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
 import httpx
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import select
 
 from db.models import AuditEvent, Case, CaseStatus
 from db.session import transaction
+from flows.trigger import HEARTBEAT, mark_crashed, silent_runs
 from tests.e2e.flow_helpers import wait_closed
 from tests.e2e.test_pupil_contact import (
     DSL,
@@ -180,3 +186,37 @@ def test_a_failed_procedure_is_shown_and_the_dsl_runs_it_again(stack: Stack) -> 
         {"pupil_persisted": "no", "reminder_given": "yes", "notes": "Spoke to the pupil."},
     )
     mail_to(stack.mail, DSL, f"{case.reference}: please record – Record the outcome")
+
+
+def heartbeat(stack: Stack, run_id: str, at: datetime) -> None:
+    """Send the server the heartbeat a live run's process sends."""
+    event = {
+        "id": str(uuid4()),
+        "occurred": at.isoformat(),
+        "event": HEARTBEAT,
+        "resource": {"prefect.resource.id": f"prefect.flow-run.{run_id}"},
+    }
+    httpx.post(f"{stack.prefect_api}/events", json=[event], timeout=10).raise_for_status()
+
+
+def test_a_run_left_running_by_a_killed_process_is_found_and_run_again(stack: Stack) -> None:
+    """A runner killed outright leaves its run RUNNING with nobody to say otherwise: once
+    it has sent no heartbeat for long enough it is taken as crashed and run again."""
+    if not stack.db_url.startswith("sqlite"):
+        pytest.skip("what is tested here happens on the Prefect server")
+    case_id, _, run_id, first_task = waiting_for_first_task(stack)
+    end_run(stack, run_id, "RUNNING", "")
+    silence = timedelta(seconds=1)
+    with temporary_settings({PREFECT_API_URL: stack.prefect_api}):
+        time.sleep(1.2)
+        assert silent_runs([run_id], silence) == [run_id], "running, and not a word since"
+        # Dated ahead, so it still counts however long the server takes to store it.
+        heartbeat(stack, run_id, datetime.now(UTC) + timedelta(minutes=5))
+        wait_until(lambda: not silent_runs([run_id], silence), 20, 0.5, "the heartbeat")
+        assert mark_crashed(run_id, silence)
+    assert stack.flow_run_state(run_id) == "CRASHED"
+    wait_until(lambda: restarts(stack.db_url, case_id), 30, 0.5, "the restart")
+    suspended(stack, run_id)
+    asked = [m for m in stack.mail.all() if DSL in m.rcpt_tos and first_task in m.subject]
+    assert len(asked) == 1, "the DSL is not asked a second time"
+    assert restarts(stack.db_url, case_id) == ["the run crashed"]
