@@ -127,6 +127,24 @@ def step_is_settled(session: Session, case_id: int, key: str) -> bool:
     return get_step(session, case_id, key).status in (StepStatus.DONE, StepStatus.SKIPPED)
 
 
+def claim_step(session: Session, case_id: int, key: str) -> bool:
+    """True if the step is still to do, and ours to do until this transaction ends.
+
+    The step's row is locked (PostgreSQL; SQLite's writers already go one at a time), so
+    should two processes ever run one case at once (a run taken for dead while it was only
+    slow, and started again), the second waits for the first and then finds the step done.
+    """
+    step = session.scalars(
+        select(CaseStep)
+        .where(CaseStep.case_id == case_id, CaseStep.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if step is None:
+        raise LookupError(f"case {case_id} has no step {key!r}")
+    return step.status not in (StepStatus.DONE, StepStatus.SKIPPED)
+
+
 def step_is_done(session: Session, case_id: int, key: str) -> bool:
     """True when the case has this step and it was done (not skipped, not still to come)."""
     status = session.scalars(

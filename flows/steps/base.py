@@ -13,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from core.enums import StepKey
-from db.cases import finish_step, get_case, get_step, step_is_settled
+from db.cases import claim_step, finish_step, get_case, get_step, step_is_settled
 from db.models import Case, CaseStatus
 from db.session import Session, transaction
 
@@ -40,7 +40,7 @@ def once(case_id: int, key: StepKey, work: Callable[[Session, Case], T]) -> T | 
     """Do a step's work in one transaction, unless the step is already done or skipped."""
     with transaction() as session:
         case = open_case_of(session, case_id)
-        if step_is_settled(session, case_id, key):
+        if not claim_step(session, case_id, key):
             return None
         return work(session, case)
 
@@ -49,7 +49,7 @@ def once(case_id: int, key: StepKey, work: Callable[[Session, Case], T]) -> T | 
 async def skip_step(case_id: int, step_key: StepKey, reason: str) -> None:
     """Record that a step does not apply to this case, and why."""
     with transaction() as session:
-        if not step_is_settled(session, case_id, step_key):
+        if claim_step(session, case_id, step_key):
             finish_step(session, case_id, step_key, outcome=reason, skipped=True)
 
 
