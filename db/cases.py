@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Action, Actor, CaseFacts, may
@@ -358,11 +358,23 @@ def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]
 
 
 def set_flow_run(session: Session, case_id: int, run_id: str) -> bool:
-    """Remember the case's flow run (once) and record that it started."""
-    case = session.get(Case, case_id)
-    if case is None or case.flow_run_id is not None:
+    """Remember the case's flow run (once) and record that it started.
+
+    One conditional UPDATE: the web app's start and the reconciler's may both create the
+    run (Prefect's idempotency key gives them the same one) and both get here at once; only
+    the first records that it started.
+    """
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case_id, Case.flow_run_id.is_(None))
+        .values(flow_run_id=run_id)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
         return False
-    case.flow_run_id = run_id
+    case = session.get(Case, case_id)
+    if case is not None:
+        session.refresh(case, ["flow_run_id"])
     record_event(
         session, case_id=case_id, kind=AuditKind.FLOW_STARTED, data={"flow_run_id": run_id}
     )
