@@ -17,8 +17,9 @@ class RecordingRunner:
 
     made: ClassVar[list[dict[str, Any]]] = []
 
-    def __init__(self, *, limit: int, query_seconds: float) -> None:
-        self.made.append({"limit": limit, "query_seconds": query_seconds, "flows": []})
+    def __init__(self, *, limit: int, query_seconds: float, heartbeat_seconds: int) -> None:
+        made = {"limit": limit, "query_seconds": query_seconds, "flows": []}
+        self.made.append({**made, "heartbeat_seconds": heartbeat_seconds})
 
     def add_flow(self, flow: object, name: str) -> None:
         self.made[-1]["flows"].append(name)
@@ -45,4 +46,5 @@ def test_the_runner_works_one_flow_run_per_core_unless_told(
         get_settings.cache_clear()
     (made,) = RecordingRunner.made
     assert made["limit"] == limit
+    assert made["heartbeat_seconds"] == 30, "each run says it is alive, so a dead one is found"
     assert sorted(made["flows"]) == sorted(kind.value for kind in deployments.FLOWS)
