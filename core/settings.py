@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,7 +25,17 @@ class Settings(BaseSettings):
 
     dev_mode: bool = True
     var_dir: Path = PROJECT_ROOT / "var"
+    # Evidence and print-ready letters: on several machines, a directory every one of them
+    # mounts (NFS, SMB); empty means `var_dir`.
+    files_dir: str = ""
     database_url: str = ""
+    # Each process's connection pool (PostgreSQL): max_connections on the server must cover
+    # (pool + overflow) for every web, worker and runner process and each flow run's own.
+    db_pool_size: int = 10
+    db_pool_overflow: int = 30
+    # "text" for people reading a console; "json" for a log collector: one object per line,
+    # with the case id and flow run id as fields whenever a line is about one.
+    log_format: Literal["text", "json"] = "text"
     secret_key: SecretStr = SecretStr(DEV_SECRET)
 
     web_host: str = "127.0.0.1"
@@ -116,9 +127,16 @@ class Settings(BaseSettings):
     outbox_stale_sending_seconds: float = 300.0
     outbox_claim_batch: int = 500  # rows claimed per transaction
     outbox_record_batch: int = 50  # most outcomes written per transaction
+    # Each sender's name, unique across the installation (empty: this machine's hostname).
+    # A sender started again under the same name reads its predecessor's crash journal
+    # (mail/journal.py) and carries on at once; the journal must be on this machine's disk.
+    sender_name: str = ""
+    outbox_journal_dir: str = ""  # empty: `var_dir`/outbox-journal
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
+        if not self.sender_name:
+            self.sender_name = socket.gethostname()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'casework.db'}"
         if not self.dev_mode and self.secret_key.get_secret_value() == DEV_SECRET:
@@ -140,8 +158,23 @@ class Settings(BaseSettings):
         return parse_term_starts(self.term_starts)
 
     @property
+    def files_path(self) -> Path:
+        """Where evidence and print files live: shared between machines when `files_dir` is set."""
+        return Path(self.files_dir) if self.files_dir else self.var_dir
+
+    @property
     def evidence_dir(self) -> Path:
-        return self.var_dir / "evidence"
+        return self.files_path / "evidence"
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.files_path / "letters"
+
+    @property
+    def outbox_journal_path(self) -> Path:
+        """This sender's crash journal."""
+        folder = Path(self.outbox_journal_dir) if self.outbox_journal_dir else self.var_dir
+        return folder / "outbox-journal" / f"{self.sender_name}.journal"
 
     @property
     def flow_runs_at_once(self) -> int:

@@ -35,8 +35,13 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    settings = get_settings()
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=30, json_serializer=stored_json
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_overflow,
+        json_serializer=stored_json,
     )
 
 
