@@ -71,7 +71,14 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_runner(_: argparse.Namespace) -> int:
-    os.environ.update(prefect_env(get_settings()))
+    settings = get_settings()
+    os.environ.update(prefect_env(settings))
+    if settings.health_port:  # Prefect's runner webserver: GET /health
+        os.environ.update(
+            PREFECT_RUNNER_SERVER_ENABLE="true",
+            PREFECT_RUNNER_SERVER_HOST=settings.health_host,
+            PREFECT_RUNNER_SERVER_PORT=str(settings.health_port),
+        )
     from flows.deployments import serve_all
 
     # Prefect's runner answers SIGTERM by exiting from a signal handler, which leaves its

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_once
 from core.settings import get_settings
 from mail.sender import deliver_due
@@ -32,7 +33,7 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
             await pause(stop, idle_seconds)
 
 
-async def run_reconciler(stop: asyncio.Event) -> None:
+async def run_reconciler(stop: asyncio.Event, beats: Heartbeats | None = None) -> None:
     """Reconcile with Prefect every `reconcile_seconds` until `stop`."""
     settings = get_settings()
     while not stop.is_set():
@@ -40,9 +41,22 @@ async def run_reconciler(stop: asyncio.Event) -> None:
             await asyncio.to_thread(reconcile_once)
         except Exception:
             log.exception("reconciler pass failed")
+        if beats is not None:
+            beats.beat(RECONCILER)
         await pause(stop, settings.reconcile_seconds)
 
 
+RECONCILER = "reconciler"
+
+
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Send mail and reconcile, each in its own task so a long letter never delays the other."""
-    await asyncio.gather(run_sender(stop, idle_seconds), run_reconciler(stop))
+    """Send mail and reconcile, each in its own task so a long letter never delays the other;
+    answer health probes beside them (the sender shares the probes' event loop)."""
+    settings = get_settings()
+    # A pass that has not ended in ten rounds' time (at least five minutes) is stuck.
+    beats = Heartbeats({RECONCILER: max(300.0, 10 * settings.reconcile_seconds)})
+    await asyncio.gather(
+        run_sender(stop, idle_seconds),
+        run_reconciler(stop, beats),
+        serve_health(settings, beats, stop),
+    )

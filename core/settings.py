@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = 60 * 1024 * 1024
 
     reconcile_seconds: float = 10.0
+    # Health and readiness for a process without a web app of its own: the worker answers
+    # /healthz and /readyz here, the runner /health (Prefect's runner webserver); 0 is off.
+    # Give each process on a machine its own port.
+    health_host: str = "127.0.0.1"
+    health_port: int = 0
 
     # When each term starts (autumn, spring, summer, as MM-DD): the dashboard offers these
     # terms, and the worker emails the chair of governors the report of a term once it ends.
