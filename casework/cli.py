@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env
+from core.logs import configure_logging
 from core.settings import get_settings
 
 
@@ -359,7 +360,7 @@ def _retention(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings().log_format)
     # Keep the console to what a person starting Casework needs to read.
     for noisy in ("httpx", "alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

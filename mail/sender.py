@@ -382,7 +382,7 @@ class Delivery:
         except CONNECTION_ERRORS as exc:
             return Outcome(False, answer=describe(exc), unreachable=True)
         except Exception as exc:  # a bug or a very odd server: count it against the row
-            log.exception("sending outbox row %s failed", row.id)
+            log.exception("sending outbox row %s failed", row.id, extra={"case_id": row.case_id})
             return Outcome(False, answer=describe(exc))
 
     async def _settle_leftovers(self) -> None:
