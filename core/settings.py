@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     # (mail/journal.py) and carries on at once; the journal must be on this machine's disk.
     sender_name: str = ""
     outbox_journal_dir: str = ""  # empty: `var_dir`/outbox-journal
+    # Sync each journal line to disk too (a power cut, not just a killed process); the
+    # sender then goes as fast as the disk syncs (see docs/DECISIONS.md).
+    outbox_journal_sync: bool = False
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:

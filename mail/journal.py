@@ -14,8 +14,12 @@ listed are marked sent, every other row it still held is due again at once inste
 waiting for its lease to run out. The journal lives on the machine's own disk; it is
 emptied whenever every accepted message is recorded in the database.
 
-Lines are written by a background thread, several connections' lines to one sync (group
-commit), since a sync costs milliseconds and the server's answer well under one.
+A line is written (write(2)) before the connection goes on, and that is what a kill needs:
+the kernel keeps what a process wrote after it dies. Syncing each line to the disk as well
+(`outbox_journal_sync`) also covers the machine losing power, at a price: a sync costs
+milliseconds and the server's answer well under one, so lines are then synced by a
+background thread, several connections' at a time (group commit), and the sender slows to
+what the disk can sync. See docs/DECISIONS.md.
 """
 
 from __future__ import annotations
@@ -34,9 +38,13 @@ class JournalBusy(RuntimeError):
 class Journal:
     """One sender's append-only file of accepted outbox ids, held locked while it runs."""
 
-    def __init__(self, path: Path) -> None:
+    # A line of a few dozen bytes goes to the file in one write(2) on a local disk, so a kill
+    # can tear at most the line being written, never one already written.
+
+    def __init__(self, path: Path, sync: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.sync = sync
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,8 +70,12 @@ class Journal:
             return found
 
     async def accepted(self, row_id: int, message_id: str) -> None:
-        """Return once this row's line is on disk (with any others written meanwhile)."""
-        self._pending.append(f"{row_id} {message_id}\n".encode())
+        """Return once this row's line is written (and synced to disk, if `sync`)."""
+        line = f"{row_id} {message_id}\n".encode()
+        if not self.sync:
+            self._write(line)
+            return
+        self._pending.append(line)
         self._added += 1
         mine = self._added
         async with self._lock():
@@ -71,7 +83,7 @@ class Journal:
                 return  # a sync that started after our line was added carried it
             lines, upto = self._pending, self._added
             self._pending = []
-            await asyncio.to_thread(self._write, b"".join(lines))
+            await asyncio.to_thread(self._write_and_sync, b"".join(lines))
             self._synced = upto
 
     def _lock(self) -> asyncio.Lock:
@@ -85,6 +97,9 @@ class Journal:
     def _write(self, data: bytes) -> None:
         while data:
             data = data[os.write(self._fd, data) :]
+
+    def _write_and_sync(self, data: bytes) -> None:
+        self._write(data)
         os.fdatasync(self._fd)
 
     def clear(self) -> None:

@@ -139,7 +139,7 @@ class SenderJournal:
     def __init__(self, settings: Settings) -> None:
         self.name = settings.sender_name
         try:
-            self.journal = Journal(settings.outbox_journal_path)
+            self.journal = Journal(settings.outbox_journal_path, settings.outbox_journal_sync)
         except JournalBusy:
             # A second sender on this machine without a name of its own: it runs under a
             # name for this process only, so its rows fall back on the lease if it dies.
@@ -147,7 +147,7 @@ class SenderJournal:
             log.warning(
                 "sender %s is running already; this one is %s", settings.sender_name, self.name
             )
-            self.journal = Journal(journal_path(settings, self.name))
+            self.journal = Journal(journal_path(settings, self.name), settings.outbox_journal_sync)
         self.started = False
         self.passes = 0  # passes of this process under this name running now
         self._counting = threading.Lock()  # each pass calls from its own database thread

@@ -11,9 +11,12 @@ import pytest
 from mail.journal import Journal, JournalBusy
 
 
-def test_accepted_rows_are_read_back_by_the_next_sender_of_the_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", [False, True], ids=["written", "synced"])
+def test_accepted_rows_are_read_back_by_the_next_sender_of_the_name(
+    tmp_path: Path, sync: bool
+) -> None:
     path = tmp_path / "journal" / "sender-a.journal"
-    first = Journal(path)
+    first = Journal(path, sync)
 
     async def accept_several() -> None:
         # Several connections' answers at once share syncs; each returns only once its own
