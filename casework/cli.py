@@ -51,6 +51,7 @@ def cmd_web(_: argparse.Namespace) -> int:
         factory=True,
         host=settings.web_host,
         port=settings.web_port,
+        workers=max(1, settings.web_workers),
         log_level="warning",
         proxy_headers=False,
     )

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Web processes behind the one port (uvicorn's workers); each has its own connection
+    # pool and its own rate-limit counters.
+    web_workers: int = 1
     base_url: str = "http://127.0.0.1:8000"
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
