@@ -34,7 +34,7 @@ from db.session import transaction
 from mail import sender as mailer
 from mail.catcher import free_port
 from mail.sender import deliver_due
-from tests.support import audit_kinds, count, make_case, wait_until
+from tests.support import SQLITE_ONLY, audit_kinds, count, make_case, wait_until
 
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 LETTER = RenderedEmail(
@@ -467,6 +467,7 @@ def duplicates(handler: Recorder) -> int:
     return sum(seen.values()) - len(seen)
 
 
+@SQLITE_ONLY  # two processes and a file lock; the claims' SQL is the other tests' on both
 def test_a_second_sender_of_the_same_name_runs_under_one_of_its_own(
     configured: Settings, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
