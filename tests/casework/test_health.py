@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 
 from core.settings import PROJECT_ROOT, Settings
 from db.session import transaction
 from mail.catcher import free_port
-from tests.support import SQLITE_ONLY, wait_until
+from tests.support import SQLITE_ONLY, children_running, wait_until
 
 
 def start_worker(port: int) -> subprocess.Popen[bytes]:
@@ -51,19 +50,6 @@ def test_the_worker_says_whether_it_is_alive_and_ready(configured: Settings) -> 
         worker.wait(20)
 
 
-def web_processes(pid: int) -> int:
-    """How many worker processes the web app's first process has started."""
-    found = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            argv = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue  # gone while we looked
-        found += parent == pid and b"spawn_main" in argv
-    return found
-
-
 @SQLITE_ONLY  # the processes' start, not the database
 def test_the_web_app_runs_as_several_processes_behind_one_port(configured: Settings) -> None:
     port = free_port()
@@ -73,7 +59,8 @@ def test_the_web_app_runs_as_several_processes_behind_one_port(configured: Setti
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(base + "/readyz"), timeout=60, what="the web app")
-        wait_until(lambda: web_processes(web.pid) == 2, timeout=30, what="two web processes")
+        two = lambda: children_running(web.pid, b"spawn_main") == 2  # noqa: E731
+        wait_until(two, timeout=30, what="two web processes")
         assert all(httpx.get(base + "/readyz").status_code == 200 for _ in range(6))
     finally:
         web.send_signal(signal.SIGTERM)
