@@ -57,13 +57,14 @@ class Install:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
-def install_env(root: Path) -> dict[str, str]:
+def install_env(root: Path, database_url: str = "") -> dict[str, str]:
     """This process's environment with every Casework setting at its default but the
-    places: a var directory in `root` and a free port for everything that listens."""
+    places: a var directory in `root` (with the SQLite database, unless `database_url`
+    names another) and a free port for everything that listens."""
     web, smtp = free_port(), free_port()
     values = {
         "CASEWORK_VAR_DIR": str(root / "var"),
-        "CASEWORK_DATABASE_URL": f"sqlite:///{root / 'var' / 'casework.db'}",
+        "CASEWORK_DATABASE_URL": database_url or f"sqlite:///{root / 'var' / 'casework.db'}",
         "CASEWORK_WEB_PORT": str(web),
         "CASEWORK_BASE_URL": f"http://127.0.0.1:{web}",
         "CASEWORK_SMTP_PORT": str(smtp),
@@ -105,9 +106,10 @@ def prepare(reporters: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_install(root: Path, reporters: int = 20) -> Iterator[Install]:
-    """`casework run` on a throw-away var directory in `root`, ready for reports."""
-    env = install_env(root)
+def running_install(root: Path, reporters: int = 20, database_url: str = "") -> Iterator[Install]:
+    """`casework run` on a throw-away var directory in `root`, ready for reports; on SQLite
+    there, or on the empty database `database_url` names."""
+    env = install_env(root, database_url)
     # This process reads the same database and talks to the same Prefect server.
     os.environ.update(env)
     get_settings.cache_clear()

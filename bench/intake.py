@@ -15,9 +15,10 @@ Both get the same client: 20 reporters at once, 60 reports in all (3 each), time
 POST going out to its answer. Between rounds the install is left to go quiet (every case's
 flow has reached its first human step and the outbox is empty), so each round starts where
 the last one started. Samples of all rounds are pooled. Goal: intake p99 at most 1.5 times
-the floor's. CASEWORK_BENCH_ROUNDS sets the number of rounds (3).
+the floor's. CASEWORK_BENCH_ROUNDS sets the number of rounds (3). `--database-url` runs the
+install on an empty PostgreSQL database instead (it is migrated and seeded, not dropped).
 
-    python bench/intake.py [--reports 60] [--clients 20] [--rounds 3]
+    python bench/intake.py [--reports 60] [--clients 20] [--rounds 3] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[Side, Side]:
     floors: list[Burst] = []
     intakes: list[Burst] = []
     floor_dir = root / "floor"
-    with running_install(root / "install", reporters=args.clients) as install:
+    with running_install(root / "install", args.clients, args.database_url) as install:
         cookies = signed_in_cookies(install, install.reporters)
         from mail.catcher import free_port
 
@@ -298,10 +299,11 @@ def run(args: argparse.Namespace, root: Path) -> tuple[Side, Side]:
 def report(args: argparse.Namespace, floor: Side, intake: Side) -> None:
     line = "-" * 66
     count = args.reports * args.rounds
+    backend = "PostgreSQL" if args.database_url else "SQLite"
     print()
     print(
         f"Intake POST, {args.clients} reporters at once, {args.reports} reports a round, "
-        f"{args.rounds} round(s): {count} each"
+        f"{args.rounds} round(s): {count} each, on {backend}"
     )
     print(line)
     print(f"{'':<16}{'p50 ms':>10}{'p99 ms':>10}{'reports/s':>12}")
@@ -317,7 +319,7 @@ def report(args: argparse.Namespace, floor: Side, intake: Side) -> None:
         f"p99 ratio {ratio:.2f}, goal <= {P99_RATIO_GOAL}: "
         f"{'ok' if ratio <= P99_RATIO_GOAL else 'MISSED'}"
     )
-    where = f"{args.clients} clients"
+    where = f"{args.clients} clients" + (", PostgreSQL" if args.database_url else "")
     save(
         "intake",
         [
@@ -341,6 +343,12 @@ def report(args: argparse.Namespace, floor: Side, intake: Side) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=60)
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default="",
+        help="run the install on this empty PostgreSQL database rather than SQLite",
+    )
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument(
         "--rounds", type=int, default=max(1, int(os.environ.get("CASEWORK_BENCH_ROUNDS", "3")))
