@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from casework.handoff import handoff_once, next_wait
 from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_once
 from core.settings import get_settings
@@ -49,14 +50,31 @@ async def run_reconciler(stop: asyncio.Event, beats: Heartbeats | None = None) -
 RECONCILER = "reconciler"
 
 
+async def run_handoff(stop: asyncio.Event) -> None:
+    """Start new cases' flows and deliver stored decisions as soon as they are there."""
+    settings = get_settings()
+    wait = settings.handoff_seconds
+    while not stop.is_set():
+        handed, waiting = 0, 1
+        try:
+            handed, waiting = await asyncio.to_thread(handoff_once)
+        except Exception:
+            log.exception("hand-off pass failed")
+        wait = next_wait(
+            settings.handoff_seconds, settings.reconcile_seconds, wait, handed, waiting
+        )
+        await pause(stop, wait)
+
+
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Send mail and reconcile, each in its own task so a long letter never delays the other;
-    answer health probes beside them (the sender shares the probes' event loop)."""
+    """Send mail, hand work to Prefect and reconcile, each in its own task so a long letter
+    never delays the others; answer health probes beside them (on the sender's loop)."""
     settings = get_settings()
     # A pass that has not ended in ten rounds' time (at least five minutes) is stuck.
     beats = Heartbeats({RECONCILER: max(300.0, 10 * settings.reconcile_seconds)})
     await asyncio.gather(
         run_sender(stop, idle_seconds),
+        run_handoff(stop),
         run_reconciler(stop, beats),
         serve_health(settings, beats, stop),
     )

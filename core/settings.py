@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = 60 * 1024 * 1024
 
     reconcile_seconds: float = 10.0
+    # How often the worker hands new cases and stored decisions to Prefect (the web app
+    # never calls it for them); it waits longer, up to `reconcile_seconds`, while they wait.
+    handoff_seconds: float = 0.2
     # Health and readiness for a process without a web app of its own: the worker answers
     # /healthz and /readyz here, the runner /health (Prefect's runner webserver); 0 is off.
     # Give each process on a machine its own port.
