@@ -111,11 +111,12 @@ def install_env(root: Path) -> dict[str, str]:
 class Install:
     """`casework run` in its own directory, and the floor's runner beside it."""
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, env: dict[str, str], floor: bool = True) -> None:
         from core.settings import get_settings
 
         self.root = root
         self.env = env
+        self.floor = floor
         self.settings = get_settings()
         self.mail = MailStore(self.settings.devmail_dir)
         self.line = Lifeline()
@@ -130,8 +131,10 @@ class Install:
         self.spawn("casework-run", [sys.executable, "-m", "casework.cli", "run"])
         health = self.settings.prefect_api_url + "/health"
         wait_for(lambda: self.alive() and self.answers(health), 300, "Prefect server", 0.5)
-        self.spawn("floor-runner", [sys.executable, __file__, "--floor-runner"])
-        names = [f"{slug}/{slug}" for slug in slugs()] + [f"{FLOOR_FLOW}/{FLOOR_FLOW}"]
+        names = [f"{slug}/{slug}" for slug in slugs()]
+        if self.floor:
+            self.spawn("floor-runner", [sys.executable, __file__, "--floor-runner"])
+            names.append(f"{FLOOR_FLOW}/{FLOOR_FLOW}")
         wait_for(lambda: self.alive() and all(map(self.deployed, names)), 300, "install", 0.5)
         wait_for(lambda: self.alive() and self.answers("/healthz"), 60, "web app", 0.5)
 
