@@ -20,7 +20,7 @@ mail catcher keep: where the time goes between the POST and the email.
     .venv/bin/python bench/hop.py [--hops 20]
 
 Over 400 lines on purpose: the install, the hops, the floor and the breakdown are read
-together, and the floor's runner must be this same file.
+together.
 """
 
 from __future__ import annotations
@@ -53,6 +53,14 @@ from casework.run import Lifeline, prefect_env  # noqa: E402
 from mail.catcher import MailStore, StoredMail, free_port  # noqa: E402
 
 T = TypeVar("T")
+# The floor's runner is started with -c, not as this file: multiprocessing runs a runner's
+# main module again in every flow-run process, and this file's imports (the mail catcher,
+# the supervisor) are nothing a bare flow needs. Ours re-runs `casework.cli`, whose imports
+# its warm process has already made (flows/warm_start.py).
+FLOOR_RUNNER = (
+    f"import sys; sys.path[:0] = [{str(ROOT / 'bench')!r}, {str(ROOT)!r}]; "
+    "import hop; hop.floor_runner()"
+)
 BENCH = "hop"
 RATIO_GOAL = 1.5
 ABSOLUTE_GOAL_S = 3.0
@@ -133,7 +141,7 @@ class Install:
         wait_for(lambda: self.alive() and self.answers(health), 300, "Prefect server", 0.5)
         names = [f"{slug}/{slug}" for slug in slugs()]
         if self.floor:
-            self.spawn("floor-runner", [sys.executable, __file__, "--floor-runner"])
+            self.spawn("floor-runner", [sys.executable, "-c", FLOOR_RUNNER])
             names.append(f"{FLOOR_FLOW}/{FLOOR_FLOW}")
         wait_for(lambda: self.alive() and all(map(self.deployed, names)), 300, "install", 0.5)
         wait_for(lambda: self.alive() and self.answers("/healthz"), 60, "web app", 0.5)
@@ -653,7 +661,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--floor-runner"]:
-        floor_runner()
-    else:
-        main()
+    main()
