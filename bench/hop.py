@@ -344,6 +344,7 @@ class Prefect:
                 hop.marks[label] = when
         tasks = self.task_runs(hop.run_id, hop.started)
         hop.tasks = len(tasks)
+        hop.task_seconds = [(name, end - start) for name, start, end in tasks]
         if tasks:
             hop.marks["first task started"] = tasks[0][1]
 
@@ -366,6 +367,7 @@ class Hop:
     ended: float
     marks: dict[str, float] = field(default_factory=dict)
     tasks: int = 0
+    task_seconds: list[tuple[str, float]] = field(default_factory=list)  # (name, seconds)
 
     @property
     def seconds(self) -> float:
@@ -556,6 +558,15 @@ def breakdown(hops: list[Hop]) -> list[tuple[str, float, float]]:
     return rows
 
 
+def task_medians(hops: list[Hop]) -> list[tuple[str, float]]:
+    """Each task's median run time over the hops, in the order they first ran."""
+    found: dict[str, list[float]] = {}
+    for hop in hops:
+        for name, took in hop.task_seconds:
+            found.setdefault(name.rsplit("-", 1)[0], []).append(took)
+    return [(name, statistics.median(times)) for name, times in found.items()]
+
+
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile: with 20 hops, p99 is the slowest."""
     ordered = sorted(values)
@@ -588,6 +599,9 @@ def report(hops: list[Hop], floors: list[Hop]) -> list[Figure]:
         print(f"\nWhere the time goes ({name}, medians; 'took' is the time since the mark above):")
         for mark, at, took in breakdown(rows):
             print(f"  {mark:32}{at:>7.2f} s   took {took:>5.2f} s")
+    print("\nTask runs of a hop (median seconds each, as Prefect's server recorded them):")
+    for name, took in task_medians(hops):
+        print(f"  {name:32}{took:>7.3f} s")
     return [
         Figure(
             BENCH,

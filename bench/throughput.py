@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -60,6 +61,7 @@ class Proc:
     pid: int
     ppid: int
     ticks: int  # CPU used by the process and by the children it has reaped
+    reaped: int  # CPU used by the children it has reaped, alone
     argv: str
 
 
@@ -78,7 +80,8 @@ def processes() -> dict[int, Proc]:
         # utime, stime, cutime, cstime: a flow run that has ended is counted in the fork
         # server that reaped it, so the runner's tree keeps its CPU.
         ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))
-        found[int(entry)] = Proc(int(entry), int(fields[1]), ticks, argv)
+        reaped = int(fields[13]) + int(fields[14])
+        found[int(entry)] = Proc(int(entry), int(fields[1]), ticks, reaped, argv)
     return found
 
 
@@ -115,6 +118,9 @@ class Roles:
             roots[f"runner {n} + its flow runs"] = [runner]
         found = {role: tree([p.pid for p in ps], children) for role, ps in roots.items()}
         found["submitter (this process)"] = {me}
+        # Flow runs: the children of each runner's fork server (flows/warm_start.py).
+        servers = {p.pid for p in ours if "multiprocessing.forkserver" in p.argv}
+        found[RUNS] = {p.pid for p in ours if p.ppid in servers}
         for role, name in self.databases.items():
             found[role] = {
                 p.pid
@@ -122,6 +128,15 @@ class Roles:
                 if p.argv.startswith("postgres:") and f" {name} " in p.argv
             }
         return found
+
+
+RUNS = "flow runs"
+ENDED = "PostgreSQL, ended connections (all DBs)"
+
+
+def is_postmaster(proc: Proc) -> bool:
+    """PostgreSQL's server process: the parent of every connection's backend."""
+    return proc.ppid == 1 and "postgres" in proc.argv.split(" ", 1)[0] and " -D " in proc.argv
 
 
 def tree(roots: list[int], children: dict[int, list[int]]) -> set[int]:
@@ -141,16 +156,21 @@ class Sampler:
 
     roles: Roles
     samples: list[tuple[float, dict[str, int], tuple[int, int]]] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)  # flow runs under way, at each sample
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def sample(self) -> None:
         procs = processes()
         by_role = self.roles.of(procs, os.getpid())
+        self.running.append(len(by_role.pop(RUNS)))
         ticks = {
             role: sum(procs[pid].ticks for pid in pids if pid in procs)
             for role, pids in by_role.items()
         }
+        # A connection's backend that has ended is counted by the server process that
+        # reaped it, with every other database's on this server.
+        ticks[ENDED] = sum(p.reaped for p in procs.values() if is_postmaster(p))
         self.samples.append((time.monotonic(), ticks, machine_ticks()))
 
     def start(self) -> None:
@@ -200,6 +220,8 @@ class Round:
     seconds: float  # first submission to the last case's first request
     steady: float  # cases per minute between the first and the last first request
     cpu: dict[str, tuple[float, float, float]]
+    runs: tuple[float, int]  # flow runs under way at once: on average, at most
+    allowed: int  # flow runs the runners work at once, together
 
     @property
     def per_minute(self) -> float:
@@ -246,7 +268,13 @@ def measure(runners: int, count: int, roles: Roles) -> Round:
     finally:
         sampler.stop()
     steady = (len(times) - 1) / (times[-1] - times[0]) * 60 if times[-1] > times[0] else 0.0
-    return Round(runners, count, submitted, times[-1] - started, steady, sampler.cores())
+    from core.settings import get_settings
+
+    runs = (statistics.mean(sampler.running), max(sampler.running))
+    allowed = runners * get_settings().flow_runs_at_once
+    return Round(
+        runners, count, submitted, times[-1] - started, steady, sampler.cores(), runs, allowed
+    )
 
 
 # --- the databases and the install -----------------------------------------------------------
@@ -341,11 +369,18 @@ def limit(r: Round) -> str:
         f"on average, {peak:.2f} at its busiest); the busiest single process, "
         f"{single[0]}, used {single[1][0]:.2f} of the one core it can use."
     )
+    words += (
+        f" Flow runs under way at once: {r.runs[0]:.1f} on average, {r.runs[1]} at most, "
+        f"of the {r.allowed} the runners allow."
+    )
+    limits = []
     if machine >= 0.9 * cores:
-        return "the CPUs were the limit: " + words
+        limits.append("the CPUs")
     if single[1][0] >= 0.9:
-        return f"{single[0]} was the limit: " + words
-    return "nothing was saturated: " + words
+        limits.append(single[0])
+    if r.runs[0] >= 0.8 * r.allowed:
+        limits.append("the runners' flow runs at once (CASEWORK_RUNNER_LIMIT)")
+    return f"limited by {' and '.join(limits) or 'nothing saturated'}: {words}"
 
 
 def main() -> None:
