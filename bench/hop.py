@@ -77,8 +77,13 @@ ANSWERS = {
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
 
-def wait_for(check: Callable[[], T | None], seconds: float, what: str, every: float = 0.02) -> T:
-    """Poll `check` until it returns something; fail saying what never came."""
+def wait_for(check: Callable[[], T | None], seconds: float, what: str, every: float = 0.1) -> T:
+    """Poll `check` until it returns something; fail saying what never came.
+
+    Every figure is read from a timestamp (the catcher's, the database's, Prefect's, the
+    floor task's own), never from when a poll noticed it: polling seldom leaves the cores
+    to what is measured without changing any figure.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = check()

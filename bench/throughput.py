@@ -15,9 +15,14 @@ client as much as the runners. What is measured is the work that follows every r
 
 While a round runs, the CPU time of every process is read from /proc twice a second, by
 role: the Prefect server, each runner with its flow runs, the worker, the web app,
-PostgreSQL's connections to each database, this submitter, and the machine as a whole.
-The role that is busiest, and whether it is at a whole core (one Python process can use no
-more) or the machine at all its cores, says what becomes the limit first.
+PostgreSQL's connections to each database (and, apart, the connections that ended: a flow
+run's process opens its own), this submitter, and the machine as a whole; and how many flow
+runs are under way, against the runners' limit. Whether the machine is at all its cores,
+a one-process role at a whole core, or the runners at their limit of runs at once, says
+what becomes the limit first. The runners' CPU per case gives cases per minute per core.
+
+It needs a PostgreSQL server: CASEWORK_TEST_POSTGRES_URL (as the tests use) or --url;
+without one it says so and stops.
 
     .venv/bin/python bench/throughput.py [--cases 40] [--url postgresql://...]
 """
@@ -45,9 +50,7 @@ from hop import Install, install_env, open_cases, wait_for  # noqa: E402  (bench
 from results import Figure, save  # noqa: E402
 
 BENCH = "throughput"
-DEFAULT_URL = os.environ.get(
-    "CASEWORK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+DEFAULT_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
 TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_SECONDS = 0.5
 WARM_UP_CASES = 4
@@ -386,8 +389,13 @@ def limit(r: Round) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=40, help="cases in each round's burst")
-    parser.add_argument("--url", default=DEFAULT_URL, help="a PostgreSQL server to use")
+    parser.add_argument(
+        "--url", default=DEFAULT_URL, help="a PostgreSQL server's URL (default: the tests')"
+    )
     args = parser.parse_args()
+    if not args.url:
+        print("throughput: skipped, it needs PostgreSQL: set CASEWORK_TEST_POSTGRES_URL or --url")
+        return
     with (
         tempfile.TemporaryDirectory(prefix="casework-throughput-") as tmp,
         databases(args.url) as (ours, prefects),
