@@ -23,13 +23,15 @@ import prefect.flow_engine
 # flows and Prefect's flow engine, the modules Prefect imports only once a run is under
 # way, which every run would otherwise import again for itself (found by profiling a run's
 # process): the task engine (with the concurrency and graph modules it pulls in), anyio's
-# asyncio backend and the IDNA codec httpx encodes the server's name with.
+# asyncio backend and the IDNA codec httpx encodes the server's name with. Last,
+# flows.fork_server, which makes the TLS context every run's Prefect clients share.
 PRELOAD = [
     "prefect.flow_engine",
     "prefect.task_engine",
     "anyio._backends._asyncio",
     "encodings.idna",
     "flows.deployments",
+    "flows.fork_server",
 ]
 
 

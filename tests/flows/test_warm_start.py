@@ -51,3 +51,27 @@ def test_the_module_the_runner_was_started_as_is_preloaded(
     run_as_a_file.__spec__ = None
     monkeypatch.setitem(sys.modules, "__main__", run_as_a_file)
     assert warm_start.preloads() == warm_start.PRELOAD
+
+
+# In a process of its own: importing flows.fork_server changes Prefect's client module.
+SHARED = """
+import ssl, certifi
+import flows.fork_server
+from prefect.client.orchestration import ssl as seen_by_prefect
+bundle = certifi.where()
+first = seen_by_prefect.create_default_context(cafile=bundle)
+again = seen_by_prefect.create_default_context(cafile=bundle)
+unverifying = seen_by_prefect.create_default_context()
+print(first is again, unverifying is not first, first.verify_mode == ssl.CERT_REQUIRED,
+      seen_by_prefect.SSLContext is ssl.SSLContext,
+      seen_by_prefect.create_default_context() is not unverifying)
+"""
+
+
+def test_every_run_shares_one_verifying_tls_context() -> None:
+    """The certificate bundle is loaded once in the fork server, not per client per run;
+    the context Prefect changes after making it (not verifying) is still its own each time."""
+    found = subprocess.run(
+        [sys.executable, "-c", SHARED], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert found == ["True"] * 5
