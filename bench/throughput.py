@@ -359,6 +359,8 @@ ONE_PROCESS = ("Prefect server", "worker", "web app")
 
 def limit(r: Round) -> str:
     """What the round ran into first, in words."""
+    from core.settings import get_settings
+
     machine = r.cpu["the whole machine (everyone's)"][0]
     cores = os.cpu_count() or 1
     ours = {role: v for role, v in r.cpu.items() if not role.startswith("the whole")}
@@ -383,7 +385,15 @@ def limit(r: Round) -> str:
         limits.append(single[0])
     if r.runs[0] >= 0.8 * r.allowed:
         limits.append("the runners' flow runs at once (CASEWORK_RUNNER_LIMIT)")
-    return f"limited by {' and '.join(limits) or 'nothing saturated'}: {words}"
+    if not limits:
+        # Nothing is full: each run waits up to a poll to be taken, and the runners take
+        # only so many at once, so the rate is what that latency allows.
+        poll = get_settings().runner_poll_seconds
+        return (
+            f"nothing saturated, so the runners' latency set the rate (at most {r.allowed} "
+            f"runs at once, each waiting up to a {poll:g} s poll to be taken): {words}"
+        )
+    return f"limited by {' and '.join(limits)}: {words}"
 
 
 def main() -> None:
