@@ -55,10 +55,22 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Every benchmark in bench/ in turn (not the shared modules results.py and install.py, nor
+# table.py), then one table of all their figures (bench/table.py). A benchmark that fails
+# does not stop the others, but `make bench` fails once the table is printed. The previous
+# run's figures are removed first, so the table never shows a figure this run did not make.
+BENCH_NOT_RUN := bench/results.py bench/install.py bench/table.py
+BENCH_RESULTS := $(or $(CASEWORK_BENCH_RESULTS),var/bench)
+
 bench: $(STAMP) smtp-sink
-	@if ls bench/*.py >/dev/null 2>&1; then \
-		for b in bench/*.py; do $(BIN)/python $$b || exit 1; done; \
-	else echo "No benchmarks yet."; fi
+	@rm -f $(BENCH_RESULTS)/*.json
+	@failed=""; \
+	for b in $(filter-out $(BENCH_NOT_RUN),$(wildcard bench/*.py)); do \
+		echo "== $$b"; \
+		$(BIN)/python $$b || failed="$$failed $$b"; \
+	done; \
+	$(BIN)/python bench/table.py; \
+	if [ -n "$$failed" ]; then echo "These benchmarks failed:$$failed"; exit 1; fi
 
 # The letter benchmark sends to Postfix's smtp-sink; install postfix when it is missing and we are root.
 smtp-sink:

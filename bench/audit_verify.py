@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from case_queries import postgres_database  # noqa: E402  (bench/ is the script's folder)
+from results import Figure, save  # noqa: E402
 
 GOAL_SECONDS = 5.0
 WRITERS = 8
@@ -194,7 +195,9 @@ def writes_per_second(url: str, schools: list[int]) -> float:
     return sum(counts[n] for n in range(len(schools))) / WRITE_SECONDS
 
 
-def run_backend(label: str, url: str, args: argparse.Namespace, var: Path) -> list[str]:
+def run_backend(
+    label: str, url: str, args: argparse.Namespace, var: Path
+) -> tuple[list[str], list[Figure]]:
     from core.settings import get_settings
     from db.audit import verify_chain
     from db.session import dispose_engine, reading
@@ -223,6 +226,27 @@ def run_backend(label: str, url: str, args: argparse.Namespace, var: Path) -> li
         f"   goal < {GOAL_SECONDS:.0f} s: {ok}",
         f"    it said: {said}",
     ]
+    events = f"{args.events:,} events"
+    figures = [
+        Figure(
+            "audit_verify",
+            f"{label}: casework audit verify, {events}",
+            took,
+            "s",
+            floor,
+            f"< {GOAL_SECONDS:.0f} s",
+            took < GOAL_SECONDS,
+        ),
+        Figure(
+            "audit_verify",
+            f"{label}: verify_chain in process, {events}",
+            in_process,
+            "s",
+            floor,
+            "",
+            None,
+        ),
+    ]
     if url.startswith("postgresql"):
         print(f"{label}: concurrent writers ...", flush=True)
         one = writes_per_second(url, schools[:1])
@@ -237,7 +261,27 @@ def run_backend(label: str, url: str, args: argparse.Namespace, var: Path) -> li
             f"  schools apart / together: {apart / together:.1f}x"
             f"   goal > 1: {'ok' if apart > together else 'MISSED'}",
         ]
-    return lines
+        figures += [
+            Figure(
+                "audit_verify",
+                f"{label}: {WRITERS} writers at {WRITERS} schools (floor: 1 writer)",
+                apart,
+                "events/s",
+                one,
+                f"> {WRITERS} writers at 1 school",
+                apart > together,
+            ),
+            Figure(
+                "audit_verify",
+                f"{label}: {WRITERS} writers at 1 school (floor: 1 writer)",
+                together,
+                "events/s",
+                one,
+                "",
+                None,
+            ),
+        ]
+    return lines, figures
 
 
 def main() -> None:
@@ -251,19 +295,23 @@ def main() -> None:
     os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"  # no Prefect is involved
     backends = [args.backend] if args.backend else ["sqlite", "postgres"]
     lines: list[str] = []
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="casework-bench-") as tmp:
         if "sqlite" in backends:
             url = f"sqlite:///{Path(tmp) / 'casework.db'}"
-            lines += run_backend("SQLite", url, args, Path(tmp) / "var-sqlite")
+            found = run_backend("SQLite", url, args, Path(tmp) / "var-sqlite")
+            lines, figures = lines + found[0], figures + found[1]
         if "postgres" in backends and not args.url:
             lines.append("PostgreSQL skipped: set CASEWORK_TEST_POSTGRES_URL or pass --url.")
         elif "postgres" in backends:
             url, drop = postgres_database(args.url)
             try:
-                lines += run_backend("PostgreSQL", url, args, Path(tmp) / "var-postgres")
+                found = run_backend("PostgreSQL", url, args, Path(tmp) / "var-postgres")
+                lines, figures = lines + found[0], figures + found[1]
             finally:
                 drop()
     print("\n".join(lines))
+    save("audit_verify", figures)
 
 
 if __name__ == "__main__":

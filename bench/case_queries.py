@@ -458,6 +458,29 @@ def main() -> None:
                 drop()
     for label, timings in results:
         report(label, args.cases, timings)
+    save_figures(args.cases, results)
+
+
+def save_figures(cases: int, results: list[tuple[str, list[Timing]]]) -> None:
+    """Each line's p99 against the floor's p99, for `make bench`'s table (bench/results.py)."""
+    from results import Figure, save
+
+    figures = []
+    for label, timings in results:
+        floor, lines = timings[0], timings[1:]
+        figures += [
+            Figure(
+                "case_queries",
+                f"{label}, {cases:,} cases: {timing.name}, p99",
+                timing.p99,
+                "ms",
+                floor.p99,
+                f"< {GOAL_MS:.0f} ms",
+                timing.p99 < GOAL_MS,
+            )
+            for timing in lines
+        ]
+    save("case_queries", figures)
 
 
 if __name__ == "__main__":

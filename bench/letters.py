@@ -394,6 +394,59 @@ def report(
         f"Floor peak RSS {max(run.peak_rss_mb for run in floors):.0f} MB (it holds every message)."
     )
     print(f"Queueing the letter (the send_parent_letter step) took {queue_seconds:.1f} s.")
+    save_figures(queued, floors, senders, ratios, peak_rss, duplicates, unsent)
+
+
+def save_figures(
+    queued: int,
+    floors: list[Run],
+    senders: list[SenderRun],
+    ratios: list[float],
+    peak_rss: float,
+    duplicates: int,
+    unsent: int,
+) -> None:
+    """The figures above, for `make bench`'s table (bench/results.py)."""
+    from results import Figure, save
+
+    # The round whose ratio is the median (the lower one of an even number), so the table's
+    # ratio is a ratio one round measured.
+    middle = ratios.index(statistics.median_low(ratios))
+    rate, floor_rate = senders[middle].run.rate, floors[middle].rate
+    name = f"letter to {queued:,} parents"
+    save(
+        "letters",
+        [
+            Figure(
+                "letters",
+                f"{name}, sender rate (median round)",
+                rate,
+                "messages/s",
+                floor_rate,
+                f"ratio >= {RATIO_GOAL}",
+                rate / floor_rate >= RATIO_GOAL,
+            ),
+            Figure(
+                "letters",
+                f"{name}, sender peak RSS",
+                peak_rss,
+                "MB",
+                None,
+                f"<= {RSS_GOAL_MB} MB",
+                peak_rss <= RSS_GOAL_MB,
+            ),
+            Figure(
+                "letters",
+                f"{name}, duplicates at the sink",
+                duplicates,
+                "messages",
+                None,
+                "0",
+                duplicates == 0,
+            ),
+            Figure("letters", f"{name}, rows left unsent", unsent, "rows", None, "0", unsent == 0),
+        ],
+    )
 
 
 def verdict(ok: bool) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env, prefect_server_command, prefect_server_env
+from core.logs import configure_logging
 from core.settings import get_settings
 
 
@@ -50,6 +51,7 @@ def cmd_web(_: argparse.Namespace) -> int:
         factory=True,
         host=settings.web_host,
         port=settings.web_port,
+        workers=max(1, settings.web_workers),
         log_level="warning",
         proxy_headers=False,
     )
@@ -71,7 +73,14 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_runner(_: argparse.Namespace) -> int:
-    os.environ.update(prefect_env(get_settings()))
+    settings = get_settings()
+    os.environ.update(prefect_env(settings))
+    if settings.health_port:  # Prefect's runner webserver: GET /health
+        os.environ.update(
+            PREFECT_RUNNER_SERVER_ENABLE="true",
+            PREFECT_RUNNER_SERVER_HOST=settings.health_host,
+            PREFECT_RUNNER_SERVER_PORT=str(settings.health_port),
+        )
     from flows.deployments import serve_all
 
     # Prefect's runner answers SIGTERM by exiting from a signal handler, which leaves its
@@ -367,7 +376,7 @@ def _retention(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings().log_format)
     # Keep the console to what a person starting Casework needs to read.
     for noisy in ("httpx", "alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from casework.handoff import handoff_once, next_wait
+from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from core.settings import get_settings
 from mail.sender import deliver_due
@@ -32,7 +34,7 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
             await pause(stop, idle_seconds)
 
 
-async def run_reconciler(stop: asyncio.Event) -> None:
+async def run_reconciler(stop: asyncio.Event, beats: Heartbeats | None = None) -> None:
     """Reconcile with Prefect every `reconcile_seconds` until `stop`: this worker's turn
     comes when no other worker is making a pass (casework/reconciler.py)."""
     settings = get_settings()
@@ -41,9 +43,39 @@ async def run_reconciler(stop: asyncio.Event) -> None:
             await asyncio.to_thread(reconcile_if_elected)
         except Exception:
             log.exception("reconciler pass failed")
+        if beats is not None:
+            beats.beat(RECONCILER)
         await pause(stop, settings.reconcile_seconds)
 
 
+RECONCILER = "reconciler"
+
+
+async def run_handoff(stop: asyncio.Event) -> None:
+    """Start new cases' flows and deliver stored decisions as soon as they are there."""
+    settings = get_settings()
+    wait = settings.handoff_seconds
+    while not stop.is_set():
+        handed, waiting = 0, 1
+        try:
+            handed, waiting = await asyncio.to_thread(handoff_once)
+        except Exception:
+            log.exception("hand-off pass failed")
+        wait = next_wait(
+            settings.handoff_seconds, settings.reconcile_seconds, wait, handed, waiting
+        )
+        await pause(stop, wait)
+
+
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Send mail and reconcile, each in its own task so a long letter never delays the other."""
-    await asyncio.gather(run_sender(stop, idle_seconds), run_reconciler(stop))
+    """Send mail, hand work to Prefect and reconcile, each in its own task so a long letter
+    never delays the others; answer health probes beside them (on the sender's loop)."""
+    settings = get_settings()
+    # A pass that has not ended in ten rounds' time (at least five minutes) is stuck.
+    beats = Heartbeats({RECONCILER: max(300.0, 10 * settings.reconcile_seconds)})
+    await asyncio.gather(
+        run_sender(stop, idle_seconds),
+        run_handoff(stop),
+        run_reconciler(stop, beats),
+        serve_health(settings, beats, stop),
+    )

@@ -82,4 +82,4 @@ def evidence_files() -> FileStore:
 
 def letter_files() -> FileStore:
     """Print-ready PDFs of letters to parents who asked for post."""
-    return FileStore(get_settings().var_dir / "letters")
+    return FileStore(get_settings().letters_dir)

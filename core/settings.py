@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -25,11 +26,24 @@ class Settings(BaseSettings):
 
     dev_mode: bool = True
     var_dir: Path = PROJECT_ROOT / "var"
+    # Evidence and print-ready letters: on several machines, a directory every one of them
+    # mounts (NFS, SMB); empty means `var_dir`.
+    files_dir: str = ""
     database_url: str = ""
+    # Each process's connection pool (PostgreSQL): max_connections on the server must cover
+    # (pool + overflow) for every web, worker and runner process and each flow run's own.
+    db_pool_size: int = 10
+    db_pool_overflow: int = 30
+    # "text" for people reading a console; "json" for a log collector: one object per line,
+    # with the case id and flow run id as fields whenever a line is about one.
+    log_format: Literal["text", "json"] = "text"
     secret_key: SecretStr = SecretStr(DEV_SECRET)
 
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Web processes behind the one port (uvicorn's workers); each has its own connection
+    # pool and its own rate-limit counters.
+    web_workers: int = 1
     base_url: str = "http://127.0.0.1:8000"
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
@@ -107,6 +121,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = 60 * 1024 * 1024
 
     reconcile_seconds: float = 10.0
+    # How often the worker hands new cases and stored decisions to Prefect (the web app
+    # never calls it for them); it waits longer, up to `reconcile_seconds`, while they wait.
+    handoff_seconds: float = 0.2
+    # Health and readiness for a process without a web app of its own: the worker answers
+    # /healthz and /readyz here, the runner /health (Prefect's runner webserver); 0 is off.
+    # Give each process on a machine its own port.
+    health_host: str = "127.0.0.1"
+    health_port: int = 0
 
     # When each term starts (autumn, spring, summer, as MM-DD): the dashboard offers these
     # terms, and the worker emails the chair of governors the report of a term once it ends.
@@ -127,9 +149,19 @@ class Settings(BaseSettings):
     outbox_stale_sending_seconds: float = 300.0
     outbox_claim_batch: int = 500  # rows claimed per transaction
     outbox_record_batch: int = 50  # most outcomes written per transaction
+    # Each sender's name, unique across the installation (empty: this machine's hostname).
+    # A sender started again under the same name reads its predecessor's crash journal
+    # (mail/journal.py) and carries on at once; the journal must be on this machine's disk.
+    sender_name: str = ""
+    outbox_journal_dir: str = ""  # empty: `var_dir`/outbox-journal
+    # Sync each journal line to disk too (a power cut, not just a killed process); the
+    # sender then goes as fast as the disk syncs (see docs/DECISIONS.md).
+    outbox_journal_sync: bool = False
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
+        if not self.sender_name:
+            self.sender_name = socket.gethostname()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'casework.db'}"
         if not self.dev_mode and self.secret_key.get_secret_value() == DEV_SECRET:
@@ -158,8 +190,23 @@ class Settings(BaseSettings):
         return parse_term_starts(self.term_starts)
 
     @property
+    def files_path(self) -> Path:
+        """Where evidence and print files live: shared between machines when `files_dir` is set."""
+        return Path(self.files_dir) if self.files_dir else self.var_dir
+
+    @property
     def evidence_dir(self) -> Path:
-        return self.var_dir / "evidence"
+        return self.files_path / "evidence"
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.files_path / "letters"
+
+    @property
+    def outbox_journal_path(self) -> Path:
+        """This sender's crash journal."""
+        folder = Path(self.outbox_journal_dir) if self.outbox_journal_dir else self.var_dir
+        return folder / "outbox-journal" / f"{self.sender_name}.journal"
 
     @property
     def flow_runs_at_once(self) -> int:

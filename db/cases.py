@@ -360,9 +360,9 @@ def waiting_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]
 def set_flow_run(session: Session, case_id: int, run_id: str) -> bool:
     """Remember the case's flow run (once) and record that it started.
 
-    One conditional UPDATE: the web app's start and the reconciler's may both create the
-    run (Prefect's idempotency key gives them the same one) and both get here at once; only
-    the first records that it started.
+    One conditional UPDATE: two starters (the hand-off loops of two workers, or one and the
+    reconciler) may both create the run (Prefect's idempotency key gives them the same one)
+    and both get here at once; only the first records that it started.
     """
     result = session.execute(
         update(Case)

@@ -392,6 +392,9 @@ class OutboxMessage(Base):
         str_enum(OutboxStatus), default=OutboxStatus.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The sender holding a `sending` row (its `sender_name`): read back from its crash
+    # journal when it starts again (mail/journal.py).
+    claimed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

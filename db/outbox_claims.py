@@ -112,7 +112,7 @@ def claim_due(
         found = lock_due(session, due_queries(settings, now, thorough), limit)
         texts = bodies_of(session, {r.body_id for r in found}, bodies)
         if found:
-            mark_sending(session, [r.id for r in found], now)
+            mark_sending(session, [r.id for r in found], now, settings.sender_name)
     return [claimed(r, texts[r.body_id]) for r in found]
 
 
@@ -171,8 +171,8 @@ def read_bodies(session: Session, ids: set[int]) -> dict[int, Body]:
     return {row.id: (row.subject, row.text_body, row.html_body) for row in found}
 
 
-def mark_sending(session: Session, ids: list[int], now: datetime) -> None:
-    """Take the rows, counting the attempt; their lease starts now."""
+def mark_sending(session: Session, ids: list[int], now: datetime, sender: str) -> None:
+    """Take the rows for `sender`, counting the attempt; their lease starts now."""
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids))
@@ -180,6 +180,7 @@ def mark_sending(session: Session, ids: list[int], now: datetime) -> None:
             status=OutboxStatus.SENDING,
             attempts=OutboxMessage.attempts + 1,
             next_attempt_at=now,
+            claimed_by=sender,
         )
         .execution_options(synchronize_session=False)
     )
@@ -227,13 +228,44 @@ def renew_leases(ids: Sequence[int]) -> None:
 def release(ids: Sequence[int]) -> None:
     """Give back rows claimed but never tried (shutdown): due now, the attempt not counted."""
     with transaction() as session:
-        update_sending(
-            session,
-            ids,
-            status=OutboxStatus.PENDING,
-            next_attempt_at=utcnow(),
-            attempts=OutboxMessage.attempts - 1,
-        )
+        give_back(session, ids)
+
+
+def give_back(session: Session, ids: Sequence[int]) -> None:
+    update_sending(
+        session,
+        ids,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=utcnow(),
+        attempts=OutboxMessage.attempts - 1,
+    )
+
+
+def recover_sender(sender: str, accepted: set[int]) -> tuple[int, int]:
+    """After `sender` died: its rows the server `accepted` (from its journal) are sent; the
+    rest it held are due again now, their attempt not counted. Returns (sent, due again).
+
+    Only for a sender starting under the dead one's name, before it claims anything.
+    """
+    now = utcnow()
+    with transaction() as session:
+        held = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == sender
+            )
+        ).all()
+        sent = [i for i in held if i in accepted]
+        if sent:
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.kind).where(
+                    OutboxMessage.id.in_(sent)
+                )
+            ).all()
+            mark_sent(session, rows, now)
+        again = [i for i in held if i not in accepted]
+        if again:
+            give_back(session, again)
+    return len(sent), len(again)
 
 
 # --- recording what the server said -----------------------------------------------------
@@ -249,7 +281,18 @@ def record_outcomes(settings: Settings, results: Sequence[tuple[Claimed, SendRes
                 record_failure(session, settings, row, result, now)
 
 
-def mark_sent(session: Session, rows: Sequence[Claimed], now: datetime) -> None:
+class SentRow(Protocol):
+    """What marking a row sent needs to know of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def case_id(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+
+
+def mark_sent(session: Session, rows: Sequence[SentRow], now: datetime) -> None:
     """Mark the rows sent, with an audit event on each one's case."""
     if rows:
         session.execute(

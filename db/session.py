@@ -35,8 +35,13 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    settings = get_settings()
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=30, json_serializer=stored_json
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_overflow,
+        json_serializer=stored_json,
     )
 
 
@@ -88,6 +93,16 @@ class _Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.writer = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of one process that wait for it in
+        # SQLite's busy handler sleep in growing steps (up to 100 ms) and are woken in no
+        # order, so under a burst the lock sits idle between writers and an unlucky one
+        # waits for seconds. They queue here instead: handed over the moment it is free.
+        # (Other processes still meet at SQLite's own lock.)
+        # Re-entrant, so a thread that nests a unit of work meets SQLite's own lock (and its
+        # timeout) as before, rather than waiting on itself for ever.
+        self.write_turn: threading.RLock | None = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        )
         options: dict[str, Any] = {READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":
             options["postgresql_readonly"] = True  # the server refuses any write
@@ -130,8 +145,18 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
 @contextmanager
 def transaction(url: str | None = None) -> Iterator[Session]:
     """One unit of work: commits on success, rolls back on any error."""
-    with session_factory(url)() as session, session.begin():
+    database = _database(url or get_settings().database_url)
+    with _turn(database.write_turn), database.writer() as session, session.begin():
         yield session
+
+
+@contextmanager
+def _turn(lock: threading.RLock | None) -> Iterator[None]:
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
 
 
 @contextmanager

@@ -43,6 +43,7 @@ from prefect.settings import (
 from prefect.states import Cancelled, Cancelling, Crashed, Scheduled, Suspended
 
 from core.enums import AuditKind, IncidentType
+from core.logs import about_case
 from db.approvals import get_approval
 from db.audit import record_event
 from db.cases import get_case, set_flow_run
@@ -358,13 +359,15 @@ def mark_crashed(flow_run_id: str, silence: timedelta) -> bool:
 
 def start_flow_safely(case_id: int, kind: IncidentType) -> bool:
     """Start the case's flow now if Prefect answers; otherwise the reconciler starts it later."""
-    try:
-        run_id = start_case_flow(case_id, kind)
-    except Exception as exc:
-        log.warning("case %s: flow not started yet (%s)", case_id, exc)
-        return False
-    with transaction() as session:
-        set_flow_run(session, case_id, run_id)
+    with about_case(case_id):
+        try:
+            run_id = start_case_flow(case_id, kind)
+        except Exception as exc:
+            log.warning("case %s: flow not started yet (%s)", case_id, exc)
+            return False
+        with transaction() as session:
+            set_flow_run(session, case_id, run_id)
+        log.info("case %s: flow run %s created", case_id, run_id, extra={"flow_run_id": run_id})
     return True
 
 
@@ -395,6 +398,13 @@ def deliver_decision(approval_id: int) -> bool:
         if not flow_run_id or approval.decision is None:
             return False
         run_input = decision_input(approval.id, approval.decision.value, step_key)
+        case_id = approval.case_id
+    with about_case(case_id, flow_run_id):
+        return _deliver(approval_id, flow_run_id, step_key, run_input)
+
+
+def _deliver(approval_id: int, flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> bool:
+    """Hand the stored decision to Prefect, then note that it has been delivered."""
     # No transaction is held while Prefect is called: SQLite writers would queue behind it.
     try:
         delivery = resume_case_flow(flow_run_id, step_key, run_input)

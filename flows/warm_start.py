@@ -13,13 +13,37 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import sys
 from types import ModuleType
 from typing import Any
 
 import prefect.flow_engine
 
-# Imported once by the fork server; every run forked from it has them already.
-PRELOAD = ["prefect.flow_engine", "flows.deployments"]
+# Imported once by the fork server; every run forked from it has them already. Besides our
+# flows and Prefect's flow engine, the modules Prefect imports only once a run is under
+# way, which every run would otherwise import again for itself (found by profiling a run's
+# process): the task engine (with the concurrency and graph modules it pulls in), anyio's
+# asyncio backend and the IDNA codec httpx encodes the server's name with. Last,
+# flows.fork_server, which makes the TLS context every run's Prefect clients share.
+PRELOAD = [
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "anyio._backends._asyncio",
+    "encodings.idna",
+    "flows.deployments",
+    "flows.fork_server",
+]
+
+
+def preloads() -> list[str]:
+    """PRELOAD, and the module this process was started as (`python -m casework.cli`):
+    multiprocessing runs that module again in every child it starts, so that functions
+    defined in it can be found, and its imports are better made once, here."""
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(main, "name", None)
+    if isinstance(name, str) and name not in PRELOAD and not name.endswith("__main__"):
+        return [*PRELOAD, name]
+    return list(PRELOAD)
 
 
 class _SpawnFromForkServer:
@@ -43,5 +67,5 @@ def start_runs_from_a_warm_process() -> None:
     if isinstance(engine.multiprocessing, _SpawnFromForkServer):
         return
     server = multiprocessing.get_context("forkserver")
-    server.set_forkserver_preload(PRELOAD)
+    server.set_forkserver_preload(preloads())
     engine.multiprocessing = _SpawnFromForkServer(multiprocessing, server)

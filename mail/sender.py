@@ -12,10 +12,13 @@ What can go wrong, and what happens:
 - a temporary answer (4xx): retried with capped exponential backoff, failed after
   `outbox_max_attempts`;
 - a permanent answer (5xx): failed at once, with the server's words;
-- the process dies: its rows stay `sending` and are claimed again once their lease
-  (`outbox_stale_sending_seconds`, renewed while a pass runs) has run out, then resent with
-  the same Message-ID. Only messages accepted but not yet recorded can reach the server
-  twice: at most `smtp_connections` x (`outbox_record_batch` + 1) of them.
+- the process dies: every message the server accepted is in its crash journal
+  (mail/journal.py) before that connection sends again. Started again under the same
+  `sender_name`, it marks those sent and sends the rest it held at once. Only a message
+  whose answer came just before the kill, its line not yet on disk, reaches the server
+  twice: at most one per connection. Rows of a sender that never comes back are claimed
+  by another once their lease (`outbox_stale_sending_seconds`, renewed while a pass runs)
+  has run out, and resent with the same Message-ID.
 
 Wire bytes are built in `mail.message`, SMTP is spoken in `mail.transport`, and every
 query the sender runs is in `db.outbox_claims`.
@@ -27,17 +30,29 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosmtplib
 
 from core.settings import Settings, get_settings
-from db.outbox_claims import BodyCache, Claimed, claim_due, record_outcomes, release, renew_leases
+from db.outbox_claims import (
+    BodyCache,
+    Claimed,
+    claim_due,
+    record_outcomes,
+    recover_sender,
+    release,
+    renew_leases,
+)
 from db.session import DatabaseUnavailable
+from mail.journal import Journal, JournalBusy
 from mail.message import MessageBytes
 from mail.transport import (
     CONNECTION_ERRORS,
@@ -115,6 +130,76 @@ def record_patiently(settings: Settings, results: Sequence[tuple[Claimed, Outcom
             time.sleep(0.2 * 2**attempt)
 
 
+# --- the crash journal -----------------------------------------------------------------
+
+
+class SenderJournal:
+    """This process's journal, the name its rows are claimed under, and its passes running."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.name = settings.sender_name
+        try:
+            self.journal = Journal(settings.outbox_journal_path, settings.outbox_journal_sync)
+        except JournalBusy:
+            # A second sender on this machine without a name of its own: it runs under a
+            # name for this process only, so its rows fall back on the lease if it dies.
+            self.name = f"{settings.sender_name}-{os.getpid()}"
+            log.warning(
+                "sender %s is running already; this one is %s", settings.sender_name, self.name
+            )
+            self.journal = Journal(journal_path(settings, self.name), settings.outbox_journal_sync)
+        self.started = False
+        self.passes = 0  # passes of this process under this name running now
+        self._counting = threading.Lock()  # each pass calls from its own database thread
+
+    def begin(self) -> None:
+        """A pass starts: first settle what a predecessor (or a failed pass) left behind.
+
+        Only with no other pass running: their rows are in flight, not left behind.
+        """
+        with self._counting:
+            self.passes += 1
+            if self.passes == 1:
+                self._settle()
+
+    def _settle(self) -> None:
+        accepted = self.journal.left_behind()
+        if self.started and not accepted:
+            return
+        sent, again = recover_sender(self.name, accepted)
+        if sent or again:
+            log.warning(
+                "sender %s started again: %d message(s) it had sent recorded, %d sent again now",
+                self.name,
+                sent,
+                again,
+            )
+        self.journal.clear()
+        self.started = True
+
+    def end(self, all_recorded: bool) -> None:
+        """A pass ends; the last one running empties the journal if nothing is unrecorded."""
+        with self._counting:
+            self.passes -= 1
+            if not self.passes and all_recorded:
+                self.journal.clear()
+
+
+def journal_path(settings: Settings, name: str) -> Path:
+    return settings.model_copy(update={"sender_name": name}).outbox_journal_path
+
+
+_journals: dict[tuple[str, Path], SenderJournal] = {}
+
+
+def sender_journal(settings: Settings) -> SenderJournal:
+    """The process's journal for this sender, opened on its first pass and kept open."""
+    key = (settings.sender_name, settings.outbox_journal_path)
+    if key not in _journals:
+        _journals[key] = SenderJournal(settings)
+    return _journals[key]
+
+
 # --- one pass -------------------------------------------------------------------------
 
 
@@ -122,6 +207,9 @@ class Delivery:
     """One pass: claim, send over N reused connections, record, until nothing is due."""
 
     def __init__(self, settings: Settings, stop: asyncio.Event | None, limit: int | None) -> None:
+        self.crash = sender_journal(settings)
+        if self.crash.name != settings.sender_name:
+            settings = settings.model_copy(update={"sender_name": self.crash.name})
         self.settings = settings
         self.stop = stop
         self.remaining: float = math.inf if limit is None else limit
@@ -156,9 +244,14 @@ class Delivery:
 
     async def run(self) -> int:
         """The whole pass; returns how many messages the server accepted."""
+        recorded = False
         try:
-            return await self._run()
+            await self._db(self.crash.begin)
+            sent = await self._run()
+            recorded = not self.unrecorded  # the journal's every line is in the database
+            return sent
         finally:
+            await self._db(self.crash.end, recorded)
             self.database.shutdown(wait=False)
 
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
@@ -239,6 +332,8 @@ class Delivery:
                     self._hand_back(row)
                     return
                 outcome = await self._send_in_order(smtp, row)
+                if outcome.sent:  # on disk before this connection sends anything else
+                    await self.crash.journal.accepted(row.id, row.message_id)
                 if outcome.unreachable or not smtp.is_connected:
                     await close_quietly(smtp)
                     smtp = None
@@ -287,7 +382,7 @@ class Delivery:
         except CONNECTION_ERRORS as exc:
             return Outcome(False, answer=describe(exc), unreachable=True)
         except Exception as exc:  # a bug or a very odd server: count it against the row
-            log.exception("sending outbox row %s failed", row.id)
+            log.exception("sending outbox row %s failed", row.id, extra={"case_id": row.case_id})
             return Outcome(False, answer=describe(exc))
 
     async def _settle_leftovers(self) -> None:

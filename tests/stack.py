@@ -30,7 +30,7 @@ import prefect
 from casework.run import Lifeline, prefect_env, prefect_server_command, wait_http
 from core.settings import PROJECT_ROOT, Settings
 from mail.catcher import MailStore, free_port, start_catcher
-from tests.support import wait_until
+from tests.support import children_running, wait_until
 
 # Kept between sessions, like .pytest_cache; `make clean` removes it with the rest of var/.
 CACHE = PROJECT_ROOT / "var" / "test-cache"
@@ -260,16 +260,7 @@ class Stack:
     def warm_process(self) -> bool:
         """Whether the runner has a fork server that has already imported the flows
         (flows/warm_start.py): it exists once a flow run has been started from it."""
-        runner = self.procs["runner"].pid
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-                argv = (stat.parent / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # gone while we looked
-            if parent == runner and b"multiprocessing.forkserver" in argv:
-                return True
-        return False
+        return children_running(self.procs["runner"].pid, b"multiprocessing.forkserver") > 0
 
     def logs(self) -> str:
         return "\n".join(

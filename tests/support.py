@@ -464,3 +464,16 @@ def oidc_provider(argv: list[str], issuer: str, log_path: Path) -> Iterator[str]
             proc.kill()
             proc.wait()
         line.close()
+
+
+def children_running(parent: int, marker: bytes) -> int:
+    """How many processes of `parent` have `marker` in their command line (from /proc)."""
+    found = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            argv = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone while we looked
+        found += ppid == parent and marker in argv
+    return found

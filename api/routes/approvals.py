@@ -34,7 +34,6 @@ from db.approvals import by_passed_token, by_token, get_approval
 from db.models import Approval, Person, utcnow
 from db.people import get_person
 from db.session import Session, transaction
-from flows.trigger import deliver_decision
 from forms.common import validate
 from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
@@ -218,8 +217,8 @@ def answer(request: Request, view: LinkView, form: FormData, via: Via) -> Respon
         problem = confirm(view, typed)
         if problem:
             return page(request, view, values, {"code": problem}, status_code=400)
+    # The worker hands the decision to the waiting run within a moment (casework/handoff.py).
     store_answer(view, given)
-    deliver_decision(view.approval.id)
     return render_page(
         request, "pages/link_done.html", view=view, summary=model.summary(), in_app=via == Via.APP
     )

@@ -21,7 +21,7 @@ from api.pages import render_page
 from api.routes.cases import case_page
 from api.views import case_view, viewable_case
 from core.access import Action, Actor
-from core.enums import AuditKind, IncidentType
+from core.enums import AuditKind
 from core.rules import PLATFORMS
 from core.settings import get_settings
 from db.audit import record_event
@@ -29,7 +29,7 @@ from db.cases import add_note
 from db.models import Case, CaseStatus
 from db.people import get_person
 from db.session import reading, transaction
-from flows.trigger import cancel_case_flow, restart_case_flow, start_flow_safely
+from flows.trigger import cancel_case_flow, restart_case_flow
 from forms.common import check_evidence, reason_problem
 from forms.corrections import as_typed, check_corrections, correctable
 from services.case_work import (
@@ -299,18 +299,18 @@ def post_reopen(
                 if case.status == CaseStatus.OPEN:
                     raise AppError(409, str(exc)) from None
                 errors["redo"] = str(exc)
-        run_id, kind = case.flow_run_id, case.incident_type
+        run_id = case.flow_run_id
         session.expunge(case)
     if errors:
         return reopen_page(request, case, {"reason": reason, "redo": redo or ""}, errors, 400)
-    run_again(case_id, run_id, kind, actor)
+    run_again(case_id, run_id, actor)
     return back_to(case_id, "reopened")
 
 
-def run_again(case_id: int, run_id: str | None, kind: IncidentType, actor: Actor) -> None:
-    """Start the reopened case's run again; if Prefect refuses, the case page offers it."""
+def run_again(case_id: int, run_id: str | None, actor: Actor) -> None:
+    """Start the reopened case's run again; if Prefect refuses, the case page offers it.
+    A case that never had a run gets one from the worker, as a new case does."""
     if run_id is None:
-        start_flow_safely(case_id, kind)
         return
     try:
         if restart_case_flow(run_id):

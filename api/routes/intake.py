@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -21,7 +21,6 @@ from core.settings import get_settings
 from db.cases import NewCase
 from db.people import staff_of
 from db.session import Session, reading
-from flows.trigger import start_flow_safely
 from forms.common import UploadedFile, check_evidence, validate
 from forms.incident import IncidentForm
 from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS
@@ -121,14 +120,13 @@ def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:
 @router.post("/report/{slug}")
 def submit(
     request: Request,
-    background: BackgroundTasks,
     seen: Visitor = Depends(reporter),
     kind: IncidentType = Depends(incident),
     form: FormData = Depends(report_form),
 ) -> Response:
-    """Validate everything, then open the case in one call and start its procedure once the
-    answer has gone: the person never waits for Prefect's server (the reconciler starts any
-    case whose start did not happen)."""
+    """Validate everything, then open the case in one call. The worker starts its procedure
+    (casework/handoff.py): the web app never waits for Prefect's server, however many
+    reports arrive at once."""
     values = form_values(form, INCIDENT_FORMS[kind])
     model, errors = validate(INCIDENT_FORMS[kind], values)
     files = check_files(kind, values, read_uploads(form), errors)
@@ -142,7 +140,6 @@ def submit(
     case_id = open_reported_case(
         seen.person.id, seen.school_id, new_case(kind, model), files, source
     )
-    background.add_task(start_flow_safely, case_id, kind)
     if wants_json(request):
         return JSONResponse({"case_id": case_id, "url": f"/cases/{case_id}"}, status_code=201)
     return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)

@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from core.enums import StepKey
+from core.logs import about_case
 from db.cases import claim_step, finish_step, get_case, get_step, step_is_settled
 from db.models import Case, CaseStatus
 from db.session import Session, transaction
@@ -38,7 +40,7 @@ def open_case_of(session: Session, case_id: int) -> Case:
 
 def once(case_id: int, key: StepKey, work: Callable[[Session, Case], T]) -> T | None:
     """Do a step's work in one transaction, unless the step is already done or skipped."""
-    with transaction() as session:
+    with about_case(case_id, flow_run.id), transaction() as session:
         case = open_case_of(session, case_id)
         if not claim_step(session, case_id, key):
             return None

@@ -13,6 +13,7 @@ from db.models import Case
 from db.people import get_person
 from db.session import Session
 from flows.steps.base import STEP_OPTIONS, once, step_pending
+from flows.steps.progress import progress_at_start
 from flows.steps.waiting import wait_for_person
 from services import advice, lifecycle
 
@@ -66,9 +67,18 @@ async def advise_staff(case_id: int) -> None:
 
 
 async def opening_steps(case_id: int) -> None:
-    """Tell the head, refer sexual images of a child first, seal the evidence, advise."""
-    await notify_headteacher(case_id)
-    if await step_pending(case_id, StepKey.POLICE_CEOP_REFERRAL):
-        await wait_for_person(case_id, StepKey.POLICE_CEOP_REFERRAL)
-    await save_evidence(case_id)
-    await advise_staff(case_id)
+    """Tell the head, refer sexual images of a child first, seal the evidence, advise.
+
+    Steps already settled when this run started are passed over without a task run
+    (flows/steps/progress.py): on every hop after the first, that is all of them.
+    """
+    settled = (await progress_at_start(case_id)).settled
+    if StepKey.NOTIFY_HEADTEACHER not in settled:
+        await notify_headteacher(case_id)
+    referral = StepKey.POLICE_CEOP_REFERRAL
+    if referral not in settled and await step_pending(case_id, referral):
+        await wait_for_person(case_id, referral)
+    if StepKey.SAVE_EVIDENCE not in settled:
+        await save_evidence(case_id)
+    if StepKey.ADVISE_STAFF not in settled:
+        await advise_staff(case_id)

@@ -20,6 +20,7 @@ from core.settings import get_settings
 from db.approvals import for_step
 from db.session import transaction
 from flows.steps.base import STEP_OPTIONS, open_case_of
+from flows.steps.progress import progress_at_start
 from flows.trigger import pause_key
 from services.requests import PersonOutcome, ask, outcome_of
 
@@ -70,7 +71,14 @@ async def read_outcome(case_id: int, step_key: StepKey) -> PersonOutcome:
 
 
 async def wait_for_person(case_id: int, step_key: StepKey) -> PersonOutcome:
-    """Return the step's outcome, suspending the flow run until a person gives it."""
+    """Return the step's outcome, suspending the flow run until a person gives it.
+
+    An outcome already stored when this run started is returned without a task run
+    (flows/steps/progress.py); otherwise the request task asks, or finds the answer.
+    """
+    known = (await progress_at_start(case_id)).outcomes.get(step_key)
+    if known is not None:
+        return known
     outcome = await request_person(case_id, step_key)
     if outcome is not None:
         return outcome

@@ -33,8 +33,8 @@ def test_a_second_runner_of_a_step_waits_and_then_finds_it_done(configured: Sett
 
 
 def test_a_run_started_twice_at_once_is_recorded_once(configured: Settings) -> None:
-    """The web app and the reconciler may both start a case's run (Prefect's idempotency
-    key gives them the same run) and both record it at the same moment."""
+    """Two starters (two workers, or one and the reconciler) may both start a case's run
+    (Prefect's idempotency key gives them the same run) and record it at the same moment."""
     from db.cases import set_flow_run
     from tests.support import audit_kinds
 

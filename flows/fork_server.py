@@ -1,0 +1,60 @@
+"""Made once in the fork server that flow runs start from (flows/warm_start.py), not per run.
+
+Importing this module is what the fork server does with it: it is in warm_start's preload
+list, and nothing else imports it.
+
+Prefect's client makes a new TLS context for every client it makes, loading the whole
+certificate bundle each time, and a run's engine makes three clients before the flow's
+first line runs, whether the server is reached over TLS or not. Loading the bundle took 25
+ms when this machine was quiet and 0.2-0.3 s when it was busy, three times a hop. A context
+is meant to be shared (one serves any number of connections), so the verifying context
+Prefect asks for is made once per certificate file here, before any run is forked, and
+every run shares it. An unverifying one (PREFECT_API_TLS_INSECURE_SKIP_VERIFY) is changed
+by Prefect after it is made, so it is still made afresh each time. A changed bundle on disk
+is read when the runner restarts.
+"""
+
+from __future__ import annotations
+
+import ssl
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import certifi
+import prefect.client.orchestration as orchestration
+
+
+@cache
+def verifying_context(cafile: str) -> ssl.SSLContext:
+    """The one context that checks servers' certificates against `cafile`."""
+    return ssl.create_default_context(cafile=cafile)
+
+
+class _OneContextPerFile:
+    """Stands in for the ssl module inside Prefect's client module: a verifying context for
+    a certificate file is the shared one. Anything else passes through."""
+
+    def __init__(self, real: ModuleType) -> None:
+        self._real = real
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if not args and set(kwargs) == {"cafile"} and isinstance(kwargs["cafile"], str):
+            return verifying_context(kwargs["cafile"])
+        made: ssl.SSLContext = self._real.create_default_context(*args, **kwargs)
+        return made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def share_tls_contexts() -> None:
+    """Make Prefect's clients in this process, and in every process forked from it, share
+    one verifying context per certificate file; the default one is made now."""
+    module: Any = orchestration
+    if not isinstance(module.ssl, _OneContextPerFile):
+        module.ssl = _OneContextPerFile(ssl)
+    verifying_context(certifi.where())
+
+
+share_tls_contexts()

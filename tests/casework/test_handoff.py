@@ -1,0 +1,52 @@
+"""The worker's hand-off to Prefect: new cases' flows started, stored decisions delivered,
+and a patient pace while nothing moves. Prefect's answers are recorded here; the stack's
+end-to-end tests go through the real server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from casework.handoff import handoff_once, next_wait
+from core.settings import Settings
+from db.models import Approval, Case, Decision, utcnow
+from db.session import transaction
+from flows import trigger
+from tests.support import make_approval, make_case
+
+
+def test_a_stored_decision_reaches_its_waiting_run_once(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = configured.database_url
+    case_id = make_case(url)
+    with transaction(url) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.flow_run_id = "run-of-the-case"
+    make_approval(url, case_id, step_key="record_persistence", ttl=timedelta(days=1))
+    handed: list[tuple[str, str, dict[str, Any]]] = []
+
+    def resume(run_id: str, step: str, run_input: dict[str, Any]) -> trigger.Delivery:
+        handed.append((run_id, step, run_input))
+        return trigger.Delivery.RESUMED
+
+    monkeypatch.setattr(trigger, "resume_case_flow", resume)
+    assert handoff_once() == (0, 0), "nothing is decided yet"
+    with transaction(url) as session:
+        approval = session.query(Approval).filter_by(case_id=case_id).one()
+        approval.decision, approval.decided_at = Decision.COMPLETED, utcnow()
+    assert handoff_once() == (1, 0)
+    assert handoff_once() == (0, 0), "delivered once"
+    assert [(run, step) for run, step, _ in handed] == [("run-of-the-case", "record_persistence")]
+
+
+def test_while_nothing_moves_the_loop_asks_less_and_less_often() -> None:
+    waits = [0.2]
+    for _ in range(8):
+        waits.append(next_wait(0.2, 10.0, waits[-1], handed=0, waiting=3))
+    assert waits == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
+    assert next_wait(0.2, 10.0, 10.0, handed=1, waiting=2) == 0.2, "progress: quick again"
+    assert next_wait(0.2, 10.0, 10.0, handed=0, waiting=0) == 0.2, "nothing waiting"

@@ -1,0 +1,77 @@
+"""The fork server runs start from: what it imports, and that it stays safe to fork."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+from flows import warm_start
+
+# Imports everything the fork server imports, as the runner's fork server would (started
+# as `python -m casework.cli`), then reports its threads and open sockets.
+PROBE = """
+import importlib, os, sys, threading
+sys.modules["__main__"].__spec__ = type("Spec", (), {"name": "casework.cli"})()
+from flows.warm_start import preloads
+for name in preloads():
+    importlib.import_module(name)
+sockets = 0
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    except OSError:
+        pass
+print(threading.active_count(), sockets, " ".join(preloads()))
+"""
+
+
+def test_the_warm_process_holds_no_thread_or_socket_to_share_with_its_runs() -> None:
+    """Every preloaded module only imports: a child forked from it starts clean."""
+    found = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    threads, sockets, names = int(found[0]), int(found[1]), found[2:]
+    assert (threads, sockets) == (1, 0)
+    assert {"prefect.task_engine", "flows.deployments", "casework.cli"} <= set(names)
+
+
+def test_the_module_the_runner_was_started_as_is_preloaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """multiprocessing runs it again in every child: its imports are made once, warm."""
+    started_as = types.ModuleType("__main__")
+    started_as.__spec__ = types.SimpleNamespace(name="casework.cli")  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "__main__", started_as)
+    assert warm_start.preloads() == [*warm_start.PRELOAD, "casework.cli"]
+
+    run_as_a_file = types.ModuleType("__main__")  # `python script.py`: nothing to import
+    run_as_a_file.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", run_as_a_file)
+    assert warm_start.preloads() == warm_start.PRELOAD
+
+
+# In a process of its own: importing flows.fork_server changes Prefect's client module.
+SHARED = """
+import ssl, certifi
+import flows.fork_server
+from prefect.client.orchestration import ssl as seen_by_prefect
+bundle = certifi.where()
+first = seen_by_prefect.create_default_context(cafile=bundle)
+again = seen_by_prefect.create_default_context(cafile=bundle)
+unverifying = seen_by_prefect.create_default_context()
+print(first is again, unverifying is not first, first.verify_mode == ssl.CERT_REQUIRED,
+      seen_by_prefect.SSLContext is ssl.SSLContext,
+      seen_by_prefect.create_default_context() is not unverifying)
+"""
+
+
+def test_every_run_shares_one_verifying_tls_context() -> None:
+    """The certificate bundle is loaded once in the fork server, not per client per run;
+    the context Prefect changes after making it (not verifying) is still its own each time."""
+    found = subprocess.run(
+        [sys.executable, "-c", SHARED], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert found == ["True"] * 5
