@@ -47,7 +47,7 @@ class Settings(BaseSettings):
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_port: int = 4200
-    runner_poll_seconds: float = 1.0  # how often the runner asks Prefect for runs to start
+    runner_poll_seconds: float = 0.5  # how often the runner asks Prefect for runs to start
     # How many flow runs the runner works at once; 0 means one per core of this machine, so a
     # burst of reports queues runs instead of starving the web app of CPU.
     runner_limit: int = 0
