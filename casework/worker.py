@@ -10,6 +10,7 @@ from casework.handoff import handoff_once, next_wait
 from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from core.settings import get_settings
+from db.outbox_claims import mail_due
 from mail.sender import deliver_due
 
 log = logging.getLogger("casework.worker")
@@ -31,7 +32,25 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         except Exception:  # a bad pass must not stop the mail: log it and go round again
             log.exception("sender pass failed")
         if not sent:
-            await pause(stop, idle_seconds)
+            await wait_for_mail(stop, idle_seconds)
+
+
+# How often an idle sender looks for new mail (a read without a lock), so the next
+# request's email leaves within a moment of being queued.
+PEEK_SECONDS = 0.1
+
+
+async def wait_for_mail(stop: asyncio.Event, most: float) -> None:
+    """Return as soon as mail is due, or after `most` seconds (a full pass then also takes
+    rows whose sender died)."""
+    deadline = asyncio.get_running_loop().time() + most
+    while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+        await pause(stop, PEEK_SECONDS)
+        try:
+            if await asyncio.to_thread(mail_due):
+                return
+        except Exception:  # the database is away: the full pass will say so
+            return
 
 
 async def run_reconciler(stop: asyncio.Event, beats: Heartbeats | None = None) -> None:

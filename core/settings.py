@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     # `flow_silent_heartbeats` of these as dead, its machine or runner gone, and runs it again.
     flow_heartbeat_seconds: int = 30
     flow_silent_heartbeats: int = 3
-    runner_poll_seconds: float = 1.0  # how often the runner asks Prefect for runs to start
+    runner_poll_seconds: float = 0.5  # how often the runner asks Prefect for runs to start
     # How many flow runs the runner works at once; 0 means one per core of this machine, so a
     # burst of reports queues runs instead of starving the web app of CPU.
     runner_limit: int = 0

@@ -19,7 +19,7 @@ from core.enums import AuditKind, EmailKind
 from core.settings import Settings
 from db.audit import record_event
 from db.models import OutboxBody, OutboxMessage, OutboxStatus, utcnow
-from db.session import transaction
+from db.session import reading, transaction
 
 CLAIM_COLUMNS = (
     OutboxMessage.priority,
@@ -132,6 +132,19 @@ def due_queries(settings: Settings, now: datetime, thorough: bool) -> list[DueQu
         (due & ~is_letter, (OutboxMessage.priority.desc(), OutboxMessage.id)),
         (due & is_letter, oldest_first),
     ]
+
+
+def mail_due() -> bool:
+    """Whether any row waits to be sent now: a read that takes no lock, for an idle sender
+    to ask often instead of claiming (which on SQLite takes the write lock)."""
+    with reading() as session:
+        found = session.execute(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .where(OutboxMessage.next_attempt_at <= utcnow())
+            .limit(1)
+        ).first()
+    return found is not None
 
 
 def lock_due(session: Session, queries: list[DueQuery], limit: int) -> list[ClaimRow]:

@@ -540,3 +540,22 @@ def test_urgent_mail_and_notices_go_before_a_letter_queued_ahead_of_them(
         notice,
         *letters,
     ]
+
+
+def test_an_idle_sender_sees_new_mail_without_claiming(configured: Settings) -> None:
+    """The idle sender's look for mail: due rows only, and it takes no row for itself."""
+    from db.outbox_claims import mail_due
+
+    url = configured.database_url
+    assert not mail_due()
+    (later,) = queue_many(url, 1, prefix="later")
+    with transaction(url) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == later)
+            .values(next_attempt_at=utcnow() + timedelta(minutes=5))
+        )
+    assert not mail_due(), "waiting for its retry: not due"
+    queue_many(url, 1)
+    assert mail_due()
+    assert statuses(url) == Counter({"pending": 2}), "looking claimed nothing"
