@@ -1,8 +1,7 @@
 """Keeping Prefect in step with our database, which is the source of truth.
 
-Repairs, all safe to repeat: start the flow of a case that has none (Prefect was down at
-intake); resume a run whose decision is stored but was never delivered; run again a flow whose
-process died (a runner stopped or killed mid-run); record that a platform missed its deadline
+Repairs, all safe to repeat (starting new cases' flows and delivering stored decisions is
+the hand-off's, casework/handoff.py): run again a flow whose process died (a runner stopped or killed mid-run); record that a platform missed its deadline
 to answer, which the procedure treats as a decision; remind whoever has left a request
 waiting, with a fresh link; and, once the reminders have gone unanswered too, send the request
 up the school's escalation chain. Now and then it also emails each chair of governors the
@@ -18,9 +17,9 @@ from casework.governors import governors_reports_now_and_then
 from core.enums import AuditKind, Decision, EmailKind, StepKey
 from core.procedures import DEADLINE_STEPS
 from core.settings import get_settings
-from db.approvals import awaiting_resume, due_for_escalation, due_for_reminder, overdue
+from db.approvals import due_for_escalation, due_for_reminder, overdue
 from db.audit import count_since, procedure_stopped, record_event
-from db.cases import acting_head, get_case, open_runs, open_without_run
+from db.cases import acting_head, get_case, open_runs
 from db.election import Office, elected
 from db.models import Case, utcnow
 from db.outbox import dedup_key
@@ -28,12 +27,10 @@ from db.people import find_person
 from db.session import Session, reading, transaction
 from flows.trigger import (
     StoppedRun,
-    deliver_decision,
     mark_crashed,
     record_restart,
     restart_case_flow,
     silent_runs,
-    start_flow_safely,
     stopped_runs,
 )
 from services.audit_checkpoints import checkpoint_due, write_checkpoint
@@ -144,13 +141,6 @@ def tell_case_managers(session: Session, case: Case, since: str) -> None:
         )
 
 
-def start_missing_flows() -> int:
-    """Start flows for open cases that have no run yet; returns how many were started."""
-    with reading() as session:
-        waiting = open_without_run(session)
-    return sum(start_flow_safely(case_id, kind) for case_id, kind in waiting)
-
-
 def record_missed_platform_deadlines() -> int:
     """A platform that has not answered by the deadline: record that, so the flow moves on."""
     answer = Answer(
@@ -219,16 +209,12 @@ def reconcile_if_elected() -> bool:
         return chosen
 
 
-def reconcile_once() -> tuple[int, int]:
-    """One pass of the repairs; returns (flows started, decisions delivered)."""
+def reconcile_once() -> None:
+    """One pass of the repairs. New cases' flows and stored decisions are not among them:
+    every worker's hand-off loop sees to those within a moment (casework/handoff.py)."""
     sign_audit_checkpoint()
     record_missed_platform_deadlines()
     send_reminders()
     escalate_unanswered()
-    started = start_missing_flows()
-    with reading() as session:
-        pending = [a.id for a in awaiting_resume(session)]
-    delivered = sum(deliver_decision(approval_id) for approval_id in pending)
     look_after_stopped_flows()
     governors_reports_now_and_then()
-    return started, delivered
