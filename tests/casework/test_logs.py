@@ -15,7 +15,7 @@ from tests.support import SQLITE_ONLY, make_case
 
 @SQLITE_ONLY  # the log's shape, whatever the database
 def test_json_lines_name_the_case_they_are_about(configured: Settings) -> None:
-    """Prefect is down, so the worker's reconciler cannot start the new case's flow: the
+    """Prefect is down, so the worker's hand-off cannot start the new case's flow: the
     warning it logs is one JSON object with the case id as a field."""
     case_id = make_case(configured.database_url)
     env = {

@@ -64,7 +64,7 @@ def test_intake_and_approval_survive_a_prefect_outage(
     assert answer.status_code == 303, "the report is saved even though Prefect is unreachable"
     case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
     case = case_row(stack.db_url, case_id)
-    # Only the worker's reconciler can start this run; the tasks arriving prove it did.
+    # Only the worker's hand-off can start this run; the tasks arriving prove it did.
     do_tasks(stack, case.reference)
 
     review = urlsplit(link_in(approval_mail(stack, case.reference), "/approvals/")).path
