@@ -1,11 +1,12 @@
 """Keeping Prefect in step with our database, which is the source of truth.
 
-Repairs, all safe to repeat (starting new cases' flows and delivering stored decisions is
-the hand-off's, casework/handoff.py): run again a flow whose process died (a runner stopped or killed mid-run); record that a platform missed its deadline
-to answer, which the procedure treats as a decision; remind whoever has left a request
-waiting, with a fresh link; and, once the reminders have gone unanswered too, send the request
-up the school's escalation chain. Now and then it also emails each chair of governors the
-report of the term just ended (casework/governors.py).
+Repairs, all safe to repeat (starting new cases' flows and delivering stored decisions are
+the hand-off's, casework/handoff.py): run again a flow whose process died (a runner stopped
+or killed mid-run); record that a platform missed its deadline to answer, which the
+procedure treats as a decision; remind whoever has left a request waiting, with a fresh
+link; and, once the reminders have gone unanswered too, send the request up the school's
+escalation chain. Now and then it also emails each chair of governors the report of the term
+just ended (casework/governors.py).
 """
 
 from __future__ import annotations

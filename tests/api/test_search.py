@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.views import TIMELINE_SHOWN
@@ -146,11 +145,7 @@ def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(
     signed_in: Callable[[str], TestClient],
     smtp: tuple[MailStore, int],
     deliver: Callable[[], int],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # No Prefect server runs here, and its client spends 1.5 s a report retrying the closed
-    # port; answer at once as it finally would (the reconciler starts the run later).
-    monkeypatch.setattr("api.routes.intake.start_flow_safely", lambda *_: False)
     store = smtp[0]
     url = configured.database_url
     tom = signed_in(TOM)

@@ -114,9 +114,10 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
     review = link_in(approval_mail(stack, case.reference), "/approvals/")
     suspended(stack, run_id)
 
-    # Crashed while waiting for the head: the decision itself starts it again. The worker's
-    # reconciler is stopped meanwhile, or it could restart the run before the head answers.
-    # The head asks for the confirmation code first: the stopped worker could not send it.
+    # Crashed while waiting for the head: the worker, started again after the head's answer,
+    # hands the decision to the crashed run, which starts it again (its hand-off comes first;
+    # its reconciler's sweep would restart it too). The head asks for the confirmation code
+    # before the worker stops: a stopped worker could not send it.
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
         code = emailed_code(head, review, page.text, stack.mail, HEAD)
@@ -131,17 +132,15 @@ def test_crashed_runs_are_run_again_without_asking_twice(stack: Stack) -> None:
                 "csrf_token": csrf_of(page.text),
             },
         ).raise_for_status()
-    assert restarts(stack.db_url, case_id)[-1] == "decision on approve_parent_letter"
-    stack.start_worker()  # to send the letters
+    assert len(restarts(stack.db_url, case_id)) == 2, "the web app leaves the run to the worker"
+    stack.start_worker()
     wait_closed(stack, case_id)
 
     assert case_row(stack.db_url, case_id).status == CaseStatus.CLOSED
     wait_until(lambda: stack.flow_run_state(run_id) == "COMPLETED", 30, 0.5, "the run to end")
-    assert restarts(stack.db_url, case_id) == [
-        "the run crashed",
-        "the run crashed",
-        "decision on approve_parent_letter",
-    ]
+    *before, last = restarts(stack.db_url, case_id)
+    assert before == ["the run crashed", "the run crashed"]
+    assert last in ("decision on approve_parent_letter", "the run crashed"), "started once"
     assert len(fifty_letters(stack, case_id)) == 50
     assert_no_duplicate_mail(stack, case_id, case.reference)
 
