@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,7 +26,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.events.filters import (
     EventFilter,
     EventNameFilter,
@@ -269,28 +270,37 @@ class StoppedRun:
 
 def stopped_runs(flow_run_ids: list[str]) -> list[StoppedRun]:
     """Which of these flow runs have stopped short of completing."""
-    found: list[StoppedRun] = []
     with prefect_client() as client:
-        for start in range(0, len(flow_run_ids), 200):
-            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=chunk),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(STOPPED))),
-                ),
-                limit=len(chunk),
+        return [
+            StoppedRun(
+                str(run.id),
+                run.state.type,
+                run.state.message or "",
+                run.state.timestamp.isoformat(),
             )
-            found.extend(
-                StoppedRun(
-                    str(run.id),
-                    run.state.type,
-                    run.state.message or "",
-                    run.state.timestamp.isoformat(),
-                )
-                for run in runs
-                if run.state is not None
-            )
-    return found
+            for chunk in chunks(flow_run_ids)
+            for run in runs_in(client, chunk, STOPPED)
+            if run.state is not None
+        ]
+
+
+def chunks(flow_run_ids: list[str], size: int = 200) -> Iterator[list[UUID]]:
+    """The ids a page at a time, so no request to Prefect grows without bound."""
+    for start in range(0, len(flow_run_ids), size):
+        yield [UUID(i) for i in flow_run_ids[start : start + size]]
+
+
+def runs_in(
+    client: SyncPrefectClient, ids: list[UUID], states: tuple[StateType, ...]
+) -> list[FlowRun]:
+    """Those of these flow runs that are in one of `states` now."""
+    return client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(states))),
+        ),
+        limit=len(ids),
+    )
 
 
 # --- Runs whose process has gone without a word -----------------------------------------
@@ -311,15 +321,8 @@ def silent_runs(flow_run_ids: list[str], silence: timedelta) -> list[str]:
     found: list[str] = []
     since = datetime.now(UTC) - silence
     with prefect_client() as client:
-        for start in range(0, len(flow_run_ids), 200):
-            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=chunk),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(SILENT_STATES))),
-                ),
-                limit=len(chunk),
-            )
+        for chunk in chunks(flow_run_ids):
+            runs = runs_in(client, chunk, SILENT_STATES)
             quiet = [str(r.id) for r in runs if r.state is not None and r.state.timestamp < since]
             alive = _heartbeats_since(client, quiet, since)
             found.extend(run_id for run_id in quiet if run_id not in alive)

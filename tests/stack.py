@@ -69,6 +69,21 @@ def copy_sqlite(source: Path, target: Path) -> None:
         old.backup(new)
 
 
+def deployments_ready(prefect_api: str) -> bool:
+    """Whether the Prefect server knows every incident type's deployment (a runner has
+    registered them)."""
+    from flows.deployments import FLOWS
+
+    for slug in FLOWS:
+        try:
+            answer = httpx.get(f"{prefect_api}/deployments/name/{slug}/{slug}", timeout=5)
+        except httpx.HTTPError:
+            return False
+        if answer.status_code != 200:
+            return False
+    return True
+
+
 class PrefectServer:
     """A Prefect server of its own, in `root`, for the stacks of one test session."""
 
@@ -195,16 +210,7 @@ class Stack:
         wait_until(self.deployments_ready, 90, 0.5, "the runner's deployments")
 
     def deployments_ready(self) -> bool:
-        from flows.deployments import FLOWS
-
-        for slug in FLOWS:
-            try:
-                answer = httpx.get(f"{self.prefect_api}/deployments/name/{slug}/{slug}", timeout=5)
-            except httpx.HTTPError:
-                return False
-            if answer.status_code != 200:
-                return False
-        return True
+        return deployments_ready(self.prefect_api)
 
     def stop_runner(self) -> None:
         self.terminate("runner")

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from casework.run import Lifeline, prefect_env, wait_http
 from core.settings import Settings
 from mail.catcher import MailStore, free_port, start_catcher
+from tests.stack import deployments_ready
 from tests.support import drop_pg_database, wait_until
 
 CASEWORK = [sys.executable, "-m", "casework.cli"]
@@ -142,16 +142,7 @@ class Authority:
         wait_until(self.deployments_ready, 90, 0.5, "the runners' deployments")
 
     def deployments_ready(self) -> bool:
-        from flows.deployments import FLOWS
-
-        for slug in FLOWS:
-            try:
-                answer = httpx.get(f"{self.prefect_api}/deployments/name/{slug}/{slug}", timeout=5)
-            except httpx.HTTPError:
-                return False
-            if answer.status_code != 200:
-                return False
-        return True
+        return deployments_ready(self.prefect_api)
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and everything in its group (a runner's flow runs too), as a
