@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -141,7 +142,7 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
         if state in ON_THE_WAY:
             raise FlowNotReady(f"flow run {flow_run_id} is {state}")
         if run.state is not None and died(run.state.type, run.state.message or ""):
-            if not _restart(client, run.id):
+            if not _restart_if(client, run.id, lambda now: died(now.type, now.message or "")):
                 raise FlowNotReady(f"flow run {flow_run_id} could not be restarted")
             return Delivery.RESTARTED
         if state != StateType.PAUSED:
@@ -215,6 +216,23 @@ def _restart(client: SyncPrefectClient, run_id: UUID) -> bool:
     return client.set_flow_run_state(run_id, state).status == SetStateStatus.ACCEPT
 
 
+# A worker's hand-off (a decision for a crashed run) and its reconciler (the crashed run
+# itself) may both set out to restart one run: each looks at the run again, holding this,
+# so only the first restarts it and records so.
+_restarting = threading.Lock()
+
+
+def _restart_if(
+    client: SyncPrefectClient, run_id: UUID, still: Callable[[State[Any]], bool]
+) -> bool:
+    """Restart the run if its state, read again now, is `still` one to restart from."""
+    with _restarting:
+        run = client.read_flow_run(run_id)
+        if run.state is None or not still(run.state):
+            return False
+        return _restart(client, run_id)
+
+
 WITHDRAWN = "The case was withdrawn in Casework."
 
 
@@ -240,9 +258,10 @@ def cancel_case_flow(flow_run_id: str) -> bool:
 
 
 def restart_case_flow(flow_run_id: str) -> bool:
-    """Run a stopped case flow again; False if Prefect refused (it is no longer stopped)."""
+    """Run a stopped case flow again; False if it is no longer stopped (someone else, such
+    as a decision's delivery, has started it again meanwhile) or Prefect refused."""
     with prefect_client() as client:
-        return _restart(client, UUID(flow_run_id))
+        return _restart_if(client, UUID(flow_run_id), lambda now: now.is_final())
 
 
 # Ended without finishing the procedure: crashed (its process died), failed (a step's own

@@ -9,6 +9,7 @@ the test however it ends. tests/e2e/test_local_authority.py drives it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -176,6 +177,10 @@ class Authority:
         from db.session import dispose_engine
 
         self.lifeline.close()
+        for proc in self.procs.values():  # ended by the lifeline: collect their exit
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        self.procs.clear()
         if self._catcher is not None:
             self._catcher.stop()
         for url in (self.db_url, self.prefect_db_url):
