@@ -157,6 +157,8 @@ def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any])
             legacy = {key: value for key, value in run_input.items() if key != "step"}
             result = client.resume_flow_run(UUID(flow_run_id), run_input=legacy)
         if result.status == SetStateStatus.REJECT and NO_SCHEMA in _reason(result):
+            if not schema_never_came(run.state):
+                raise FlowNotReady(f"flow run {flow_run_id} is still saving its input schema")
             if not _restart(client, run.id):
                 raise FlowNotReady(f"flow run {flow_run_id} could not be restarted")
             return Delivery.RESTARTED
@@ -174,6 +176,14 @@ LEGACY_INPUT = "('step' was unexpected)"
 # with this. It is run again from the top instead, and reads the decision from our database.
 # (Seen under load with two runners on PostgreSQL, tests/e2e/test_local_authority.py.)
 NO_SCHEMA = "Run input schema not found."
+# A live run saves its schema a moment after suspending; a decision that comes in between
+# (the hand-off is quick) waits for it. Only a run suspended this long without one is dead.
+SCHEMA_GRACE = timedelta(seconds=30)
+
+
+def schema_never_came(state: State[Any] | None) -> bool:
+    """The run has been suspended without its input schema for longer than a live run takes."""
+    return state is not None and datetime.now(UTC) - state.timestamp > SCHEMA_GRACE
 
 
 def _reason(result: Any) -> str:
