@@ -1,28 +1,37 @@
-"""Handing work to Prefect: the worker's quick loop, so the web app never calls Prefect.
+"""Handing work on: the worker's quick loop, so the web app never calls Prefect.
 
 A report is answered once its case is committed; a decision once it is stored. Creating the
 case's flow run and resuming a run with its decision are calls to Prefect's server, which
 under a burst could take seconds, so the web app leaves both here: every
-`handoff_seconds` the worker starts the flows of new cases and delivers stored decisions
-(both safe to repeat, so every worker may run this loop). While what is waiting makes no
+`handoff_seconds` the worker tells the head of each new case (the emails are rendered and
+queued here, not in the report's request, which keeps the web app's share of a report
+small), then starts the flows of new cases and delivers stored decisions (all safe to
+repeat, so every worker may run this loop). While what is waiting makes no
 progress (Prefect down, or a run still on its way to suspending) the loop waits twice as
 long each time, up to `reconcile_seconds`, rather than asking several times a second.
 """
 
 from __future__ import annotations
 
+import logging
+
+from core.logs import about_case
 from db.approvals import awaiting_resume
-from db.cases import open_without_run
+from db.cases import open_without_run, unannounced
 from db.session import reading
 from flows.trigger import deliver_decision, start_flow_safely
+from services.lifecycle import announce
+
+log = logging.getLogger("casework.handoff")
 
 
 def handoff_once() -> tuple[int, int]:
-    """Start new cases' flows and deliver stored decisions.
+    """Tell the heads of new cases, start their flows and deliver stored decisions.
 
     Returns (handed on, still waiting): flows started and decisions delivered, and those that
-    could not be yet.
+    could not be yet. The heads are told first: their emails should not wait for Prefect.
     """
+    announce_new_cases()
     with reading() as session:
         new_cases = open_without_run(session)
         decided = [approval.id for approval in awaiting_resume(session)]
@@ -30,6 +39,23 @@ def handoff_once() -> tuple[int, int]:
     delivered = sum(deliver_decision(approval_id) for approval_id in decided)
     handed = started + delivered
     return handed, len(new_cases) + len(decided) - handed
+
+
+def announce_new_cases() -> None:
+    """Tell the head of every new case not yet told."""
+    with reading() as session:
+        untold = unannounced(session)
+    for case_id in untold:
+        announce_safely(case_id)
+
+
+def announce_safely(case_id: int) -> None:
+    """Tell the head of a new case; on failure the flow's own first step tells them."""
+    with about_case(case_id):
+        try:
+            announce(case_id)
+        except Exception:
+            log.exception("case %s: the head could not be told yet", case_id)
 
 
 def next_wait(quick: float, longest: float, previous: float, handed: int, waiting: int) -> float:

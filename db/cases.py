@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Action, Actor, CaseFacts, may
@@ -381,14 +381,30 @@ def set_flow_run(session: Session, case_id: int, run_id: str) -> bool:
     return True
 
 
+# Written out as the partial index's condition (db.models.AWAITING_RUN_SQL), so that SQLite
+# finds new cases in that index rather than reading every case.
+AWAITING_RUN = Case.flow_run_id.is_(None) & (Case.status == literal_column("'open'"))
+
+
 def open_without_run(session: Session) -> list[tuple[int, IncidentType]]:
-    """Open cases whose flow run was never created (Prefect was down at intake)."""
-    return [
-        (c.id, c.incident_type)
-        for c in session.scalars(
-            select(Case).where(Case.flow_run_id.is_(None), Case.status == CaseStatus.OPEN)
+    """Open cases whose flow run is not created yet: new ones, or Prefect was down."""
+    rows = session.execute(
+        select(Case.id, Case.incident_type).where(AWAITING_RUN).order_by(Case.id)
+    )
+    return [(case_id, kind) for case_id, kind in rows]
+
+
+def unannounced(session: Session) -> list[int]:
+    """Cases awaiting their run whose head has not been told of them yet."""
+    return list(
+        session.scalars(
+            select(Case.id)
+            .join(CaseStep, CaseStep.case_id == Case.id)
+            .where(AWAITING_RUN, CaseStep.key == StepKey.NOTIFY_HEADTEACHER)
+            .where(CaseStep.status == StepStatus.PENDING)
+            .order_by(Case.id)
         )
-    ]
+    )
 
 
 def open_runs(session: Session) -> dict[str, int]:

@@ -1,22 +1,25 @@
 """Opening a reported case: everything it starts with, in one transaction.
 
 The evidence files are written first (outside the transaction: they can be large); then the
-case, its steps, its search entries and the accounts it names, its evidence rows, the
-safeguarding alert and the headteacher's notice are saved together, or none of them is and
-the files are removed again.
+case, its steps, its search entries and the accounts it names, its evidence rows and the
+safeguarding alert are saved together, or none of them is and the files are removed again.
+
+The headteacher's notice is not queued here: the worker's hand-off queues it moments later
+(services.lifecycle.announce), and the flow's first step does if the hand-off could not.
+Rendering those emails was half of a report's time in the web app, and under a burst of
+reports every report waits for the ones before it.
 """
 
 from __future__ import annotations
 
 from core.files import evidence_files
-from db.cases import NewCase, acting_head_for, open_case
+from db.cases import NewCase, acting_head, acting_head_for, open_case
 from db.evidence import add_evidence
 from db.models import Person
 from db.people import case_lead, get_person
 from db.search import index_case
 from db.session import Session, transaction
 from forms.common import UploadedFile
-from services.lifecycle import notify_headteacher
 from services.safeguarding import settle_at_intake
 
 
@@ -52,7 +55,9 @@ def open_reported_case(
                     source=source,
                 )
             settle_at_intake(session, case, reporter)
-            notify_headteacher(session, case, reporter)
+            # Someone must be there to tell: without a head the report is refused now (the
+            # web app says what to set up), not left for the hand-off to fail on.
+            acting_head(session, case)
             return case.id
     except BaseException:
         store.discard(kept.stored_name for _, kept in stored)

@@ -5,13 +5,28 @@ from __future__ import annotations
 from core.enums import AuditKind, EmailKind, StepKey
 from core.procedures import procedure_for
 from db.audit import data_of
-from db.cases import acting_head, close_case, finish_step
+from db.cases import acting_head, claim_step, close_case, finish_step, get_case
 from db.linked import earlier_linked_count
-from db.models import Case, Person
+from db.models import Case, CaseStatus, Person
 from db.outbox import dedup_key
 from db.people import actor_of, get_person
-from db.session import Session
+from db.session import Session, transaction
 from services.notices import email_about_case
+
+
+def announce(case_id: int) -> bool:
+    """Tell the head (and lead) of a new case, in a transaction of its own, unless that is
+    done; returns whether it was done now. The worker's hand-off calls it moments after
+    intake, so the report's request does not render and queue these emails itself.
+    """
+    with transaction() as session:
+        case = get_case(session, case_id)
+        if case.status != CaseStatus.OPEN:
+            return False
+        if not claim_step(session, case_id, StepKey.NOTIFY_HEADTEACHER):
+            return False
+        notify_headteacher(session, case, get_person(session, case.reporter_id))
+        return True
 
 
 def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
