@@ -29,7 +29,7 @@ from api.routes import (
     school,
     search,
 )
-from api.security import BodyLimit, SecurityHeaders, session_middleware
+from api.security import BodyLimit, SecurityHeaders, SessionContext
 from core.settings import PROJECT_ROOT, get_settings
 from db.migrate import schema_behind
 
@@ -44,7 +44,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(ids_in_range)],
     )
     app.state.limiter = Limiter()
-    app.middleware("http")(session_middleware)
+    app.add_middleware(SessionContext)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: the upload-limit page gets them too
     install_handlers(app)
