@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from casework.admin_cli import add_commands
 from casework.run import cmd_run, prefect_env, prefect_server_command, prefect_server_env
 from core.logs import configure_logging
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -72,8 +72,15 @@ def cmd_worker(_: argparse.Namespace) -> int:
     return 0
 
 
+def step_aside(settings: Settings) -> None:
+    """Lower this process's CPU priority (and its children's) below the web app's."""
+    if settings.background_niceness:
+        os.nice(settings.background_niceness)
+
+
 def cmd_runner(_: argparse.Namespace) -> int:
     settings = get_settings()
+    step_aside(settings)  # flow runs inherit it from the runner
     os.environ.update(prefect_env(settings))
     if settings.health_port:  # Prefect's runner webserver: GET /health
         os.environ.update(
@@ -100,6 +107,7 @@ def cmd_prefect_server(_: argparse.Namespace) -> int:
     """
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    step_aside(settings)
     argv = prefect_server_command(settings)
     os.execve(argv[0], argv, {**os.environ, **prefect_server_env(settings)})
     return 0  # only reached when execve is replaced, as in the tests

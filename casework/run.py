@@ -344,8 +344,9 @@ def supervise(
         start("mail catcher", [*me, "devmail"])
         provider = start("local sign-in provider", dev_provider_command(settings))
         wait_http(dev_issuer(settings) + "/.well-known/openid-configuration", 60, provider)
-    server_env = {**env, **prefect_server_env(settings)}
-    server = start("Prefect server", prefect_server_command(settings), server_env)
+    # Through `casework prefect-server`, as in production: it lowers its CPU priority
+    # (CASEWORK_BACKGROUND_NICENESS) and then becomes the server.
+    server = start("Prefect server", [*me, "prefect-server"])
     wait_http(settings.prefect_api_url + "/health", 120, server)
     if settings.reply_domain:
         start("reply receiver", [*me, "replies"])

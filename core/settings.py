@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.terms import DEFAULT_TERM_STARTS, TermStarts, parse_term_starts
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # How many flow runs the runner works at once; 0 means one per core of this machine, so a
     # burst of reports queues runs instead of starving the web app of CPU.
     runner_limit: int = 0
+    # How far below the web app's and the worker's the CPU priority of the runner, its flow
+    # runs and `casework prefect-server` is (Unix niceness, 0-19): on a shared machine a
+    # burst of flow runs then takes only the CPU that people's requests leave. 0 keeps them
+    # equal (a machine that only runs flows gains nothing from it).
+    background_niceness: int = Field(default=10, ge=0, le=19)
     # A suspended flow needs an explicit timeout (Prefect has none by default);
     # overdue approvals are chased from our database, not by this timeout.
     suspend_timeout_days: int = 90
