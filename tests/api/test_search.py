@@ -152,16 +152,15 @@ def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(
 ) -> None:
     store = smtp[0]
     url = configured.database_url
-    sender = deliver
 
-    def deliver() -> int:
+    def worker_mail() -> int:
         """What the worker does: the head is told of new cases, then the mail goes."""
         announce_new_cases()
-        return sender()
+        return deliver()
 
     tom = signed_in(TOM)
     first = new_case(tom, "@Jay_K", "Jordan Miles")
-    opened = delivered(store, HEAD, "New case", deliver)
+    opened = delivered(store, HEAD, "New case", worker_mail)
     assert "reported before" not in opened.text
 
     sara = as_person(signed_in, client, SARA)
@@ -169,7 +168,7 @@ def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(
     second = new_case(sara, "https://www.instagram.com/jay_k/?igsh=MWd3c2N5", "Riley Moss")
     ref = references(url, {"first": first, "second": second})
     for reader in (HEAD, DSL):  # the head, and the DSL who leads the case
-        mail = delivered(store, reader, ref["second"], deliver, since)
+        mail = delivered(store, reader, ref["second"], worker_mail, since)
         line = next(p for p in mail.text.split("\n\n") if "reported before" in p)
         assert "1 earlier case you can see in Casework names it too" in line
         # Content-free: a count and the case's own link, never the account or anyone's name.
@@ -187,7 +186,7 @@ def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(
     assert f'href="/cases/{first}"' in page and f'href="/cases/{second}"' not in page
 
     head = as_person(signed_in, client, HEAD)
-    mail = delivered(store, HEAD, "New case", deliver, since)
+    mail = delivered(store, HEAD, "New case", worker_mail, since)
     assert "2 earlier cases you can see in Casework name it too" in mail.text
     page = linked_section(head.get(f"/cases/{third}").text)
     assert "2 earlier cases mention @jay_k" in page
