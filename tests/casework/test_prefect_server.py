@@ -17,7 +17,8 @@ from core.settings import get_settings
 
 
 def become_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict[str, str]:
-    """Run the command with `env` set, catching the exec; returns the server's environment."""
+    """Run the command with `env` set, catching the exec; returns the server's environment,
+    its command line and how far it lowered its CPU priority."""
     monkeypatch.setenv("CASEWORK_VAR_DIR", str(tmp_path))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -27,7 +28,9 @@ def become_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -
     def execve(path: str, argv: Sequence[str], environ: Mapping[str, str]) -> None:
         seen.update(path=path, argv=list(argv), env=dict(environ))
 
+    niceness: list[int] = []
     monkeypatch.setattr("os.execve", execve)
+    monkeypatch.setattr("os.nice", niceness.append)  # not this test process's own priority
     try:
         assert main(["prefect-server"]) == 0
     finally:
@@ -38,7 +41,7 @@ def become_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -
     assert argv[1:5] == ["-m", "prefect", "server", "start"]
     env_seen = seen["env"]
     assert isinstance(env_seen, dict)
-    return {**env_seen, "argv": " ".join(argv)}
+    return {**env_seen, "argv": " ".join(argv), "lowered by": ",".join(map(str, niceness))}
 
 
 def test_it_serves_on_postgresql_where_the_settings_say(
@@ -86,3 +89,14 @@ def test_a_heartbeat_shorter_than_prefects_floor_is_refused(
     monkeypatch.setenv("CASEWORK_FLOW_HEARTBEAT_SECONDS", "10")
     with pytest.raises(ValueError, match="at least 30"):
         Settings()
+
+
+def test_it_steps_aside_for_people_s_requests(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a machine it shares with the web app, the server's CPU priority is lowered first."""
+    assert become_server(monkeypatch, tmp_path)["lowered by"] == "10"
+    lowered = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="3")
+    assert lowered["lowered by"] == "3"
+    kept = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="0")
+    assert kept["lowered by"] == "", "0 keeps the priority as it is"
