@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from casework.run import Lifeline, prefect_env, wait_http
 from core.settings import Settings
 from mail.catcher import MailStore, free_port, start_catcher
-from tests.stack import deployments_ready
+from tests.stack import TEST_PACE, deployments_ready
 from tests.support import drop_pg_database, wait_until
 
 CASEWORK = [sys.executable, "-m", "casework.cli"]
@@ -75,15 +75,7 @@ class Authority:
             "CASEWORK_SMTP_PORT": str(self.smtp_port),
             "CASEWORK_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
             "CASEWORK_PREFECT_API_URL": self.prefect_api,
-            "CASEWORK_DEV_MODE": "true",
-            # The test's people answer at once: poll often, or each answer waits its turn.
-            "CASEWORK_RECONCILE_SECONDS": "0.5",
-            "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
-            "CASEWORK_RATE_SIGNIN_PER_ADDRESS": "1000/15minute",
-            "CASEWORK_RATE_SIGNIN_PER_IP": "1000/15minute",
-            "CASEWORK_RATE_CODES_PER_PERSON": "1000/5minute",
-            "CASEWORK_RATE_CODES_PER_IP": "1000/5minute",
-            "CASEWORK_RATE_LINKS_PER_IP": "100000/minute",
+            **TEST_PACE,
             **self.tuning,
             **extra,
         }
