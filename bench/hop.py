@@ -382,6 +382,8 @@ class Hop:
 def open_cases(count: int) -> list[int]:
     """Open pupil-contact cases as the report form does (validated form, one intake call,
     then the flow started), as the demo school's first member of staff."""
+    from install import report_fields
+
     from api.routes.intake import new_case
     from core.enums import IncidentType, Role
     from db.people import staff_of
@@ -392,16 +394,8 @@ def open_cases(count: int) -> list[int]:
     from forms.registry import INCIDENT_FORMS
 
     kind = IncidentType.PUPIL_CONTACT
-    fields = {
-        "platform": "instagram",
-        "occurred_at": "2026-11-20T18:30",
-        "description": "A pupil sent me a follow request and two direct messages.",
-        "pupil_name": "Jordan Miles",
-        "pupil_year_group": "Year 6",
-        "pupil_reference": "A1234",
-        "contact_continued": "yes",
-        "sexual_images": "no",
-    }
+    # The report every other benchmark sends, on the path the hops are timed along.
+    fields = {**report_fields(0), "contact_continued": "yes"}
     model, errors = validate(INCIDENT_FORMS[kind], fields)
     assert model is not None, errors
     with transaction() as session:

@@ -42,7 +42,15 @@ from db.session import transaction
 from tests.conftest import PG_ADMIN_URL
 from tests.e2e.authority import CASEWORK, SMTP_CONNECTIONS, Authority
 from tests.e2e.flow_helpers import CONFIRMED
-from tests.support import PNG, csrf_of, emailed_code, send_report, signin, wait_until
+from tests.support import (
+    PNG,
+    csrf_of,
+    emailed_code,
+    report_fields,
+    send_report,
+    signin,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("authority")]
 
@@ -67,16 +75,7 @@ TUNING = {
 SCREENSHOT = [("screenshot.png", PNG + b"authority", "image/png")]
 
 REPORTS: dict[str, dict[str, Any]] = {
-    "pupil_contact": {
-        "platform": "instagram",
-        "occurred_at": "2026-11-20T18:30",
-        "description": "A pupil sent me a follow request and two direct messages.",
-        "pupil_name": "Jordan Miles",
-        "pupil_year_group": "Year 6",
-        "pupil_reference": "A1234",
-        "contact_continued": "yes",
-        "sexual_images": "no",
-    },
+    "pupil_contact": report_fields(),
     "parent_contact": {
         "platform": "facebook",
         "occurred_at": "2026-11-21T19:40",
