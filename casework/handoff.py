@@ -31,10 +31,14 @@ def handoff_once() -> tuple[int, int]:
     Returns (handed on, still waiting): flows started and decisions delivered, and those that
     could not be yet. The heads are told first: their emails should not wait for Prefect.
     """
-    announce_new_cases()
     with reading() as session:
         new_cases = open_without_run(session)
         decided = [approval.id for approval in awaiting_resume(session)]
+        # Asked after the new cases, so each of them is told before its flow starts (a case
+        # committed in between is told now and started next time round).
+        untold = unannounced(session)
+    for case_id in untold:
+        announce_safely(case_id)
     started = sum(start_flow_safely(case_id, kind) for case_id, kind in new_cases)
     delivered = sum(deliver_decision(approval_id) for approval_id in decided)
     handed = started + delivered

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from db.models import Case, Evidence
 from tests.browser.chromium import needs_chromium
 from tests.stack import Stack
-from tests.support import PNG, count, link_in, mail_to
+from tests.support import PNG, count, link_in, mail_to, wait_until
 
 # One browser run is enough: the pages are the same whatever database is behind them.
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
@@ -77,7 +77,14 @@ def test_staff_member_reports_a_pupil_contact(stack: Stack, page: Page, tmp_path
     row = evidence.get_by_role("row").filter(has_text="first-contact.png")
     expect(row).to_contain_text(hashlib.sha256(PNG).hexdigest())
     step = page.get_by_role("listitem").filter(has_text="Tell the headteacher a case is open")
-    expect(step.locator(".tag")).to_have_text("done")
+    expect(step.locator(".tag")).to_have_text(re.compile("pending|done"))
+
+    def head_told() -> bool:
+        """The worker's hand-off tells the head moments after the report is saved."""
+        page.reload()
+        return (step.locator(".tag").text_content() or "").strip() == "done"
+
+    wait_until(head_told, 30, 0.5, "the case page to say the head was told")
 
     page.screenshot(path=tmp_path / "case.png", full_page=True)
     assert (tmp_path / "case.png").stat().st_size > 0

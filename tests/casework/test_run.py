@@ -162,6 +162,7 @@ def test_a_killed_casework_run_leaves_nothing_running(mark: str, tmp_path: Path)
         "CASEWORK_PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
         "CASEWORK_DEVMAIL_PORT": str(mail),
         "CASEWORK_SMTP_PORT": str(mail),
+        "CASEWORK_BACKGROUND_NICENESS": "0",  # the tests beside it are not people waiting
     }
     prepare_prefect_home(tmp_path / "var" / "prefect")
     run = start([sys.executable, "-m", "casework.cli", "run"], mark, log, **settings)
