@@ -37,8 +37,7 @@ def handoff_once() -> tuple[int, int]:
         # Asked after the new cases, so each of them is told before its flow starts (a case
         # committed in between is told now and started next time round).
         untold = unannounced(session)
-    for case_id in untold:
-        announce_safely(case_id)
+    announce_all(untold)
     started = sum(start_flow_safely(case_id, kind) for case_id, kind in new_cases)
     delivered = sum(deliver_decision(approval_id) for approval_id in decided)
     handed = started + delivered
@@ -46,20 +45,21 @@ def handoff_once() -> tuple[int, int]:
 
 
 def announce_new_cases() -> None:
-    """Tell the head of every new case not yet told."""
+    """Tell the head of every new case not yet told (the worker also does this on its own,
+    several times a second)."""
     with reading() as session:
         untold = unannounced(session)
-    for case_id in untold:
-        announce_safely(case_id)
+    announce_all(untold)
 
 
-def announce_safely(case_id: int) -> None:
-    """Tell the head of a new case; on failure the flow's own first step tells them."""
-    with about_case(case_id):
-        try:
-            announce(case_id)
-        except Exception:
-            log.exception("case %s: the head could not be told yet", case_id)
+def announce_all(case_ids: list[int]) -> None:
+    """Tell the heads of these new cases; one that fails is told by its flow's first step."""
+    for case_id in case_ids:
+        with about_case(case_id):
+            try:
+                announce(case_id)
+            except Exception:
+                log.exception("case %s: the head could not be told yet", case_id)
 
 
 def next_wait(quick: float, longest: float, previous: float, handed: int, waiting: int) -> float:

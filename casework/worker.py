@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from casework.handoff import handoff_once, next_wait
+from casework.handoff import announce_new_cases, handoff_once, next_wait
 from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from core.settings import get_settings
@@ -86,14 +86,29 @@ async def run_handoff(stop: asyncio.Event) -> None:
         await pause(stop, wait)
 
 
+async def run_announcer(stop: asyncio.Event) -> None:
+    """Tell the heads of new cases within moments of their reports, whatever the hand-off is
+    doing: under a burst its calls to Prefect's server take seconds, and the first email
+    of a case should not wait behind the flows of the cases before it."""
+    settings = get_settings()
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(announce_new_cases)
+        except Exception:
+            log.exception("telling the heads of new cases failed")
+        await pause(stop, settings.handoff_seconds)
+
+
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Send mail, hand work to Prefect and reconcile, each in its own task so a long letter
-    never delays the others; answer health probes beside them (on the sender's loop)."""
+    """Send mail, tell the heads of new cases, hand work to Prefect and reconcile, each in its
+    own task so a long letter never delays the others; answer health probes beside them (on
+    the sender's loop)."""
     settings = get_settings()
     # A pass that has not ended in ten rounds' time (at least five minutes) is stuck.
     beats = Heartbeats({RECONCILER: max(300.0, 10 * settings.reconcile_seconds)})
     await asyncio.gather(
         run_sender(stop, idle_seconds),
+        run_announcer(stop),
         run_handoff(stop),
         run_reconciler(stop, beats),
         serve_health(settings, beats, stop),
