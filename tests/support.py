@@ -16,7 +16,7 @@ import httpx
 import pyotp
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from casework.run import Lifeline, wait_http
 from core.procedures import PROCEDURES, StepKind
@@ -31,7 +31,7 @@ from db.models import (
     Role,
     utcnow,
 )
-from db.session import transaction
+from db.session import reading, transaction
 from mail.catcher import MailStore, StoredMail
 
 T = TypeVar("T")
@@ -348,8 +348,9 @@ def past_the_audit_guard(session: Any) -> None:
 
 
 def count(url: str, model: Any, *where: Any) -> int:
-    with transaction(url) as session:
-        return len(list(session.scalars(select(model).where(*where))))
+    """How many rows of `model` match (counted by the database: tests poll this)."""
+    with reading(url) as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 def case_row(url: str, case_id: int) -> Case:

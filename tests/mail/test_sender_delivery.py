@@ -399,7 +399,7 @@ def test_a_row_left_sending_is_resent_with_its_message_id_after_the_grace_period
 
 SENDER = """
 import asyncio, signal
-from casework.worker import run_sender
+from casework.sending import run_sender
 
 async def main() -> None:
     stop = asyncio.Event()
