@@ -8,7 +8,9 @@ queued here, not in the report's request, which keeps the web app's share of a r
 small), then starts the flows of new cases and delivers stored decisions (all safe to
 repeat, so every worker may run this loop). While what is waiting makes no
 progress (Prefect down, or a run still on its way to suspending) the loop waits twice as
-long each time, up to `reconcile_seconds`, rather than asking several times a second.
+long each time, up to `reconcile_seconds`, rather than asking several times a second; but
+it looks every `handoff_seconds` for work that was not there before, so a new case or a new
+decision is never held up by one that is stuck.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def handoff_once() -> tuple[int, int]:
     delivered = sum(deliver_decision(approval_id) for approval_id in decided)
     handed = started + delivered
     return handed, len(new_cases) + len(decided) - handed
+
+
+def waiting_work() -> frozenset[str]:
+    """What the hand-off has before it now: new cases to start and decisions to deliver."""
+    with reading() as session:
+        cases = [f"case {case_id}" for case_id, _ in open_without_run(session)]
+        decisions = [f"decision {approval.id}" for approval in awaiting_resume(session)]
+    return frozenset(cases + decisions)
 
 
 def announce_new_cases() -> None:

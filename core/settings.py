@@ -64,9 +64,9 @@ class Settings(BaseSettings):
     runner_limit: int = 0
     # How far below the web app's and the worker's the CPU priority of the runner, its flow
     # runs and `casework prefect-server` is (Unix niceness, 0-19): on a shared machine a
-    # burst of flow runs then takes only the CPU that people's requests leave. 0 keeps them
-    # equal (a machine that only runs flows gains nothing from it).
-    background_niceness: int = Field(default=10, ge=0, le=19)
+    # burst of flow runs then takes only the CPU that people's requests leave. 0 (the
+    # default) keeps them equal: measured on one machine it gained nothing (DECISIONS.md).
+    background_niceness: int = Field(default=0, ge=0, le=19)
     # A suspended flow needs an explicit timeout (Prefect has none by default);
     # overdue approvals are chased from our database, not by this timeout.
     suspend_timeout_days: int = 90

@@ -94,9 +94,7 @@ def test_a_heartbeat_shorter_than_prefects_floor_is_refused(
 def test_it_steps_aside_for_people_s_requests(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """On a machine it shares with the web app, the server's CPU priority is lowered first."""
-    assert become_server(monkeypatch, tmp_path)["lowered by"] == "10"
-    lowered = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="3")
-    assert lowered["lowered by"] == "3"
-    kept = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="0")
-    assert kept["lowered by"] == "", "0 keeps the priority as it is"
+    """On a machine it shares with the web app, the server's CPU priority can be lowered."""
+    assert become_server(monkeypatch, tmp_path)["lowered by"] == "", "kept as it is by default"
+    lowered = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="10")
+    assert lowered["lowered by"] == "10"

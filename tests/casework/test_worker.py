@@ -81,3 +81,55 @@ async def test_the_head_is_told_of_a_new_case_while_prefect_keeps_the_hand_off_w
         prefect_answers.set()
         stop.set()
         await worker
+
+
+async def test_a_decision_that_cannot_be_delivered_does_not_hold_up_a_new_case(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one stored decision keeps failing (its run not there to resume), the hand-off
+    asks about it less and less often; a case reported meanwhile still starts at once."""
+    import time
+    from datetime import timedelta
+
+    from casework.worker import run_worker
+    from db.models import Approval, Case, Decision, utcnow
+    from flows import trigger
+    from tests.support import make_approval, make_case
+
+    url = configured.database_url
+    stuck_case = make_case(url)
+    make_approval(url, stuck_case, step_key="record_persistence", ttl=timedelta(days=1))
+    with transaction(url) as session:
+        case = session.get(Case, stuck_case)
+        assert case is not None
+        case.flow_run_id = "a-run-prefect-cannot-find"
+        approval = session.query(Approval).filter_by(case_id=stuck_case).one()
+        approval.decision, approval.decided_at = Decision.COMPLETED, utcnow()
+    tries: list[float] = []
+
+    def never_ready(run_id: str, step: str, run_input: object) -> trigger.Delivery:
+        tries.append(time.monotonic())
+        raise RuntimeError("Prefect's server is not answering for this run")
+
+    started: dict[int, float] = {}
+
+    def start(case_id: int, kind: object) -> str:
+        started[case_id] = time.monotonic()
+        return f"run-{case_id}"
+
+    monkeypatch.setattr(trigger, "resume_case_flow", never_ready)
+    monkeypatch.setattr(trigger, "start_case_flow", start)
+    monkeypatch.setattr(reconciler, "reconcile_once", lambda: None)
+    monkeypatch.setattr(configured, "reconcile_seconds", 60.0)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(stop, idle_seconds=0.05))
+    try:
+        await asyncio.sleep(4)  # the waits after each failure: 0.4, 0.8, 1.6, 3.2, 6.4 s ...
+        assert 3 <= len(tries) <= 6, "the stuck decision is asked about less and less often"
+        reported = time.monotonic()
+        new_case = make_case(url)
+        await asyncio.to_thread(wait_until, lambda: new_case in started, 10, 0.05, "the start")
+        assert started[new_case] - reported < 1.5, "the new case did not wait for the backoff"
+    finally:
+        stop.set()
+        await worker
