@@ -33,6 +33,12 @@ def handoff_once() -> tuple[int, int]:
     Returns (handed on, still waiting): flows started and decisions delivered, and those that
     could not be yet. The heads are told first: their emails should not wait for Prefect.
     """
+    handed, left = handoff_pass()
+    return handed, len(left)
+
+
+def handoff_pass() -> tuple[int, frozenset[str]]:
+    """`handoff_once`, naming what could not be handed on yet as `waiting_work` does."""
     with reading() as session:
         new_cases = open_without_run(session)
         decided = [approval.id for approval in awaiting_resume(session)]
@@ -40,17 +46,25 @@ def handoff_once() -> tuple[int, int]:
         # committed in between is told now and started next time round).
         untold = unannounced(session)
     announce_all(untold)
-    started = sum(start_flow_safely(case_id, kind) for case_id, kind in new_cases)
-    delivered = sum(deliver_decision(approval_id) for approval_id in decided)
-    handed = started + delivered
-    return handed, len(new_cases) + len(decided) - handed
+    left = {case_key(c) for c, kind in new_cases if not start_flow_safely(c, kind)}
+    left |= {decision_key(a) for a in decided if not deliver_decision(a)}
+    handed = len(new_cases) + len(decided) - len(left)
+    return handed, frozenset(left)
+
+
+def case_key(case_id: int) -> str:
+    return f"case {case_id}"
+
+
+def decision_key(approval_id: int) -> str:
+    return f"decision {approval_id}"
 
 
 def waiting_work() -> frozenset[str]:
     """What the hand-off has before it now: new cases to start and decisions to deliver."""
     with reading() as session:
-        cases = [f"case {case_id}" for case_id, _ in open_without_run(session)]
-        decisions = [f"decision {approval.id}" for approval in awaiting_resume(session)]
+        cases = [case_key(case_id) for case_id, _ in open_without_run(session)]
+        decisions = [decision_key(approval.id) for approval in awaiting_resume(session)]
     return frozenset(cases + decisions)
 
 

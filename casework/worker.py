@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from casework.handoff import announce_new_cases, handoff_once, next_wait, waiting_work
+from casework.handoff import announce_new_cases, handoff_pass, next_wait, waiting_work
 from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from casework.sending import pause, run_sender
@@ -38,27 +38,25 @@ async def run_handoff(stop: asyncio.Event) -> None:
     quick = settings.handoff_seconds
     wait = quick
     while not stop.is_set():
-        handed, waiting = 0, 1
+        handed, left = 0, frozenset({"the pass itself"})
         try:
-            handed, waiting = await asyncio.to_thread(handoff_once)
+            handed, left = await asyncio.to_thread(handoff_pass)
         except Exception:
             log.exception("hand-off pass failed")
-        wait = next_wait(quick, settings.reconcile_seconds, wait, handed, waiting)
+        wait = next_wait(quick, settings.reconcile_seconds, wait, handed, len(left))
         if wait > quick:
-            await until_new_work(stop, wait, quick)
+            await until_new_work(stop, wait, quick, left)
         else:
             await pause(stop, wait)
 
 
-async def until_new_work(stop: asyncio.Event, most: float, every: float) -> None:
-    """Sleep up to `most` seconds while what waits makes no progress, looking every `every`
-    seconds for work that was not there when the sleep began, and waking for it at once."""
+async def until_new_work(
+    stop: asyncio.Event, most: float, every: float, stuck: frozenset[str]
+) -> None:
+    """Sleep up to `most` seconds while the `stuck` work makes no progress, looking every
+    `every` seconds for other work (`waiting_work`), and waking for it at once."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + most
-    try:
-        stuck = await asyncio.to_thread(waiting_work)
-    except Exception:  # the database is away: the next pass will say so
-        stuck = frozenset()
     while not stop.is_set() and loop.time() < deadline:
         await pause(stop, min(every, max(0.0, deadline - loop.time())))
         try:
