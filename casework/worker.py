@@ -44,26 +44,29 @@ async def run_handoff(stop: asyncio.Event) -> None:
         except Exception:
             log.exception("hand-off pass failed")
         wait = next_wait(quick, settings.reconcile_seconds, wait, handed, len(left))
-        if wait > quick:
-            await until_new_work(stop, wait, quick, left)
-        else:
+        if wait <= quick:
             await pause(stop, wait)
+        elif await until_new_work(stop, wait, quick, left):
+            # New work has its own short waits: a decision that reaches a run still on its
+            # way to suspending is tried again in moments, not after the stuck one's wait.
+            wait = quick
 
 
 async def until_new_work(
     stop: asyncio.Event, most: float, every: float, stuck: frozenset[str]
-) -> None:
+) -> bool:
     """Sleep up to `most` seconds while the `stuck` work makes no progress, looking every
-    `every` seconds for other work (`waiting_work`), and waking for it at once."""
+    `every` seconds for other work (`waiting_work`); True when woken for it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + most
     while not stop.is_set() and loop.time() < deadline:
         await pause(stop, min(every, max(0.0, deadline - loop.time())))
         try:
             if await asyncio.to_thread(waiting_work) - stuck:
-                return
+                return True
         except Exception:
             continue
+    return False
 
 
 async def run_announcer(stop: asyncio.Event) -> None:

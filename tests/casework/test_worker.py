@@ -133,3 +133,57 @@ async def test_a_decision_that_cannot_be_delivered_does_not_hold_up_a_new_case(
     finally:
         stop.set()
         await worker
+
+
+async def test_a_new_decision_is_tried_again_in_moments_while_another_is_stuck(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision stored a moment before its run has suspended is refused once; it is tried
+    again at the hand-off's own short pace, not after the long wait of a stuck one."""
+    import time
+    from datetime import timedelta
+
+    from casework.worker import run_worker
+    from db.models import Approval, Case, Decision, utcnow
+    from flows import trigger
+    from tests.support import make_approval, make_case
+
+    url = configured.database_url
+
+    def stored_decision(run_id: str) -> int:
+        case_id = make_case(url)
+        make_approval(url, case_id, step_key="record_persistence", ttl=timedelta(days=1))
+        with transaction(url) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            case.flow_run_id = run_id
+            approval = session.query(Approval).filter_by(case_id=case_id).one()
+            approval.decision, approval.decided_at = Decision.COMPLETED, utcnow()
+            return approval.id
+
+    refused: dict[str, int] = {}
+    delivered: dict[str, float] = {}
+
+    def resume(run_id: str, step: str, run_input: object) -> trigger.Delivery:
+        if run_id == "stuck" or refused.setdefault(run_id, 0) < 1:
+            refused[run_id] = refused.get(run_id, 0) + 1
+            raise trigger.FlowNotReady("the run is not suspended yet")
+        delivered[run_id] = time.monotonic()
+        return trigger.Delivery.RESUMED
+
+    monkeypatch.setattr(trigger, "resume_case_flow", resume)
+    monkeypatch.setattr(reconciler, "reconcile_once", lambda: None)
+    monkeypatch.setattr(configured, "reconcile_seconds", 60.0)
+    stored_decision("stuck")
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(stop, idle_seconds=0.05))
+    try:
+        await asyncio.sleep(4)  # the stuck decision's waits have grown to seconds
+        stored = time.monotonic()
+        stored_decision("fresh")
+        await asyncio.to_thread(wait_until, lambda: "fresh" in delivered, 15, 0.05, "delivery")
+        assert refused["fresh"] == 1, "refused once, while its run was on its way"
+        assert delivered["fresh"] - stored < 2.0, "tried again in moments"
+    finally:
+        stop.set()
+        await worker
