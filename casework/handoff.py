@@ -69,8 +69,9 @@ def waiting_work() -> frozenset[str]:
 
 
 def announce_new_cases() -> None:
-    """Tell the head of every new case not yet told (the worker also does this on its own,
-    several times a second)."""
+    """Tell the head of every new case not yet told: one pass of the worker's announcer
+    loop, which runs beside the hand-off so a burst's calls to Prefect never delay a notice
+    (`handoff_pass` also tells them, just before it starts their flows)."""
     with reading() as session:
         untold = unannounced(session)
     announce_all(untold)

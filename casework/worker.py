@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from casework.handoff import announce_new_cases, handoff_pass, next_wait, waiting_work
 from casework.health import Heartbeats, serve_health
@@ -15,18 +16,34 @@ from core.settings import get_settings
 log = logging.getLogger("casework.worker")
 
 
+async def every(
+    stop: asyncio.Event,
+    seconds: float,
+    work: Callable[[], object],
+    failed: str,
+    after: Callable[[], None] = lambda: None,
+) -> None:
+    """Do `work` (in a thread) every `seconds` until `stop`, logging `failed` when it raises;
+    `after` is called after each pass, whatever its outcome."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(work)
+        except Exception:
+            log.exception(failed)
+        after()
+        await pause(stop, seconds)
+
+
 async def run_reconciler(stop: asyncio.Event, beats: Heartbeats | None = None) -> None:
     """Reconcile with Prefect every `reconcile_seconds` until `stop`: this worker's turn
     comes when no other worker is making a pass (casework/reconciler.py)."""
-    settings = get_settings()
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(reconcile_if_elected)
-        except Exception:
-            log.exception("reconciler pass failed")
+    seconds = get_settings().reconcile_seconds
+
+    def beat() -> None:
         if beats is not None:
             beats.beat(RECONCILER)
-        await pause(stop, settings.reconcile_seconds)
+
+    await every(stop, seconds, reconcile_if_elected, "reconciler pass failed", beat)
 
 
 RECONCILER = "reconciler"
@@ -73,13 +90,8 @@ async def run_announcer(stop: asyncio.Event) -> None:
     """Tell the heads of new cases within moments of their reports, whatever the hand-off is
     doing: under a burst its calls to Prefect's server take seconds, and the first email
     of a case should not wait behind the flows of the cases before it."""
-    settings = get_settings()
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(announce_new_cases)
-        except Exception:
-            log.exception("telling the heads of new cases failed")
-        await pause(stop, settings.handoff_seconds)
+    failed = "telling the heads of new cases failed"
+    await every(stop, get_settings().handoff_seconds, announce_new_cases, failed)
 
 
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:

@@ -381,8 +381,10 @@ def set_flow_run(session: Session, case_id: int, run_id: str) -> bool:
     return True
 
 
-# Written out as the partial index's condition (db.models.AWAITING_RUN_SQL), so that SQLite
-# finds new cases in that index rather than reading every case.
+# The partial index's condition (db.models.AWAITING_RUN_SQL), with the status as a literal:
+# a planner that does not look at bound values (a generic PostgreSQL plan) still sees the
+# query match the index and reads new cases from it rather than every case
+# (tests/db/test_cases_awaiting_run.py).
 AWAITING_RUN = Case.flow_run_id.is_(None) & (Case.status == literal_column("'open'"))
 
 

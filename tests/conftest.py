@@ -46,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Mark everything this run starts; xdist workers inherit the mark from the controller."""
     if hasattr(config, "workerinput"):
         return
+    # The groups are handed out in the order the tests are collected (see
+    # pytest_collection_modifyitems), not largest first.
+    config.option.loadscopereorder = False
     lifeline = Lifeline().start()
     config.stash[SESSION_LIFELINE] = lifeline
     os.environ[LIFELINES] = lifeline.env(os.environ)[LIFELINES]
@@ -75,9 +78,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the shared stack's tests, and put each group before the tests that are not in one.
+
+    xdist hands each worker a group whole; the groups are the long work (the stack's tests
+    take minutes one after another, the local authority's test minutes on its own), so each
+    starts at once on a worker of its own, and the short tests fill in around them. Left at
+    the end, the local authority's test queued behind the stack's on the same worker.
+    """
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(STACK_GROUP))
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
