@@ -21,13 +21,19 @@ import subprocess
 import sys
 import time
 from contextlib import closing
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
-import prefect
 
-from casework.run import Lifeline, prefect_env, prefect_server_command, wait_http
+from casework.run import (
+    Lifeline,
+    prefect_env,
+    prefect_server_command,
+    prefect_server_env,
+    wait_http,
+)
 from core.settings import PROJECT_ROOT, Settings
 from mail.catcher import MailStore, free_port, start_catcher
 from tests.support import children_running, wait_until
@@ -43,7 +49,9 @@ def migrated_prefect_db() -> Path:
     finds its schema up to date skips that.
     """
     CACHE.mkdir(parents=True, exist_ok=True)
-    made = CACHE / f"prefect-{prefect.__version__}.db"
+    # The version from the package's metadata: importing Prefect takes over a second, and
+    # every pytest process (the xdist workers, the tests' own inner runs) imports this module.
+    made = CACHE / f"prefect-{version('prefect')}.db"
     with open(CACHE / "prefect.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers may both get here first
         if not made.exists():
@@ -117,7 +125,7 @@ class PrefectServer:
         """Start the server; `wait` for it to answer."""
         self.lifeline.start()
         prepare_prefect_home(self.settings().prefect_home)
-        env = {**os.environ, **prefect_env(self.settings())}
+        env = {**os.environ, **prefect_server_env(self.settings())}
         with open(self.root / "prefect.log", "ab") as log:
             self.proc = self.lifeline.spawn(prefect_server_command(self.settings()), env, log)
 

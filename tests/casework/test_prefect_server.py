@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from casework.cli import main
-from casework.run import prefect_database_url
+from casework.run import UNUSED_PREFECT_SERVICES, prefect_database_url
 from core.settings import get_settings
 
 
@@ -98,3 +98,18 @@ def test_it_steps_aside_for_people_s_requests(
     assert become_server(monkeypatch, tmp_path)["lowered by"] == "", "kept as it is by default"
     lowered = become_server(monkeypatch, tmp_path, CASEWORK_BACKGROUND_NICENESS="10")
     assert lowered["lowered by"] == "10"
+
+
+def test_the_services_casework_does_not_use_are_off_unless_the_operator_wants_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for service in UNUSED_PREFECT_SERVICES:
+        monkeypatch.delenv(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", raising=False)
+    env = become_server(monkeypatch, tmp_path)
+    assert env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
+    assert "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED" not in env, "heartbeats are read"
+
+    wanted = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"
+    env = become_server(monkeypatch, tmp_path, **{wanted: "true"})
+    assert env[wanted] == "true"
