@@ -591,11 +591,16 @@ def report(hops: list[Hop], floors: list[Hop]) -> list[Figure]:
     print(f"\nA hop, decision POST -> next request's email at the SMTP server ({len(hops)} hops)")
     print("against a bare suspended flow resumed by Prefect's client -> its next task")
     print(line)
-    print(f"{'n':>3}{'hop s':>9}{'floor s':>9}{'ratio':>8}{'tasks':>7}{'floor tasks':>13}")
+    # Prefect's server counts task runs only with its task-run recorder, which Casework's
+    # install turns off (casework.run.UNUSED_PREFECT_SERVICES).
+    counted = any(h.tasks for h in [*hops, *floors])
+    tasks_heading = f"{'tasks':>7}{'floor tasks':>13}" if counted else ""
+    print(f"{'n':>3}{'hop s':>9}{'floor s':>9}{'ratio':>8}{tasks_heading}")
     for n, (ours_, bare_) in enumerate(zip(hops, floors, strict=True), start=1):
+        tasks = f"{ours_.tasks:>7}{bare_.tasks:>13}" if counted else ""
         print(
             f"{n:>3}{ours_.seconds:>9.2f}{bare_.seconds:>9.2f}"
-            f"{ours_.seconds / bare_.seconds:>8.2f}{ours_.tasks:>7}{bare_.tasks:>13}"
+            f"{ours_.seconds / bare_.seconds:>8.2f}{tasks}"
         )
     print(line)
     print(f"{'':24}{'p50':>8}{'p99':>8}")
@@ -616,9 +621,12 @@ def report(hops: list[Hop], floors: list[Hop]) -> list[Figure]:
         print(f"\nWhere the time goes ({name}, medians; 'took' is the time since the mark above):")
         for mark, at, took in breakdown(rows):
             print(f"  {mark:32}{at:>7.2f} s   took {took:>5.2f} s")
-    print("\nTask runs of a hop (median seconds each, as Prefect's server recorded them):")
-    for name, took in task_medians(hops):
-        print(f"  {name:32}{took:>7.3f} s")
+    if counted:
+        print("\nTask runs of a hop (median seconds each, as Prefect's server recorded them):")
+        for name, took in task_medians(hops):
+            print(f"  {name:32}{took:>7.3f} s")
+    else:
+        print("\n(Prefect's server here keeps no task runs: its task-run recorder is off.)")
     return [
         Figure(
             BENCH,
@@ -683,8 +691,8 @@ def main() -> None:
                 time.sleep(0.5)
                 floors.append(floor.hop())
                 print(
-                    f"hop {len(hops):>2}: {hops[-1].seconds:5.2f} s ({request.step_key}, "
-                    f"{hops[-1].tasks} task runs); floor {floors[-1].seconds:5.2f} s",
+                    f"hop {len(hops):>2}: {hops[-1].seconds:5.2f} s ({request.step_key}); "
+                    f"floor {floors[-1].seconds:5.2f} s",
                     flush=True,
                 )
         figures = report(hops, floors)

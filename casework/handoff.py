@@ -16,12 +16,15 @@ decision is never held up by one that is stuck.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from core.logs import about_case
 from db.approvals import awaiting_resume
 from db.cases import open_without_run, unannounced
+from db.models import utcnow
 from db.session import reading
-from flows.trigger import deliver_decision, start_flow_safely
+from flows.trigger import Handed, deliver_decision, start_flow_safely
 from services.lifecycle import announce
 
 log = logging.getLogger("casework.handoff")
@@ -33,23 +36,48 @@ def handoff_once() -> tuple[int, int]:
     Returns (handed on, still waiting): flows started and decisions delivered, and those that
     could not be yet. The heads are told first: their emails should not wait for Prefect.
     """
-    handed, left = handoff_pass()
-    return handed, len(left)
+    done = handoff_pass()
+    return done.handed, len(done.left)
 
 
-def handoff_pass() -> tuple[int, frozenset[str]]:
-    """`handoff_once`, naming what could not be handed on yet as `waiting_work` does."""
+# A decision this recent whose run is not paused yet is racing the run's own suspension (the
+# person answered the emailed request before the run had finished pausing, which on a busy
+# machine takes seconds): it is tried again at the quick pace rather than after the growing
+# waits meant for one that is stuck. A decision Prefect fails on still backs off.
+FRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass of the hand-off did: how much it handed on, what is left (named as
+    `waiting_work` names it), and whether any of that is a fresh decision to try again soon."""
+
+    handed: int
+    left: frozenset[str]
+    soon: bool
+
+
+def handoff_pass() -> Pass:
+    """`handoff_once`, saying what was left and whether it should be tried again soon."""
     with reading() as session:
         new_cases = open_without_run(session)
-        decided = [approval.id for approval in awaiting_resume(session)]
+        decided = [(a.id, a.decided_at) for a in awaiting_resume(session)]
         # Asked after the new cases, so each of them is told before its flow starts (a case
         # committed in between is told now and started next time round).
         untold = unannounced(session)
     announce_all(untold)
     left = {case_key(c) for c, kind in new_cases if not start_flow_safely(c, kind)}
-    left |= {decision_key(a) for a in decided if not deliver_decision(a)}
+    not_yet = []
+    for approval_id, decided_at in decided:
+        outcome = deliver_decision(approval_id)
+        if not outcome:
+            left.add(decision_key(approval_id))
+        if outcome is Handed.NOT_YET:
+            not_yet.append(decided_at)
+    fresh_since = utcnow() - timedelta(seconds=FRESH_SECONDS)
+    soon = any(at is not None and at > fresh_since for at in not_yet)
     handed = len(new_cases) + len(decided) - len(left)
-    return handed, frozenset(left)
+    return Pass(handed, frozenset(left), soon)
 
 
 def case_key(case_id: int) -> str:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from casework.handoff import announce_new_cases, handoff_pass, next_wait, waiting_work
+from casework.handoff import Pass, announce_new_cases, handoff_pass, next_wait, waiting_work
 from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from casework.sending import pause, run_sender
@@ -55,15 +55,16 @@ async def run_handoff(stop: asyncio.Event) -> None:
     quick = settings.handoff_seconds
     wait = quick
     while not stop.is_set():
-        handed, left = 0, frozenset({"the pass itself"})
+        done = Pass(0, frozenset({"the pass itself"}), soon=False)
         try:
-            handed, left = await asyncio.to_thread(handoff_pass)
+            done = await asyncio.to_thread(handoff_pass)
         except Exception:
             log.exception("hand-off pass failed")
-        wait = next_wait(quick, settings.reconcile_seconds, wait, handed, len(left))
-        if wait <= quick:
+        wait = next_wait(quick, settings.reconcile_seconds, wait, done.handed, len(done.left))
+        if done.soon or wait <= quick:
+            wait = quick
             await pause(stop, wait)
-        elif await until_new_work(stop, wait, quick, left):
+        elif await until_new_work(stop, wait, quick, done.left):
             # New work has its own short waits: a decision that reaches a run still on its
             # way to suspending is tried again in moments, not after the stuck one's wait.
             wait = quick

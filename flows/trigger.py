@@ -67,6 +67,17 @@ class Delivery(StrEnum):
     NOT_WAITING = "not waiting"  # the run is not waiting on this step (already delivered)
 
 
+class Handed(StrEnum):
+    """Whether a stored decision reached its run: true only once nothing more is needed."""
+
+    DONE = "done"
+    NOT_YET = "not yet"  # the run is still on its way to pausing: try again in a moment
+    FAILED = "failed"  # Prefect could not be reached, or the case has no run to tell
+
+    def __bool__(self) -> bool:
+        return self is Handed.DONE
+
+
 # A server that does not answer within this is taken as down for this call.
 CONNECT_SECONDS = 5.0
 
@@ -420,36 +431,38 @@ def decision_input(approval_id: int, decision: str, step_key: str) -> dict[str, 
     return {"approval_id": approval_id, "decision": decision, "step": step_key}
 
 
-def deliver_decision(approval_id: int) -> bool:
-    """Resume the run waiting on this decision; True once nothing more is needed."""
+def deliver_decision(approval_id: int) -> Handed:
+    """Resume the run waiting on this decision; DONE (true) once nothing more is needed."""
     with transaction() as session:
         approval = get_approval(session, approval_id)
         if approval is None or approval.resumed_at is not None:
-            return True
+            return Handed.DONE
         flow_run_id, step_key = get_case(session, approval.case_id).flow_run_id, approval.step_key
         if not flow_run_id or approval.decision is None:
-            return False
+            return Handed.FAILED
         run_input = decision_input(approval.id, approval.decision.value, step_key)
         case_id = approval.case_id
     with about_case(case_id, flow_run_id):
         return _deliver(approval_id, flow_run_id, step_key, run_input)
 
 
-def _deliver(approval_id: int, flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> bool:
+def _deliver(
+    approval_id: int, flow_run_id: str, step_key: str, run_input: dict[str, Any]
+) -> Handed:
     """Hand the stored decision to Prefect, then note that it has been delivered."""
     # No transaction is held while Prefect is called: SQLite writers would queue behind it.
     try:
         delivery = resume_case_flow(flow_run_id, step_key, run_input)
     except FlowNotReady as exc:
         log.info("approval %s: flow not ready to resume (%s)", approval_id, exc)
-        return False
+        return Handed.NOT_YET
     except Exception as exc:
         log.warning("approval %s: Prefect unreachable (%s)", approval_id, exc)
-        return False
+        return Handed.FAILED
     with transaction() as session:
         approval = get_approval(session, approval_id)
         if approval is not None and approval.resumed_at is None:
             approval.resumed_at = utcnow()
             if delivery == Delivery.RESTARTED:
                 record_restart(session, approval.case_id, flow_run_id, f"decision on {step_key}")
-    return True
+    return Handed.DONE
