@@ -215,8 +215,9 @@ def test_a_run_left_running_by_a_killed_process_is_found_and_run_again(stack: St
         # Dated ahead, so it still counts however long the server takes to store it.
         heartbeat(stack, run_id, datetime.now(UTC) + timedelta(minutes=5))
         wait_until(lambda: not silent_runs([run_id], silence), 20, 0.5, "the heartbeat")
-        assert mark_crashed(run_id, silence)
-    assert stack.flow_run_state(run_id) == "CRASHED"
+        assert mark_crashed(run_id, silence), "Prefect took the run as crashed"
+    # Not read back: the reconciler may already have run it again (SCHEDULED) by then; the
+    # restart's reason below says it was seen as crashed.
     wait_until(lambda: restarts(stack.db_url, case_id), 30, 0.5, "the restart")
     suspended(stack, run_id)
     asked = [m for m in stack.mail.all() if DSL in m.rcpt_tos and first_task in m.subject]
