@@ -67,15 +67,14 @@ def handoff_pass() -> Pass:
         untold = unannounced(session)
     announce_all(untold)
     left = {case_key(c) for c, kind in new_cases if not start_flow_safely(c, kind)}
-    not_yet = []
+    fresh_since = utcnow() - timedelta(seconds=FRESH_SECONDS)
+    soon = False
     for approval_id, decided_at in decided:
         outcome = deliver_decision(approval_id)
         if not outcome:
             left.add(decision_key(approval_id))
-        if outcome is Handed.NOT_YET:
-            not_yet.append(decided_at)
-    fresh_since = utcnow() - timedelta(seconds=FRESH_SECONDS)
-    soon = any(at is not None and at > fresh_since for at in not_yet)
+        fresh = decided_at is not None and decided_at > fresh_since
+        soon = soon or (outcome is Handed.NOT_YET and fresh)
     handed = len(new_cases) + len(decided) - len(left)
     return Pass(handed, frozenset(left), soon)
 
@@ -115,9 +114,11 @@ def announce_all(case_ids: list[int]) -> None:
                 log.exception("case %s: the head could not be told yet", case_id)
 
 
-def next_wait(quick: float, longest: float, previous: float, handed: int, waiting: int) -> float:
-    """How long the loop sleeps: `quick` after progress or with nothing waiting, otherwise
-    twice its last sleep, up to `longest`."""
-    if handed or not waiting:
+def next_wait(
+    quick: float, longest: float, previous: float, handed: int, waiting: int, soon: bool = False
+) -> float:
+    """How long the loop sleeps: `quick` after progress, with nothing waiting or with a fresh
+    decision to try again `soon`, otherwise twice its last sleep, up to `longest`."""
+    if handed or soon or not waiting:
         return quick
     return min(max(previous, quick) * 2, longest)

@@ -60,9 +60,9 @@ async def run_handoff(stop: asyncio.Event) -> None:
             done = await asyncio.to_thread(handoff_pass)
         except Exception:
             log.exception("hand-off pass failed")
-        wait = next_wait(quick, settings.reconcile_seconds, wait, done.handed, len(done.left))
-        if done.soon or wait <= quick:
-            wait = quick
+        waiting = len(done.left)
+        wait = next_wait(quick, settings.reconcile_seconds, wait, done.handed, waiting, done.soon)
+        if wait <= quick:
             await pause(stop, wait)
         elif await until_new_work(stop, wait, quick, done.left):
             # New work has its own short waits: a decision that reaches a run still on its
