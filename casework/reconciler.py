@@ -19,7 +19,7 @@ from core.enums import AuditKind, Decision, EmailKind, StepKey
 from core.procedures import DEADLINE_STEPS
 from core.settings import get_settings
 from db.approvals import due_for_escalation, due_for_reminder, overdue
-from db.audit import count_since, procedure_stopped, record_event
+from db.audit import count_since, record_event, stop_recorded
 from db.cases import acting_head, get_case, open_runs
 from db.election import Office, elected
 from db.models import Case, utcnow
@@ -111,8 +111,9 @@ def restart_quietly(case_id: int, flow_run_id: str) -> bool:
 def flag_stopped(case_id: int, run: StoppedRun) -> None:
     """Record once that the case's procedure has stopped and needs a person."""
     with transaction() as session:
-        flagged = procedure_stopped(session, case_id)
-        if flagged is not None and flagged.data.get("since") == run.since:
+        # The stop was read from Prefect before this transaction: a person may have run the
+        # procedure again since, and a stop already flagged must not come back over that.
+        if stop_recorded(session, case_id, run.flow_run_id, run.since):
             return
         log.warning("case %s: flow run %s is %s", case_id, run.flow_run_id, run.state_name)
         record_event(

@@ -359,6 +359,22 @@ def procedure_stopped(session: Session, case_id: int) -> AuditEvent | None:
     return last_stop(latest)
 
 
+def stop_recorded(session: Session, case_id: int, flow_run_id: str, since: str) -> bool:
+    """Whether this stop of the run (its state since `since`) is already in the case's trail.
+
+    Each stop is flagged once ever: a restart recorded meanwhile does not make a stop read
+    before it new again.
+    """
+    stops = session.scalars(
+        select(AuditEvent.data).where(
+            AuditEvent.case_id == case_id, AuditEvent.kind == AuditKind.FLOW_STOPPED
+        )
+    )
+    return any(
+        data.get("flow_run_id") == flow_run_id and data.get("since") == since for data in stops
+    )
+
+
 def stopped_among(session: Session, case_ids: list[int]) -> set[int]:
     """Which of these cases' procedures have stopped (their latest flow event says so)."""
     latest: dict[int, str] = {}

@@ -24,7 +24,7 @@ from db.models import (
     utcnow,
 )
 from db.session import transaction
-from flows.trigger import StoppedRun
+from flows.trigger import StoppedRun, record_restart
 from tests.support import audit_kinds, make_approval, make_case
 
 
@@ -165,6 +165,27 @@ def test_a_failed_flow_is_flagged_once_per_stop_and_never_restarted(
     look_after_stopped_flows()
     assert audit_kinds(url, case_id).count("flow.stopped") == 2, "a new stop is a new flag"
     assert len(emails_of(url, case_id, "procedure_stopped")) == 2, "one email each per stop"
+
+
+def test_a_stop_read_before_the_dsl_ran_the_procedure_again_is_not_flagged_again(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconciler reads stops from Prefect outside its transaction: a restart may land
+    in between, and the case page must then say the procedure is running again."""
+    url = configured.database_url
+    [(case_id, run_id)] = open_runs(url, 1)
+    prefect = FakePrefect(monkeypatch)
+    prefect.stopped = [stopped(run_id, StateType.FAILED)]
+    look_after_stopped_flows()
+    with transaction(url) as session:
+        record_restart(session, case_id, run_id, "restarted by hand")
+
+    look_after_stopped_flows()  # Prefect's answer still the stop from before the restart
+
+    with transaction(url) as session:
+        assert procedure_stopped(session, case_id) is None, "running again"
+    assert audit_kinds(url, case_id).count("flow.stopped") == 1
+    assert len(emails_of(url, case_id, "procedure_stopped")) == 2, "nobody told twice"
 
 
 def test_a_run_whose_process_died_silently_is_taken_as_crashed_and_run_again(
