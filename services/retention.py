@@ -4,8 +4,9 @@ Disposal is the one way Casework removes a case's personal content, and `dispose
 one door: the review queue page, `casework retention dispose` and anything scheduled later
 all come through it, and it refuses a case under a legal hold, an open case, or one not yet
 due. In one transaction it empties every table that holds what the case says about people
-and leaves a tombstone and a `case.disposed` event; the evidence and print files' bytes are
-removed once that has committed (a rollback must not lose files the database still names).
+and leaves a tombstone and a `case.disposed` event; the evidence and print files' bytes, then
+the evidence's cached previews, are removed once that has committed (a rollback must not
+lose files the database still names).
 The audit trail is never touched: its events stay, and the chain still verifies.
 """
 
@@ -37,6 +38,7 @@ from db.retention import (
 from db.search import remove_case
 from db.session import Session, transaction
 from forms.common import LONDON, reason_problem
+from services.previews import erase_previews
 
 log = logging.getLogger("casework.retention")
 MOST_YEARS_AHEAD = 100
@@ -143,10 +145,12 @@ def dispose(case_id: int, person_id: int, reason: str, on: date | None = None) -
         )
         evidence = erase_evidence(session, case.id)
         prints, letters = erase_print_files(session, case.id)
+        items = evidence_of(session, case.id)
+        digests = [e.sha256 for e in items]
         counts = {
             **erase_content(session, case),
             "evidence files": len(evidence),
-            "evidence bytes": sum(e.size for e in evidence_of(session, case.id)),
+            "evidence bytes": sum(e.size for e in items),
             "request answers": erase_answers(session, case.id),
             "emails": erase_case_mail(session, case.id),
             "print files": len(prints),
@@ -155,11 +159,12 @@ def dispose(case_id: int, person_id: int, reason: str, on: date | None = None) -
         remove_case(session, case.id)
         record_disposal(session, case, person, why, classes, counts)
         reference = case.reference
-    return Disposed(reference, counts, remove_files(evidence, prints))
+    return Disposed(reference, counts, remove_files(evidence, prints, digests))
 
 
-def remove_files(evidence: list[str], prints: list[str]) -> int:
-    """Remove the bytes of a disposed case's files; returns how many could not be."""
+def remove_files(evidence: list[str], prints: list[str], digests: list[str]) -> int:
+    """Remove the bytes of a disposed case's files, then the previews of its evidence (by
+    SHA-256; in that order, see services/previews.keep); returns how many could not be."""
     left = 0
     for store, names in ((evidence_files(), evidence), (letter_files(), prints)):
         for name in names:
@@ -168,6 +173,12 @@ def remove_files(evidence: list[str], prints: list[str]) -> int:
             except OSError as exc:
                 left += 1
                 log.error("a disposed case's file %s could not be removed: %s", name, exc)
+    for digest in digests:
+        try:
+            erase_previews([digest])
+        except OSError as exc:
+            left += 1
+            log.error("a preview of a disposed case's file could not be removed: %s", exc)
     return left
 
 
@@ -176,8 +187,9 @@ def leftover_files(case_id: int) -> int:
     with transaction() as session:
         if disposal_of(session, case_id) is None:
             raise RetentionProblem("That case has not been disposed of.")
-        evidence = [e.stored_name for e in evidence_of(session, case_id)]
-    return remove_files(evidence, [])
+        items = evidence_of(session, case_id)
+        evidence, digests = [e.stored_name for e in items], [e.sha256 for e in items]
+    return remove_files(evidence, [], digests)
 
 
 def hold(session: Session, case_id: int, person: Person, reason: str) -> LegalHold:

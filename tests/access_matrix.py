@@ -257,6 +257,11 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
             for c in cases
             for item, by in c.files
         ],
+        ("GET", "/cases/{case_id}/evidence/{evidence_id}/preview"): [
+            Ask("GET", f"/cases/{c.id}/evidence/{item}/preview", download(c, by))
+            for c in cases
+            for item, by in c.files
+        ],
         ("GET", "/cases/{case_id}/packs/{name}"): [
             *each_case(cases, "/cases/{id}/packs/hr", Action.VIEW_RECORD),
             *each_case(cases, "/cases/{id}/packs/police", Action.VIEW_RECORD),

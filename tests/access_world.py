@@ -34,7 +34,7 @@ from forms.people import PersonForm, SchoolForm
 from services.case_work import withdraw
 from services.escalation import escalate_to_hr
 from services.people import add_staff, create_school
-from tests.support import PDF, PNG
+from tests.support import PDF
 
 HEAD = "head@oakfield.example"
 DSL = "dsl@oakfield.example"
@@ -130,13 +130,22 @@ def report(
     return case
 
 
+# A real one-pixel PNG, so the evidence preview answers 200 to everyone the policy lets in
+# (tests.support.PNG only starts like one).
+PICTURE = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+    b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc8!'\x07\x00\x02\xb6\x01\x054\xa6u\xaa\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
+
+
 def upload(session: Session, case: Case, email: str, name: str) -> tuple[int, int]:
     who = staff(session, email)
     item = add_evidence(
         session,
         case.id,
         who,
-        evidence_files().save(PNG),
+        evidence_files().save(PICTURE),
         filename=name,
         content_type="image/png",
         source="",
