@@ -1,4 +1,4 @@
-"""Files Casework keeps: evidence originals and print-ready letters.
+"""Files Casework keeps: evidence originals, print-ready letters and the case packs sent.
 
 Each is written once under a random name, outside any served folder, made read-only and
 never altered; the database keeps its SHA-256 so a change is always detectable. A file goes
@@ -83,3 +83,8 @@ def evidence_files() -> FileStore:
 def letter_files() -> FileStore:
     """Print-ready PDFs of letters to parents who asked for post."""
     return FileStore(get_settings().letters_dir)
+
+
+def pack_files() -> FileStore:
+    """Each HR and police case pack as it was produced: its HTML and its PDF."""
+    return FileStore(get_settings().files_path / "packs")

@@ -1,6 +1,7 @@
 """PDFs from HTML with WeasyPrint: letters to post, meeting invitations, referral packs.
 
-The PDFs Casework keeps are stored by `core.files.letter_files`.
+The PDFs Casework keeps are stored by `core.files.letter_files` (letters to post) and
+`core.files.pack_files` (case packs, with the HTML they were made from).
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ ALLOWED_PROTOCOLS = ("data",)
 
 def _document(html: str) -> Document:
     # Imported here: loading WeasyPrint takes a while and only PDF makers need it.
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
+
+    # Importing WeasyPrint tells Pillow, for the whole process, to decode cut-short pictures;
+    # after one PDF the evidence previews (services/previews.py) would then show a damaged
+    # upload instead of refusing it. Our documents hold only inline pictures: they lose nothing.
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
     fetcher = URLFetcher(allowed_protocols=ALLOWED_PROTOCOLS)
     return HTML(string=html, url_fetcher=fetcher, media_type="print").render()

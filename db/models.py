@@ -460,6 +460,25 @@ class PostalLetter(Base):
     )
 
 
+class CasePack(Base):
+    """An HR or police case pack as it was produced: its HTML and PDF, stored write-once, and
+    their SHA-256s (the pack.produced event carries the PDF's). A case may have several of a
+    kind; the latest is the one shown. Disposal removes the files and keeps the row."""
+
+    __tablename__ = "case_packs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    html_name: Mapped[str] = mapped_column(String(80), unique=True)
+    html_sha256: Mapped[str] = mapped_column(String(64))
+    html_size: Mapped[int] = mapped_column(BigInteger)
+    pdf_name: Mapped[str] = mapped_column(String(80), unique=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_size: Mapped[int] = mapped_column(BigInteger)
+    produced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained record of everything that happened."""
 

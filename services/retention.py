@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from core.access import Action, may
-from core.files import evidence_files, letter_files
+from core.files import evidence_files, letter_files, pack_files
 from core.retention import classes_of
 from db.approvals import erase_answers
 from db.cases import erase_content, facts_of
@@ -25,6 +25,7 @@ from db.evidence import erase_evidence, evidence_of
 from db.letters import erase_print_files
 from db.models import Case, LegalHold, Person
 from db.outbox import erase_case_mail
+from db.packs import erase_packs, pack_file_names
 from db.people import actor_of, get_person
 from db.retention import (
     disposal_of,
@@ -145,6 +146,7 @@ def dispose(case_id: int, person_id: int, reason: str, on: date | None = None) -
         )
         evidence = erase_evidence(session, case.id)
         prints, letters = erase_print_files(session, case.id)
+        packs = erase_packs(session, case.id)
         items = evidence_of(session, case.id)
         digests = [e.sha256 for e in items]
         counts = {
@@ -155,11 +157,13 @@ def dispose(case_id: int, person_id: int, reason: str, on: date | None = None) -
             "emails": erase_case_mail(session, case.id),
             "print files": len(prints),
             "postal letters": letters,
+            "case pack files": len(packs),
         }
         remove_case(session, case.id)
         record_disposal(session, case, person, why, classes, counts)
         reference = case.reference
-    return Disposed(reference, counts, remove_files(evidence, prints, digests))
+    left = remove_files(evidence, prints, digests) + remove_pack_files(packs)
+    return Disposed(reference, counts, left)
 
 
 def remove_files(evidence: list[str], prints: list[str], digests: list[str]) -> int:
@@ -189,7 +193,21 @@ def leftover_files(case_id: int) -> int:
             raise RetentionProblem("That case has not been disposed of.")
         items = evidence_of(session, case_id)
         evidence, digests = [e.stored_name for e in items], [e.sha256 for e in items]
-    return remove_files(evidence, [], digests)
+        packs = pack_file_names(session, case_id)
+    return remove_files(evidence, [], digests) + remove_pack_files(packs)
+
+
+def remove_pack_files(names: list[str]) -> int:
+    """Remove the HTML and PDF of a disposed case's packs; returns how many could not be."""
+    left = 0
+    store = pack_files()
+    for name in names:
+        try:
+            store.erase([name])
+        except OSError as exc:
+            left += 1
+            log.error("a disposed case's pack file %s could not be removed: %s", name, exc)
+    return left
 
 
 def hold(session: Session, case_id: int, person: Person, reason: str) -> LegalHold:

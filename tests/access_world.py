@@ -6,8 +6,9 @@ administrator, and an HR adviser of its own who also serves Oakfield. At Oakfiel
 reports three staff-conduct cases: about Amy, about Amy once escalated to HR, and about the
 headteacher (the chair of governors acts as head there). A withdrawn case is there to be
 reopened and an online-abuse case has its meeting invitation. Each open case has a file Tom
-uploaded and one the DSL uploaded, a file of printed letters and a request waiting on
-someone; the policy's view of each case (`CaseFacts`) is read back once all that is done.
+uploaded and one the DSL uploaded, a file of printed letters, an HR and a police pack and a
+request waiting on someone; the policy's view of each case (`CaseFacts`) is read back once
+all that is done.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from typing import Any
 from api.import_progress import Stage, tracker
 from core.access import Actor, CaseFacts
 from core.enums import ApprovalKind, IncidentType, StepKey
-from core.files import evidence_files, letter_files
+from core.files import evidence_files, letter_files, pack_files
 from db.approvals import open_request
 from db.audit import case_events
 from db.cases import NewCase, facts_of, finish_step, mark_waiting, open_case
 from db.evidence import add_evidence
 from db.letters import save_print_file
 from db.models import Case, Person, utcnow
+from db.packs import save_pack
 from db.people import actor_of, serve, staff_by_email
 from db.search import index_case
 from db.session import Session, transaction
@@ -214,6 +216,9 @@ def build(url: str) -> World:
             step, kind, email = waits[name]
             holder, approval, token = waiting_on(session, case, step, kind, email)
             stored = letter_files().save(PDF)
+            for pack in ("hr", "police"):
+                made = (pack_files().save(b"<p>The pack</p>"), pack_files().save(PDF))
+                save_pack(session, case.id, pack, made, utcnow())
             extras[name] = {
                 "files": (
                     upload(session, case, REPORTER, "post.png"),
