@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean chromium system-packages
+.PHONY: run test lint bench clean chromium system-packages styles
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Casework needs Python 3.11 ($(PYTHON) not found)."; exit 1; }
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP) system-packages
+run: $(STAMP) system-packages styles
 	$(BIN)/casework run
 
 # Two xdist workers: the tests on the shared stack (end-to-end, and browser tests that use
@@ -22,12 +22,29 @@ TEST_WORKERS ?= 2
 
 # The checks first (seconds), then the tests (minutes): lint and format, the layer contracts
 # of docs/ARCHITECTURE.md, types over the whole tree.
-test: $(STAMP) chromium system-packages
+test: $(STAMP) chromium system-packages styles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=10
+
+# The pages' stylesheet: GOV.UK Frontend compiled with Casework's settings (api/styles/), and
+# the design system's script, both into api/static/build/. Node and npm come from Debian when
+# they are missing and we are root; the packages are the exact ones package-lock.json names.
+STYLES := api/static/build/casework.css
+styles: $(STYLES)
+
+$(STYLES): package.json package-lock.json $(wildcard api/styles/*.scss)
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "Node.js and npm are needed to build the pages' stylesheet: install them."; exit 1; fi; \
+	fi
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p api/static/build
+	node_modules/.bin/sass --pkg-importer=node --style=compressed --no-source-map --no-error-css api/styles/casework.scss $@
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js api/static/build/
 
 # Browser tests drive Debian's Chromium; install it when missing and we are root.
 chromium:

@@ -313,8 +313,9 @@ class BodyLimit(HttpMiddleware):
 
 async def too_large(send: Send, limit: int) -> None:
     body = (
-        "<!doctype html><html lang='en-GB'><head><meta charset='utf-8'><title>Upload too large"
-        "</title><link rel='stylesheet' href='/static/casework.css'></head><body><main>"
+        "<!doctype html><html lang='en-GB' class='govuk-template'><head><meta charset='utf-8'>"
+        "<title>Upload too large</title>"
+        "<link rel='stylesheet' href='/static/build/casework.css'></head><body><main>"
         "<h1>The upload is too large</h1>"
         f"<p>Everything sent together must be under {size_text(limit)}. Nothing was "
         "saved. Go back, attach fewer or smaller files (each file up to "

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from core.rules import PLATFORMS, PlatformKey
-from forms.common import CaseForm, parse_local_time
+from forms.common import CaseForm, DateParts, parse_date_parts, parse_local_time
 
 BASE_MESSAGES: dict[str, str] = {
     "platform": "Choose the platform where it happened.",
@@ -43,8 +43,10 @@ class IncidentForm(CaseForm):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _local_time(cls, value: Any) -> datetime:
-        if not value:
+        if not value or (isinstance(value, DateParts) and value.empty):
             raise ValueError(cls.messages["occurred_at"])
+        if isinstance(value, DateParts):
+            return parse_date_parts(value)
         return value if isinstance(value, datetime) else parse_local_time(str(value))
 
     @field_validator("image_description")

@@ -31,7 +31,9 @@ from services.intake import open_reported_case
 
 router = APIRouter()
 reporter = allowed(Action.REPORT)
-NOT_FIELDS = {"csrf_token", "evidence", "evidence_source"}
+NOT_FIELDS = {"csrf_token", "evidence"}
+# Kept with the evidence rather than on the case; shown again after a failed submit.
+EVIDENCE_SOURCE = "evidence_source"
 NO_FILES = (
     "Do not attach any file when the material includes sexual images of a child: "
     "describe it in words instead. Nothing has been saved; send the report again "
@@ -128,7 +130,8 @@ def submit(
     (casework/handoff.py): the web app never waits for Prefect's server, however many
     reports arrive at once."""
     values = form_values(form, INCIDENT_FORMS[kind])
-    model, errors = validate(INCIDENT_FORMS[kind], values)
+    answers = {k: v for k, v in values.items() if k != EVIDENCE_SOURCE}
+    model, errors = validate(INCIDENT_FORMS[kind], answers)
     files = check_files(kind, values, read_uploads(form), errors)
     with reading() as session:
         staff = staff_list(session, seen)
@@ -136,7 +139,7 @@ def submit(
         check_subject(model, staff, errors)
     if model is None or errors:
         return rejected(request, kind, values, errors, staff)
-    source = str(form.get("evidence_source") or "")[:500]
+    source = str(values.get(EVIDENCE_SOURCE) or "")[:500]
     case_id = open_reported_case(
         seen.person.id, seen.school_id, new_case(kind, model), files, source
     )

@@ -237,3 +237,70 @@ def test_the_web_app_never_calls_prefect_for_a_report(
     assert [told(who) for who in heads] == [1, 1], "the head and the lead (DSL) are told"
     assert handoff_once() == (0, 0)
     assert [told(who) for who in heads] == [1, 1], "and told once"
+
+
+def test_every_bad_file_is_named_and_every_answer_kept(
+    signed_in: Callable[[str], TestClient], configured: Settings
+) -> None:
+    client = signed_in(STAFF)
+    page = client.get("/report/pupil_contact")
+    answers = {
+        **report_fields(),
+        "occurred_at-day": "20",
+        "occurred_at-month": "11",
+        "occurred_at-year": "2026",
+        "occurred_at-time": "6:30pm",
+        "evidence_source": "instagram.com/some.account",
+        "csrf_token": csrf_of(page.text),
+    }
+    del answers["occurred_at"]
+    uploads = [
+        ("evidence", ("empty.png", b"", "image/png")),
+        ("evidence", ("fine.png", PNG, "image/png")),
+        ("evidence", ("program.pdf", b"MZ\x90\x00", "application/pdf")),
+    ]
+    answer = client.post("/report/pupil_contact", data=answers, files=uploads)
+
+    assert answer.status_code == 400
+    assert "<title>Error: " in answer.text
+    assert "empty.png is empty" in answer.text
+    assert "program.pdf is not a file type we accept" in answer.text
+    assert "fine.png" not in answer.text.split("There is a problem")[1].split("</ul>")[0]
+    for kept in ('value="instagram.com/some.account"', 'value="20"', 'value="6:30pm"'):
+        assert kept in answer.text, f"{kept} is lost after the failed submit"
+    nothing_saved(configured)
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "year", "time", "message"),
+    [
+        ("", "11", "", "14:30", "The date must include a day and a year."),
+        ("31", "2", "2026", "14:30", "Enter a real date, for example 22 11 2026."),
+        ("20", "11", "26", "14:30", "Enter the year as 4 digits, for example 2026."),
+        ("20", "11", "2026", "", "Enter the time, for example 14:30 or 2:30pm."),
+        ("20", "11", "2026", "25:00", "Enter a real time, for example 14:30 or 2:30pm."),
+        ("20", "11", "2099", "14:30", "The date and time cannot be in the future."),
+    ],
+)
+def test_a_date_typed_in_boxes_is_checked_in_words(
+    signed_in: Callable[[str], TestClient],
+    configured: Settings,
+    day: str,
+    month: str,
+    year: str,
+    time: str,
+    message: str,
+) -> None:
+    client = signed_in(STAFF)
+    page = client.get("/report/pupil_contact")
+    fields = {k: v for k, v in report_fields().items() if k != "occurred_at"}
+    boxes = {"day": day, "month": month, "year": year, "time": time}
+    typed = {f"occurred_at-{part}": value for part, value in boxes.items()}
+    answer = client.post(
+        "/report/pupil_contact",
+        data={**fields, **typed, "csrf_token": csrf_of(page.text)},
+        files=[("evidence", ("shot.png", PNG, "image/png"))],
+    )
+    assert answer.status_code == 400
+    assert message in answer.text
+    nothing_saved(configured)

@@ -45,7 +45,7 @@ HEAD = "head@oakfield.example"
 REPORTER = "amy.fletcher@oakfield.example"  # make_case's reporter
 OLD = "We are writing to every family to remind you how the school expects pupils and staff"
 NEW = "Over half-term, please look at your child's apps with them & talk about <who> they follow."
-WORDING = re.compile(r'<textarea id="wording"[^>]*>(.*?)</textarea>', re.S)
+WORDING = re.compile(r'<textarea[^>]* id="wording"[^>]*>(.*?)</textarea>', re.S)
 
 
 def sha(text: str) -> str:

@@ -426,13 +426,23 @@ FORM_STOPS = """form => {
         .filter(e => e.type !== 'radio' || (!groups.has(e.name) && groups.add(e.name)))
         .map(e => e.id || e.name || e.textContent.trim());
 }"""
-# Which control has focus, and whether it shows an outline of at least 2px.
+# Which control has focus, and whether focus shows: the control (or, for a radio or checkbox
+# drawn by its label, the label's box) looks different focused than not.
 FOCUSED = """() => {
     const e = document.activeElement;
     if (!e || !e.closest('form[enctype]')) return null;
-    const style = getComputedStyle(e);
-    const visible = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
-    return [e.id || e.name || e.textContent.trim(), visible];
+    const look = () => {
+        const s = getComputedStyle(e);
+        const box = e.labels && e.labels.length ? getComputedStyle(e.labels[0], '::before') : null;
+        const ring = s.outlineStyle === 'none' || parseFloat(s.outlineWidth) < 2
+            || s.outlineColor === 'rgba(0, 0, 0, 0)' ? '' : s.outlineColor;
+        return [ring, s.boxShadow, s.backgroundColor, box ? box.boxShadow : ''].join('|');
+    };
+    const focused = look();
+    e.blur();
+    const idle = look();
+    e.focus();
+    return [e.id || e.name || e.textContent.trim(), focused !== idle];
 }"""
 
 

@@ -56,8 +56,12 @@ def test_staff_member_reports_a_pupil_contact(stack: Stack, page: Page, tmp_path
 
     screenshot = tmp_path / "first-contact.png"
     screenshot.write_bytes(PNG)
-    page.get_by_label("Which platform did the pupil use?", exact=True).select_option("Instagram")
-    page.get_by_label("When did it happen?", exact=True).fill("2026-11-20T18:30")
+    page.get_by_role("group", name="Which platform did the pupil use?").get_by_label(
+        "Instagram"
+    ).check()
+    when = page.get_by_role("group", name="When did it happen?")
+    for box, typed in (("Day", "20"), ("Month", "11"), ("Year", "2026"), ("Time", "6:30pm")):
+        when.get_by_label(box).fill(typed)
     page.get_by_label("What happened?", exact=True).fill(
         "A pupil sent me a follow request and two direct messages."
     )

@@ -177,7 +177,7 @@ def test_approved_letter_goes_to_every_parent_individually(stack: Stack) -> None
     with httpx.Client(timeout=30) as head:
         page = head.get(review)
         assert "50 parents and carers" in page.text and LETTER_SUBJECT in page.text
-        shown = re.search(r'<textarea id="wording"[^>]*>(.*?)</textarea>', page.text, re.S)
+        shown = re.search(r'<textarea[^>]* id="wording"[^>]*>(.*?)</textarea>', page.text, re.S)
         assert shown, "the page offers the letter's wording to edit"
         wording = html.unescape(shown.group(1)).replace(THANKS, f"{ADDED}\n\n{THANKS}")
         code = emailed_code(head, review, page.text, stack.mail, HEAD)
