@@ -40,6 +40,7 @@ def render_page(
         my_schools=visitor.schools if visitor else [],
         can={a.name for a in actions_at_school(visitor.actor.role)} if visitor else set(),
         dev_mode=get_settings().dev_mode,
+        hide_page_url=get_settings().hide_page_url,
         csrf_token=getattr(request.state, "csrf_token", ""),
         **context,
     )

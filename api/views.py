@@ -27,6 +27,7 @@ from core.search import Snippet, Terms, snippet
 from db.approvals import approvals_of
 from db.audit import (
     data_of,
+    events_of_kinds,
     latest_events,
     marked_in_error,
     procedure_stopped,
@@ -57,9 +58,11 @@ from db.models import (
     Person,
 )
 from db.outbox import delivery_counts, undelivered
-from db.people import get_person, inactive_among, names_of
+from db.people import find_person, get_person, inactive_among, names_of
 from db.search import search_cases
 from db.session import Session
+from forms.answers import answers_of, people_in
+from services.history import HISTORY_KINDS, Line, history
 from services.letter_edit import edit_in
 from services.packs import Document, documents_of
 
@@ -67,7 +70,7 @@ UNDELIVERED_SHOWN = 50
 # Every action that is about one case (the rest are about a school).
 CASE_ACTIONS = tuple(a for a in Action if a not in SCHOOL_RIGHTS)
 # A case's page shows its newest events; the exported audit trail has every one.
-TIMELINE_SHOWN = 200
+HISTORY_SHOWN = 200
 # A disposed case: its tombstone may be seen, and its trail exported (the events are never
 # changed, and an export must be checkable against the chain); nothing else is left to do.
 AFTER_DISPOSAL = frozenset({Action.VIEW_CASE, Action.EXPORT_TRAIL})
@@ -182,7 +185,7 @@ class CaseView:
     steps: list[CaseStep]
     owners: dict[int, str]
     evidence: list[Evidence]
-    timeline: list[AuditEvent]
+    history: list[Line]  # what happened, in sentences, for those who see the record
     access_log: list[AuditEvent]
     delivery: dict[str, int]
     approvals: dict[str, Approval]
@@ -196,7 +199,9 @@ class CaseView:
     corrected: frozenset[str] = frozenset()  # the answers corrected since intake
     handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
     letter_change: LetterChange | None = None  # the letter was approved in other words
-    timeline_total: int = 0  # the timeline shows the newest TIMELINE_SHOWN of these
+    history_total: int = 0  # the history shows the newest HISTORY_SHOWN of these
+    answers: list[tuple[str, str]] = field(default_factory=list)  # every answer, in words
+    subject: str = ""  # the member of staff a report is about, by name
     access_total: int = 0
     linked: list[LinkGroup] = field(default_factory=list)  # other cases naming its accounts
     in_error: dict[int, str] = field(default_factory=dict)  # events marked wrong, and why
@@ -209,9 +214,10 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
     full = Action.VIEW_RECORD.name in rights
     log_access(session, case, actor, AuditKind.CASE_VIEWED)
     steps = steps_of(session, case.id)
-    timeline, timeline_total = (
-        latest_events(session, case.id, access=False, limit=TIMELINE_SHOWN) if full else ([], 0)
+    told, history_total = (
+        events_of_kinds(session, case.id, HISTORY_KINDS, limit=HISTORY_SHOWN) if full else ([], 0)
     )
+    in_error = marked_in_error(session, case.id) if full else {}
     access_log, access_total = (
         latest_events(session, case.id, access=True, limit=ACCESS_SHOWN) if full else ([], 0)
     )
@@ -227,9 +233,11 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         evidence=[
             e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
         ],
-        timeline=timeline,
-        timeline_total=timeline_total,
-        in_error=marked_in_error(session, case.id) if full else {},
+        history=history(told, {s.key: s.title for s in steps}, in_error),
+        history_total=history_total,
+        in_error=in_error,
+        answers=answers_of(case, names_of(session, people_in(case))),
+        subject=subject.name if (subject := find_person(session, case.subject_id)) else "",
         access_log=access_log,
         access_total=access_total,
         delivery=delivery_counts(session, case.id) if full else {},

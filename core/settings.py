@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # pool and its own rate-limit counters.
     web_workers: int = 1
     base_url: str = "http://127.0.0.1:8000"
+    # Where "Hide this page" (on pages about a case) goes at once: a site nobody glancing at
+    # a screen in a shared room would think twice about.
+    hide_page_url: str = "https://www.bbc.co.uk/weather"
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     prefect_port: int = 4200

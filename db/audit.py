@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, not_, select, text
+from sqlalchemy import ColumnElement, func, not_, select, text
 from sqlalchemy.orm import Session
 
 from core.enums import ACCESS_KINDS, FLOW_KINDS, AuditKind
@@ -441,7 +441,23 @@ def latest_events(
     """The newest `limit` events of the case, oldest first, and how many there are in all:
     its access log (who opened the case, its evidence, its packs) or everything else."""
     kinds = AuditEvent.kind.in_(ACCESS_KINDS)
-    which = (AuditEvent.case_id == case_id, kinds if access else not_(kinds))
+    return _newest(
+        session, (AuditEvent.case_id == case_id, kinds if access else not_(kinds)), limit
+    )
+
+
+def events_of_kinds(
+    session: Session, case_id: int, kinds: Iterable[str], *, limit: int
+) -> tuple[list[AuditEvent], int]:
+    """The newest `limit` of the case's events of these kinds, oldest first, and how many
+    there are in all."""
+    which = (AuditEvent.case_id == case_id, AuditEvent.kind.in_(list(kinds)))
+    return _newest(session, which, limit)
+
+
+def _newest(
+    session: Session, which: tuple[ColumnElement[bool], ...], limit: int
+) -> tuple[list[AuditEvent], int]:
     newest = session.scalars(
         select(AuditEvent).where(*which).order_by(AuditEvent.seq.desc()).limit(limit)
     )

@@ -227,7 +227,7 @@ def test_the_chair_acts_as_head_on_a_case_about_the_head(
     home = chair.get("/").text
     assert f'href="{case}"' in home and f'href="/cases/{about_amy.id}"' not in home
     page = chair.get(case)
-    assert page.status_code == 200 and "Timeline" in page.text, "the full record"
+    assert page.status_code == 200 and "History" in page.text, "the full record"
     trail = chair.get(f"{case}/audit.json")
     assert trail.status_code == 200 and trail.headers["content-type"] == "application/json"
     assert trail.json()["events"], "the case's events, each with its hash"
@@ -265,7 +265,7 @@ def test_hr_sees_a_case_once_it_is_escalated_at_a_school_they_serve(
         assert f'href="/cases/{escalated.id}"' in home, email
         assert f'href="/cases/{about_amy.id}"' not in home, email
         page = client.get(f"/cases/{escalated.id}")
-        assert page.status_code == 200 and "Timeline" in page.text, email
+        assert page.status_code == 200 and "History" in page.text, email
         assert client.get(f"/cases/{about_amy.id}").status_code == 404, email
         client.cookies.clear()
 
@@ -282,7 +282,7 @@ def test_the_reporter_sees_the_report_but_not_the_findings(
     page = signed_in(REPORTER).get(f"/cases/{case_id}").text
     assert "A colleague shared pupils" in page, "their own report"
     assert "Formal disciplinary process" not in page, "not the outcome"
-    assert "Timeline" not in page and "/packs/hr" not in page
+    assert "History" not in page and "/packs/hr" not in page
     assert "post.png" in page, "the file they uploaded"
     assert "screenshot.png" not in page, "not the DSL's"
 

@@ -52,6 +52,7 @@ def test_a_note_shows_on_the_case_page_and_in_the_timeline(
     assert added.status_code == 200 and "Your note is added" in added.text
     assert "Spoke to the pupil&#39;s form tutor." in added.text
     assert "note.added" in audit_kinds(configured.database_url, case_id)
+    assert "Daniel Price added a note." in added.text, "and in the history"
 
 
 def test_the_reporter_adds_late_evidence_but_cannot_add_notes(
@@ -143,7 +144,8 @@ def test_the_case_lead_corrects_the_year_group_and_the_trail_keeps_both(
         },
     )
     assert done.status_code == 200 and "The correction is saved" in done.text
-    assert "(Year 5)" in done.text and "corrected" in done.text
+    assert "Year 5" in done.text
+    assert "corrected pupil&#39;s year group from “Year 6” to “Year 5”" in done.text, "history"
     with transaction(url) as session:
         case = session.get(Case, case_id)
         assert case is not None and case.details["pupil_year_group"] == "Year 5"

@@ -190,7 +190,7 @@ def test_an_edited_letter_is_what_every_parent_gets_by_email_and_on_paper(
     head = signed_in(HEAD)
     case_page = head.get(f"/cases/{letter.case_id}").text
     assert "changed the letter's wording before approving it" in case_page
-    assert esc(NEW) in case_page and "<code>letter.edited</code>" in case_page
+    assert esc(NEW) in case_page and "changed the wording of the letter to parents" in case_page
     assert esc("The letter's wording was changed before it was approved.") in case_page
     head.cookies.clear()
     reporter_page = signed_in(REPORTER).get(f"/cases/{letter.case_id}").text

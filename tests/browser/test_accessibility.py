@@ -13,9 +13,11 @@ sign-in works.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,6 +78,8 @@ HEAD = "head@oakfield.example"
 STAFF = "tom.byrne@oakfield.example"
 ADMIN = "admin@oakfield.example"
 AXE = Axe()
+# Set to a directory to keep a screenshot of every page checked, at both widths.
+SHOTS = os.environ.get("CASEWORK_TEST_SCREENSHOTS", "")
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +149,9 @@ class Checker:
         page = self.page
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
+            if SHOTS:
+                file = re.sub(r"[^a-z0-9]+", "-", f"{name} {label}".lower()).strip("-")
+                page.screenshot(path=Path(SHOTS) / f"{file}.png", full_page=True)
             for v in serious_violations(page):
                 self.problems.append(f"{name} ({label}, {page.url}): {describe(v)}")
             if label == "phone":
@@ -331,13 +338,15 @@ def test_answering_an_emailed_link(checker: Checker, configured: Settings) -> No
     expect(wording).to_have_value(re.compile("About Jordan:"))
     checker.check("approval link: wording refused")
     page.get_by_role("button", name="Email me a confirmation code").click()
-    expect(page.get_by_role("status")).to_contain_text("code is on its way")
+    expect(page.get_by_role("main").get_by_role("status")).to_contain_text("code is on its way")
     expect(wording).to_have_value(re.compile("About Jordan:"))
     # Rejecting needs no emailed confirmation code (approving does: see test_link_scanner).
     page.get_by_label("Reject", exact=False).first.check()
     page.get_by_label("Reason", exact=False).first.fill("The wording needs another look.")
     page.get_by_role("button", name="Record my decision").click()
-    expect(page.get_by_role("status")).to_contain_text("Your answer is recorded", timeout=30_000)
+    expect(page.get_by_role("main").get_by_role("status")).to_contain_text(
+        "Your answer is recorded", timeout=30_000
+    )
     checker.check("link done")
     checker.visit("used link", f"/approvals/{approval}", 410)
     checker.assert_clean()
@@ -505,7 +514,7 @@ def test_working_a_case(
         checker.check(f"{name} with errors")
     page.get_by_label("Why is the case being withdrawn?").fill("Reported twice by mistake.")
     page.get_by_role("button", name="Withdraw the case").click()
-    expect(page.get_by_role("status")).to_contain_text("The case is withdrawn")
+    expect(page.get_by_role("main").get_by_role("status")).to_contain_text("The case is withdrawn")
     checker.check("withdrawn case")
     checker.visit("reopen", f"/cases/{case_id}/reopen")
     checker.assert_clean()

@@ -94,7 +94,7 @@ def test_a_large_import_shows_its_progress_then_the_result(
         assert count(configured.database_url, Person, Person.role == Role.PARENT) == 50
     finally:
         go_on.set()
-    expect(page.get_by_role("status")).to_contain_text(
+    expect(page.get_by_role("main").get_by_role("status")).to_contain_text(
         f"Imported {PARENTS:,} parents and carers: {PARENTS:,} added, 0 updated, 0 unchanged."
     )
     expect(page.get_by_role("progressbar")).to_be_hidden()
