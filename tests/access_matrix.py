@@ -269,6 +269,9 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/cases/{case_id}/letters/{name}"): each_case(
             (w.meeting,), "/cases/{id}/letters/meeting-invitation", Action.VIEW_RECORD
         ),
+        ("GET", "/cases/{case_id}/letter-progress"): each_case(
+            cases, "/cases/{id}/letter-progress", Action.VIEW_RECORD
+        ),
         ("GET", "/cases/{case_id}/print/{file_id}"): [
             Ask("GET", f"/cases/{c.id}/print/{c.print_file}", on_case(c, Action.SEE_ADDRESSES))
             for c in cases

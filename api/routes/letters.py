@@ -1,12 +1,14 @@
-"""Printed letters to parents: the office downloads the PDF and records that it was printed."""
+"""Letters to parents: how the letter to all parents is going (the JSON its pages poll), and
+the printed letters, whose PDF the office downloads and records as printed."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api.deps import acting, posted_form, unit_of_work
+from api.deps import acting, posted_form, read_only, unit_of_work
 from api.errors import AppError
+from api.letter_progress import letter_progress
 from api.pages import attachment
 from api.views import log_access, viewable_case
 from core.access import Action, Actor
@@ -30,6 +32,24 @@ def print_file(
     if row is None:
         raise AppError(404, NOT_IN_CASE)
     return case, row
+
+
+# Not under /cases/{id}/letters/: that is where the case's letters are read, by name.
+@router.get("/cases/{case_id}/letter-progress")
+def letter_progress_json(
+    case_id: int,
+    actor: Actor = Depends(acting),
+    session: Session = Depends(read_only),
+) -> Response:
+    """How the letter to parents is going, for those who see it on the case page.
+
+    Not logged as a look at the case: a page polls it every few seconds, and its figures name
+    nobody. The case page that shows them is logged.
+    """
+    viewable_case(session, actor, case_id, Action.VIEW_RECORD)
+    return JSONResponse(
+        letter_progress(session, case_id).as_json(), headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.get("/cases/{case_id}/print/{file_id}")
