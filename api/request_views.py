@@ -3,19 +3,23 @@ and the list My work shows; split from api/views.py, which reads cases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from core.access import Action, may, may_download
 from core.enums import StepKey
 from core.procedures import procedure_for
 from db.approvals import my_work
-from db.cases import get_case, steps_of
-from db.models import Approval, Case, CaseStep, Person, utcnow
-from db.people import actor_of, get_person
+from db.cases import facts_of, get_case, steps_of
+from db.evidence import evidence_of
+from db.models import Approval, Case, CaseStep, Evidence, Person, utcnow
+from db.people import actor_of, get_person, names_of
 from db.schools import get_school
 from db.session import Session, reading
+from forms.answers import answers_of, people_in
 from services.letters import letter_preview
+from services.packs import Document, documents_of
 from services.platform import platform_report
 
 
@@ -30,6 +34,10 @@ class LinkView:
     label: str
     steps: list[CaseStep]
     preview: dict[str, Any]
+    answers: list[tuple[str, str]] = field(default_factory=list)  # the report, in words
+    evidence: list[Evidence] = field(default_factory=list)  # the files the approver may open
+    documents: list[Document] = field(default_factory=list)  # packs, if they see the record
+    opens_case: bool = False  # whether the approver may open the case page itself
 
 
 def previews(session: Session, case: Case, approval: Approval) -> dict[str, Any]:
@@ -55,16 +63,26 @@ def with_posted_wording(view: LinkView, values: dict[str, str]) -> LinkView:
 
 
 def link_view(session: Session, approval: Approval) -> LinkView:
+    """The request's page: what is asked, with what the decision needs, as far as the person
+    asked may see it (the report, the evidence, the packs)."""
     case = get_case(session, approval.case_id)
     procedure = procedure_for(case.incident_type)
+    approver = get_person(session, approval.approver_id)
+    actor, facts = actor_of(session, approver), facts_of(session, case)
     view = LinkView(
         approval=approval,
         case=case,
-        approver=get_person(session, approval.approver_id),
+        approver=approver,
         step_title=procedure.step(approval.step_key).title,
         label=procedure.label,
         steps=steps_of(session, case.id),
         preview=previews(session, case, approval),
+        answers=answers_of(case, names_of(session, people_in(case))),
+        evidence=[
+            e for e in evidence_of(session, case.id) if may_download(actor, facts, e.uploaded_by_id)
+        ],
+        documents=documents_of(session, case) if may(actor, Action.VIEW_RECORD, facts) else [],
+        opens_case=may(actor, Action.VIEW_CASE, facts),
     )
     session.expunge_all()
     return view

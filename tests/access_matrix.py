@@ -360,6 +360,40 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ("POST", "/approvals/{raw}"): [
             Ask("POST", f"/approvals/{first.token}", link_of(first.holder), link=True)
         ],
+        # The case's files, through the request's own link, for the person it was sent to.
+        ("GET", "/approvals/{raw}/evidence/{evidence_id}"): [
+            Ask(
+                "GET", f"/approvals/{first.token}/evidence/{item}", link_of(first.holder), link=True
+            )
+            for item, _ in first.files
+        ],
+        ("GET", "/approvals/{raw}/evidence/{evidence_id}/preview"): [
+            Ask(
+                "GET",
+                f"/approvals/{first.token}/evidence/{item}/preview",
+                link_of(first.holder),
+                link=True,
+            )
+            for item, _ in first.files
+        ],
+        ("GET", "/tasks/{raw}/evidence/{evidence_id}"): [
+            Ask(
+                "GET",
+                f"/tasks/{escalated.token}/evidence/{item}",
+                link_of(escalated.holder),
+                link=True,
+            )
+            for item, _ in escalated.files
+        ],
+        ("GET", "/tasks/{raw}/evidence/{evidence_id}/preview"): [
+            Ask(
+                "GET",
+                f"/tasks/{escalated.token}/evidence/{item}/preview",
+                link_of(escalated.holder),
+                link=True,
+            )
+            for item, _ in escalated.files
+        ],
         ("GET", "/tasks/{raw}"): [
             Ask("GET", f"/tasks/{escalated.token}", link_of(escalated.holder), link=True)
         ],

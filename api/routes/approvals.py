@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from api import evidence_access
 from api.deps import current_user, posted_form, read_only, signed_in
 from api.errors import AppError
 from api.limits import links_per_ip
@@ -32,8 +33,8 @@ from core.rules import confirmed_options, needs_confirmation
 from core.templating import local_time
 from db.approvals import by_passed_token, by_token, get_approval
 from db.models import Approval, Person, utcnow
-from db.people import get_person
-from db.session import Session, transaction
+from db.people import actor_of, get_person
+from db.session import Session, reading, transaction
 from forms.common import validate
 from forms.registry import form_for_step
 from forms.tasks import DECISIONS, DecisionForm, StepForm
@@ -144,6 +145,9 @@ def page(
         step_template=f"pages/steps/{step}.html",
         needing=needing if via == Via.LINK else [],
         in_app=via == Via.APP,
+        # Opened by its link, the page shows files through the link; signed in, as the case
+        # page does.
+        evidence_base=request.url.path.rstrip("/") + "/evidence" if via == Via.LINK else "",
         code_sent=code_sent,
         code_minutes=CODE_MINUTES,
     )
@@ -246,6 +250,41 @@ def show_task(request: Request, raw: str) -> Response:
 def answer_task(request: Request, raw: str, form: FormData = Depends(posted_form)) -> Response:
     view = load_link(raw, ApprovalKind.TASK, current_user(request))
     return answer(request, view, form, Via.LINK)
+
+
+@router.get("/approvals/{raw}/evidence/{evidence_id}", dependencies=[Depends(links_per_ip)])
+def approval_evidence(request: Request, raw: str, evidence_id: int) -> Response:
+    """An evidence file, for the person the request is for, while their link works."""
+    return link_evidence(request, raw, ApprovalKind.APPROVAL, evidence_id)
+
+
+@router.get("/tasks/{raw}/evidence/{evidence_id}", dependencies=[Depends(links_per_ip)])
+def task_evidence(request: Request, raw: str, evidence_id: int) -> Response:
+    return link_evidence(request, raw, ApprovalKind.TASK, evidence_id)
+
+
+@router.get("/approvals/{raw}/evidence/{evidence_id}/preview", dependencies=[Depends(links_per_ip)])
+def approval_evidence_preview(request: Request, raw: str, evidence_id: int) -> Response:
+    return link_evidence(request, raw, ApprovalKind.APPROVAL, evidence_id, preview=True)
+
+
+@router.get("/tasks/{raw}/evidence/{evidence_id}/preview", dependencies=[Depends(links_per_ip)])
+def task_evidence_preview(request: Request, raw: str, evidence_id: int) -> Response:
+    return link_evidence(request, raw, ApprovalKind.TASK, evidence_id, preview=True)
+
+
+def link_evidence(
+    request: Request, raw: str, kind: ApprovalKind, evidence_id: int, preview: bool = False
+) -> Response:
+    """The file or its preview as the person asked would see it on the case page: the link
+    stands in for signing in, so it opens only what the access policy lets them open."""
+    view = load_link(raw, kind, current_user(request))
+    with reading() as session:
+        actor = actor_of(session, view.approver)
+    if preview:
+        size = request.query_params.get("size", "thumb")
+        return evidence_access.preview(actor, view.case.id, evidence_id, size, via="link")
+    return evidence_access.download(actor, view.case.id, evidence_id, via="link")
 
 
 @router.get("/work")

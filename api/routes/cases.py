@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from api import evidence_access
 from api.deps import acting, posted_form, read_only, unit_of_work, visitor
 from api.errors import AppError
-from api.pages import attachment, render_page
+from api.pages import render_page
 from api.retention_views import tombstone_view
 from api.security import Visitor, session_cookie
 from api.views import (
@@ -21,27 +22,21 @@ from api.views import (
     CaseView,
     case_rows,
     case_view,
-    case_with_facts,
-    log_access,
     log_school_view,
     viewable_case,
 )
-from core.access import Action, Actor, may, may_download
-from core.enums import AuditKind, IncidentType, Role
-from core.files import evidence_files
+from core.access import Action, Actor, may
+from core.enums import IncidentType, Role
 from core.procedures import procedure_for
 from core.terms import local_midnight
 from db.audit import procedure_stopped
 from db.cases import OUTCOMES, CaseFilter
-from db.evidence import evidence_in_case
-from db.models import Case, CaseStatus, Evidence
+from db.models import CaseStatus
 from db.people import get_person
 from db.session import Session, reading, transaction
 from db.sessions import choose_school
 from flows.trigger import record_restart, restart_case_flow
 from forms.dashboard import read_date
-from services.previews import MEDIA_TYPE as PREVIEW_TYPE
-from services.previews import NoPreview, Original, preview_of
 from services.requests import reissue, waiting_request
 
 router = APIRouter()
@@ -50,7 +45,6 @@ log = logging.getLogger("casework.cases")
 
 MAX_PAGE = 10_000
 # A preview opened on its own is an image and nothing else: it loads and runs nothing.
-PREVIEW_CSP = "default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox"
 
 
 def case_filter(request: Request) -> CaseFilter:
@@ -237,38 +231,10 @@ def case_json(case_id: int, actor: Actor = Depends(acting)) -> Response:
     )
 
 
-def openable_evidence(
-    session: Session, actor: Actor, case_id: int, evidence_id: int
-) -> tuple[Case, Evidence]:
-    """The case and one of its evidence files, if `actor` may open the file: the download and
-    the preview both ask here, so they refuse alike."""
-    case, facts = case_with_facts(session, actor, case_id)
-    if case.disposed_at is not None:
-        raise AppError(410, "This case was disposed of: its evidence files no longer exist.")
-    item = evidence_in_case(session, case.id, evidence_id)
-    if item is None:
-        raise AppError(404, "That evidence file is not part of this case.")
-    if not may_download(actor, facts, item.uploaded_by_id):
-        raise AppError(403, "Only the people running this case can download its evidence.")
-    return case, item
-
-
 @router.get("/cases/{case_id}/evidence/{evidence_id}")
-def download_evidence(
-    case_id: int,
-    evidence_id: int,
-    actor: Actor = Depends(acting),
-    session: Session = Depends(unit_of_work),
-) -> Response:
+def download_evidence(case_id: int, evidence_id: int, actor: Actor = Depends(acting)) -> Response:
     """The original bytes, as an attachment, to people who may see the case's evidence."""
-    case, item = openable_evidence(session, actor, case_id, evidence_id)
-    log_access(
-        session, case, actor, AuditKind.EVIDENCE_VIEWED, evidence_id=item.id, sha256=item.sha256
-    )
-    data = evidence_files().path(item.stored_name).read_bytes()
-    return attachment(
-        data, item.content_type, item.original_filename, ("X-Evidence-SHA256", item.sha256)
-    )
+    return evidence_access.download(actor, case_id, evidence_id)
 
 
 @router.get("/cases/{case_id}/evidence/{evidence_id}/preview")
@@ -276,33 +242,9 @@ def preview_evidence(
     request: Request, case_id: int, evidence_id: int, actor: Actor = Depends(acting)
 ) -> Response:
     """A small copy of an image file, with no metadata, to people who may open the original
-    (`?size=view` for a larger one). It is made between two short transactions, so decoding
-    a picture never holds the audit chain's lock; the access is logged once it is ready."""
+    (`?size=view` for a larger one)."""
     size = request.query_params.get("size", "thumb")
-    with reading() as session:
-        _, item = openable_evidence(session, actor, case_id, evidence_id)
-        original = Original(item.stored_name, item.sha256, item.content_type)
-    try:
-        data = preview_of(original, size)
-    except NoPreview as exc:
-        raise AppError(404, str(exc), title="No preview of this file") from None
-    with transaction() as session:
-        case, item = openable_evidence(session, actor, case_id, evidence_id)
-        log_access(
-            session,
-            case,
-            actor,
-            AuditKind.EVIDENCE_VIEWED,
-            evidence_id=item.id,
-            sha256=item.sha256,
-            preview=size,
-        )
-    # Never kept by the browser: a school computer is often shared.
-    return Response(
-        data,
-        media_type=PREVIEW_TYPE,
-        headers={"Cache-Control": "private, no-store", "Content-Security-Policy": PREVIEW_CSP},
-    )
+    return evidence_access.preview(actor, case_id, evidence_id, size)
 
 
 @router.post("/cases/{case_id}/steps/{step_key}/reissue", dependencies=[Depends(posted_form)])
