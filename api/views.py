@@ -12,6 +12,7 @@ from typing import Any
 
 from api.errors import AppError
 from api.handover_view import HandOverView, handover_view
+from api.letter_progress import LetterProgress, letter_progress
 from core.access import (
     SCHOOL_RIGHTS,
     Action,
@@ -199,6 +200,7 @@ class CaseView:
     corrected: frozenset[str] = frozenset()  # the answers corrected since intake
     handover: HandOverView = field(default_factory=HandOverView)  # who holds what, and why
     letter_change: LetterChange | None = None  # the letter was approved in other words
+    letter_progress: LetterProgress | None = None  # how the letter to parents is going
     history_total: int = 0  # the history shows the newest HISTORY_SHOWN of these
     answers: list[tuple[str, str]] = field(default_factory=list)  # every answer, in words
     subject: str = ""  # the member of staff a report is about, by name
@@ -256,6 +258,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         ),
         handover=handover_view(session, actor, case, facts),
         letter_change=letter_change(session, approvals.get(StepKey.APPROVE_PARENT_LETTER)),
+        letter_progress=letter_progress(session, case.id) if full else None,
     )
     session.expunge_all()
     # Detached now, so hiding what this person need not know changes nothing stored.

@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from api import evidence_access
 from api.deps import current_user, posted_form, read_only, signed_in
 from api.errors import AppError
+from api.letter_progress import progress_after_answer
 from api.limits import links_per_ip
 from api.pages import render_page
 from api.request_views import LinkView, link_view, with_posted_wording, work_items
@@ -224,7 +225,12 @@ def answer(request: Request, view: LinkView, form: FormData, via: Via) -> Respon
     # The worker hands the decision to the waiting run within a moment (casework/handoff.py).
     store_answer(view, given)
     return render_page(
-        request, "pages/link_done.html", view=view, summary=model.summary(), in_app=via == Via.APP
+        request,
+        "pages/link_done.html",
+        view=view,
+        summary=model.summary(),
+        in_app=via == Via.APP,
+        letter_progress=progress_after_answer(view.case.id, step),
     )
 
 

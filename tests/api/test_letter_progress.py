@@ -190,11 +190,7 @@ def delivery_section(**view: Any) -> str:
     return render("pages/_letter_delivery.html", view=case, csrf_token="")
 
 
-def test_the_case_page_section_uses_the_view_s_figures_once_it_carries_them() -> None:
+def test_the_case_page_section_shows_the_view_s_figures() -> None:
     wired = delivery_section(letter_progress=words(LetterCounts(sent=31, pending=19)))
-    assert "Sending: 31 of 50 sent" in wired and "data-letter-fallback" not in wired
+    assert "Sending: 31 of 50 sent" in wired
     assert 'href="/cases/7#letters">Refresh</a>' in wired, "without JavaScript: by hand"
-    # Until then the script fetches them, and the older summary stands in without it.
-    unwired = delivery_section()
-    assert "data-letter-fallback" in unwired and "31 sent · 19 waiting · 0 failed" in unwired
-    assert 'data-letter-progress="/cases/7/letter-progress" data-poll hidden' in unwired

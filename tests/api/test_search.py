@@ -9,14 +9,16 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.views import TIMELINE_SHOWN
+from api.views import HISTORY_SHOWN
 from casework.handoff import announce_new_cases
+from core.enums import AuditKind
 from core.settings import Settings
 from db.audit import record_event
 from db.cases import get_case
 from db.models import AuditEvent
 from db.session import transaction
 from mail.catcher import MailStore
+from services.history import HISTORY_KINDS
 from tests.search_world import build
 from tests.support import PNG, delivered, submit_report
 
@@ -110,12 +112,17 @@ def test_search_and_the_case_list_show_only_cases_the_person_may_open(
     # A long-running case's page shows its newest events; the export has them all.
     busy = world.cases["words only"]
     with transaction(configured.database_url) as session:
-        had = len(session.scalars(select(AuditEvent).where(AuditEvent.case_id == busy)).all())
-        for n in range(TIMELINE_SHOWN + 5):
-            record_event(session, case_id=busy, kind="step.completed", data={"note": f"n{n}"})
+        told = select(AuditEvent).where(
+            AuditEvent.case_id == busy, AuditEvent.kind.in_(HISTORY_KINDS)
+        )
+        had = len(session.scalars(told).all())
+        for n in range(HISTORY_SHOWN + 5):
+            change = {"label": f"Answer {n}", "before": "a", "after": "b"}
+            record_event(session, case_id=busy, kind=AuditKind.CASE_CORRECTED, data=change)
     page = head.get(f"/cases/{busy}").text
-    assert f"The latest {TIMELINE_SHOWN} of {had + TIMELINE_SHOWN + 5} events are shown" in page
-    assert f"note</b>: n{TIMELINE_SHOWN + 4}<" in page and "note</b>: n4<" not in page
+    assert f"The latest {HISTORY_SHOWN} of {had + HISTORY_SHOWN + 5} are shown" in page
+    assert f"corrected answer {HISTORY_SHOWN + 4} from" in page
+    assert "corrected answer 4 from" not in page, "the oldest are left to the full trail"
 
     tom = as_person(signed_in, client, TOM)
     page = tom.get("/search", params={"q": "Jordan"})
@@ -140,7 +147,7 @@ def new_case(client: TestClient, account: str, pupil: str) -> int:
 
 def linked_section(page: str) -> str:
     start = page.find("Other cases naming the same account")
-    return page[start : page.index("<h2>Evidence</h2>")] if start >= 0 else ""
+    return page[start : page.index('id="evidence"')] if start >= 0 else ""
 
 
 def test_cases_naming_one_account_are_linked_for_those_who_may_see_them(

@@ -21,6 +21,10 @@ def event(kind: str, actor: str = "system", seq: int = 1, **data: Any) -> AuditE
     return AuditEvent(seq=seq, kind=kind, actor=actor, at=AT, data=data)
 
 
+def with_data(kind: str, data: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(seq=1, kind=kind, actor="Daniel Price (dsl)", at=AT, data=data)
+
+
 def said(*events: AuditEvent, in_error: dict[int, str] | None = None) -> list[str]:
     return [line.text for line in history(list(events), TITLES, in_error or {})]
 
@@ -82,7 +86,7 @@ def test_no_sentence_shows_an_id_a_code_or_a_python_value() -> None:
         "why": "a child could be at risk",
     }
     for kind in HISTORY_KINDS:
-        [text] = said(event(kind, "Daniel Price (dsl)", **data))
+        [text] = said(with_data(kind, data))
         for raw in ("record_persistence", "None", "[", "{", "_", "(dsl)"):
             assert raw not in text, f"{kind}: {text}"
 
