@@ -479,6 +479,32 @@ class CasePack(Base):
     produced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ReportDraft(Base):
+    """A report that passed its checks and waits for its sender to check the answers and send
+    it (db/drafts.py). Its files wait in the quarantine store, not with the evidence. Once
+    sent, its answers and files are gone and the row is a receipt: the token's case, so a
+    second press of "Send" finds it instead of opening another. Every draft, sent or not, is
+    deleted 24 hours after it was made (services/drafts.py)."""
+
+    __tablename__ = "report_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Only the hash: the raw token is in the address the sender's browser holds.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    incident_type: Mapped[IncidentType] = mapped_column(str_enum(IncidentType))
+    # The form's fields as typed (texts, and lists for ticked boxes), to fill it in again.
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # [{stored_name, sha256, size, filename, content_type}], in the order they were attached.
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    evidence_source: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Set while one request sends it: a second press waits for that one's case.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained record of everything that happened."""
 
