@@ -1,5 +1,5 @@
 """The worker process: the outbox sender (casework/sending.py), new-case notices, the
-hand-off and the periodic reconciler, side by side."""
+hand-off, the periodic reconciler and the purge of unsent report drafts, side by side."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from casework.sending import pause, run_sender
 from core.settings import get_settings
+from services.drafts import purge_expired
 
 log = logging.getLogger("casework.worker")
 
@@ -95,6 +96,16 @@ async def run_announcer(stop: asyncio.Event) -> None:
     await every(stop, get_settings().handoff_seconds, announce_new_cases, failed)
 
 
+# Drafts are refused once a day old whenever they are opened; this only clears away the
+# ones nobody came back to, with their files, so a few minutes late is soon enough.
+PURGE_SECONDS = 600.0
+
+
+async def run_draft_purge(stop: asyncio.Event) -> None:
+    """Delete report drafts nobody sent within a day, and their quarantined files."""
+    await every(stop, PURGE_SECONDS, purge_expired, "purging unsent report drafts failed")
+
+
 async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
     """Send mail, tell the heads of new cases, hand work to Prefect and reconcile, each in its
     own task so a long letter never delays the others; answer health probes beside them (on
@@ -107,5 +118,6 @@ async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         run_announcer(stop),
         run_handoff(stop),
         run_reconciler(stop, beats),
+        run_draft_purge(stop),
         serve_health(settings, beats, stop),
     )

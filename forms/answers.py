@@ -244,16 +244,24 @@ def answers_of(case: Reported, people: Mapping[int, str]) -> list[tuple[str, str
 
     `people` names everyone `people_in(case)` gives. An answer no form asks today (kept by
     an older version) is still shown, last, under its field's name in words."""
+    return [(label, shown) for _, label, shown in answer_rows(case, people)]
+
+
+def answer_rows(case: Reported, people: Mapping[int, str]) -> list[tuple[str, str, str]]:
+    """`answers_of` with each answer's form field name first: (field, label, answer).
+
+    A report not yet sent reads the same way (its form's `NewCase` has all `Reported` asks),
+    so a check of the answers shows each as the case will, with a link back to its field."""
     answers = kept_answers(case)
     questions = QUESTIONS.get(case.incident_type, WHERE_WHEN_WHAT)
     shown = [
-        (q.label, q.shown(answers.get(q.key), people))
+        (q.key, q.label, q.shown(answers.get(q.key), people))
         for q in questions
         if not (q.only_if_given and not _given(answers.get(q.key)))
     ]
     asked = {q.key for q in questions} | HIDDEN_KEYS
     return shown + [
-        (_as_label(key), _as_words(value))
+        (key, _as_label(key), _as_words(value))
         for key, value in answers.items()
         if key not in asked and _given(value)
     ]

@@ -152,6 +152,12 @@ def own_import(owner: int, action: Action) -> Rule:
     return rule
 
 
+def own_report(writer: int) -> Rule:
+    """A report's draft and its confirmation: those who may report, and only for their own
+    (anyone else gets the 404 an unknown address gets)."""
+    return own_import(writer, Action.REPORT)
+
+
 def someone(person: PersonTarget, changing: bool) -> Rule:
     """A person's page: administrators, for people of (or serving) the school they look at;
     changing them needs their own school to be one the administrator serves."""
@@ -242,8 +248,21 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/report/{slug}"): [
             Ask("GET", f"/report/{kind.value}", school(Action.REPORT)) for kind in IncidentType
         ],
+        ("POST", "/report"): [
+            Ask("POST", "/report", school(Action.REPORT), {"what_happened": "online_abuse"})
+        ],
         ("POST", "/report/{slug}"): [
             Ask("POST", "/report/staff_conduct", school(Action.REPORT), {"platform": "facebook"})
+        ],
+        # A report's draft is its writer's alone; Tom's check and send it (and open a case).
+        ("GET", "/report/{slug}/check/{token}"): [
+            Ask("GET", f"/report/pupil_contact/check/{w.draft}", own_report(w.reporter))
+        ],
+        ("POST", "/report/{slug}/check/{token}"): [
+            Ask("POST", f"/report/pupil_contact/check/{w.draft}", own_report(w.reporter))
+        ],
+        ("GET", "/report/sent/{case_id}"): [
+            Ask("GET", f"/report/sent/{c.id}", own_report(w.reporter)) for c in cases
         ],
         ("GET", "/search"): [
             Ask("GET", "/search", lists),

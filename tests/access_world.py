@@ -25,6 +25,7 @@ from core.files import evidence_files, letter_files, pack_files
 from db.approvals import open_request
 from db.audit import case_events
 from db.cases import NewCase, facts_of, finish_step, mark_waiting, open_case
+from db.drafts import DraftFile, add_draft
 from db.evidence import add_evidence
 from db.letters import save_print_file
 from db.models import Case, Person, utcnow
@@ -34,9 +35,10 @@ from db.search import index_case
 from db.session import Session, transaction
 from forms.people import PersonForm, SchoolForm
 from services.case_work import withdraw
+from services.drafts import quarantine_files
 from services.escalation import escalate_to_hr
 from services.people import add_staff, create_school
-from tests.support import PDF
+from tests.support import PDF, report_fields
 
 HEAD = "head@oakfield.example"
 DSL = "dsl@oakfield.example"
@@ -89,6 +91,8 @@ class World:
     import_owner: int
     people_import_id: str  # a people import Oakfield's administrator has running
     people_import_owner: int
+    reporter: int = 1  # Tom, who reported every case here
+    draft: str = "placeholder"  # the token of a report Tom has yet to check and send
 
     @property
     def by_name(self) -> dict[str, CaseTarget]:
@@ -173,6 +177,12 @@ def waiting_on(
     return holder.id, approval.id, token
 
 
+def quarantined(data: bytes, name: str) -> DraftFile:
+    """A file attached to a report draft, waiting in quarantine."""
+    kept = quarantine_files().save(data)
+    return DraftFile(kept.stored_name, kept.sha256, kept.size, name, "image/png")
+
+
 def add(session: Session, school_id: int, name: str, email: str, role: str) -> Person:
     return add_staff(session, school_id, PersonForm(name=name, email=email, role=role), None)
 
@@ -252,6 +262,16 @@ def build(url: str) -> World:
         admin = staff(session, ADMIN).id
         people_import_id = secrets.token_urlsafe(18)
         tracker.report(people_import_id, admin, Stage("checking", 0, 0))
+        tom = staff(session, REPORTER)
+        draft = add_draft(
+            session,
+            person_id=tom.id,
+            school_id=oak,
+            incident_type=IncidentType.PUPIL_CONTACT,
+            answers=report_fields(),
+            files=[quarantined(PICTURE, "contact.png")],
+            source="",
+        )
         return World(
             oakfield=oak,
             elmbridge=elm,
@@ -275,6 +295,8 @@ def build(url: str) -> World:
             import_owner=owner,
             people_import_id=people_import_id,
             people_import_owner=admin,
+            reporter=tom.id,
+            draft=draft,
         )
 
 

@@ -243,7 +243,24 @@ def send_report(
     files: list[tuple[str, bytes, str]],
     **headers: str,
 ) -> Any:
-    """Open the report form for `slug` and send it with these answers and files."""
+    """Open the report form for `slug` and send it with these answers and files, as a
+    person does: the form, then the check page's "Send the report". The answer is the
+    form's when it is refused (400 with the problems), else the send's (303 to the
+    confirmation). An API client (`accept="application/json"`) sends it in one step."""
+    answer = post_report(client, slug, fields, files, **headers)
+    if answer.status_code != 303 or "json" in headers.get("accept", ""):
+        return answer
+    return confirm_report(client, answer.headers["location"])
+
+
+def post_report(
+    client: Any,
+    slug: str,
+    fields: dict[str, Any],
+    files: list[tuple[str, bytes, str]],
+    **headers: str,
+) -> Any:
+    """The report form's own POST alone: a browser is sent on to check its answers."""
     form = client.get(f"/report/{slug}")
     assert form.status_code == 200, form.text
     uploads = [("evidence", (name, body, ctype)) for name, body, ctype in files]
@@ -256,16 +273,35 @@ def send_report(
     )
 
 
+def confirm_report(client: Any, check_path: str) -> Any:
+    """Open the check page at `check_path` and press "Send the report"."""
+    page = client.get(check_path)
+    assert page.status_code == 200, page.text
+    assert "Check your answers" in page.text, page.text
+    return client.post(check_path, data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+
+
 def submit_report(
     client: httpx.Client, files: list[tuple[str, bytes, str]], **overrides: str
 ) -> httpx.Response:
-    form = client.get("/report/pupil_contact")
-    assert form.status_code == 200, form.text
-    data = {**report_fields(**overrides), "csrf_token": csrf_of(form.text)}
-    uploads = [("evidence", (name, body, ctype)) for name, body, ctype in files]
-    return client.post(
-        "/report/pupil_contact", data=data, files=uploads or None, follow_redirects=False
-    )
+    """A pupil-contact report (`report_fields` with `overrides`), sent as `send_report` does."""
+    answer: httpx.Response = send_report(client, "pupil_contact", report_fields(**overrides), files)
+    return answer
+
+
+SENT = re.compile(r"^/(?:report/sent|cases)/(\d+)")
+
+
+def case_id_of(answer: Any) -> int:
+    """The case a sent report opened, from the address it sends the browser to."""
+    found = SENT.match(answer.headers["location"])
+    assert found, answer.headers["location"]
+    return int(found.group(1))
+
+
+def case_path_of(answer: Any) -> str:
+    """The case page of the case a sent report opened."""
+    return f"/cases/{case_id_of(answer)}"
 
 
 def person(url: str, role: Role) -> Person:

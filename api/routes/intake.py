@@ -1,64 +1,110 @@
-"""Reporting an incident: the form, its validation, and opening the case."""
+"""Reporting an incident: the start page, the form and its validation.
+
+A browser's report that passes its checks is kept as a draft for its sender to check and
+send (api/routes/report_check.py, services/drafts.py); an API client's opens the case at
+once, in one call to services/intake, as it always has.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from api.deps import allowed, open_form, read_only, read_uploads, visitor
+from api.deps import allowed, posted_form, read_only, read_uploads
 from api.errors import AppError, wants_json
 from api.pages import render_page
+from api.routes import report_check
+from api.routes.report_form import (
+    DRAFT,
+    Held,
+    already_sent,
+    answers_in,
+    check_answers,
+    check_files,
+    draft_values,
+    form_page,
+    form_values,
+    gone_page,
+    images_reported,
+    incident,
+    new_case,
+    own_draft,
+    report_form,
+    source_in,
+    staff_list,
+    staff_of_visitor,
+)
 from api.security import Visitor
 from core.access import Action
 from core.enums import IncidentType
-from core.procedures import PROCEDURES, procedure_for
-from core.rules import PHASE_YEARS, PLATFORMS, YEAR_GROUPS
-from core.settings import get_settings
-from db.cases import NewCase
-from db.people import staff_of
-from db.session import Session, reading
-from forms.common import UploadedFile, check_evidence, validate
-from forms.incident import IncidentForm
-from forms.online_abuse import CONTENT_KINDS, RESPONSIBLE, TARGETS
-from forms.parent_contact import CONTACT_KINDS
-from forms.registry import EVIDENCE_REQUIRED, INCIDENT_FORMS
-from forms.staff_conduct import CONCERN_KINDS, StaffConductForm
+from db.session import Session
+from forms.registry import INCIDENT_FORMS
+from services.drafts import AlreadySending, being_sent, expired, forget_draft, save_draft
 from services.intake import open_reported_case
 
+__all__ = ["new_case", "router"]  # new_case: bench/hop.py opens cases as this form does
+
 router = APIRouter()
+router.include_router(report_check.router)
 reporter = allowed(Action.REPORT)
-NOT_FIELDS = {"csrf_token", "evidence"}
-# Kept with the evidence rather than on the case; shown again after a failed submit.
-EVIDENCE_SOURCE = "evidence_source"
-NO_FILES = (
-    "Do not attach any file when the material includes sexual images of a child: "
-    "describe it in words instead. Nothing has been saved; send the report again "
-    "without the files."
+
+# The start page's one question, its answers in the reporter's words, each with a hint.
+WHAT_HAPPENED = "what_happened"
+CHOICES: tuple[tuple[IncidentType, str, str], ...] = (
+    (
+        IncidentType.PUPIL_CONTACT,
+        "A pupil contacted me on social media",
+        "A friend or follow request, a message or a comment from a pupil at the school.",
+    ),
+    (
+        IncidentType.PARENT_CONTACT,
+        "A parent or carer contacted me on social media",
+        "A friend or follow request, a message or a comment from a pupil's parent or carer.",
+    ),
+    (
+        IncidentType.ONLINE_ABUSE,
+        "Someone posted or sent abusive or offensive material",
+        "About me, another member of staff, a pupil or the school.",
+    ),
+    (
+        IncidentType.STAFF_CONDUCT,
+        "A member of staff may have broken the social media policy",
+        "What a colleague posted, shared or sent, or their contact with pupils.",
+    ),
 )
+NO_CHOICE = "Choose what happened, so we can show you the right form."
 
 
-def incident(slug: str) -> IncidentType:
-    """The incident type named in the address (a path dependency)."""
-    try:
-        return IncidentType(slug)
-    except ValueError:
-        raise AppError(404, "Casework has no form for that kind of incident.") from None
-
-
-async def report_form(request: Request) -> AsyncIterator[FormData]:
-    """The posted report with its files, within the upload limits, CSRF-checked."""
-    limits = {"max_files": get_settings().max_files + 1, "max_fields": 80}
-    async with open_form(request, **limits) as form:
-        yield form
+def start_page(request: Request, errors: dict[str, str], status_code: int = 200) -> Response:
+    return render_page(
+        request,
+        "pages/report_start.html",
+        status_code=status_code,
+        choices=CHOICES,
+        question=WHAT_HAPPENED,
+        errors=errors,
+    )
 
 
 @router.get("/report")
-def choose(request: Request, _: Visitor = Depends(reporter)) -> Response:
-    return render_page(request, "pages/report_choose.html", procedures=list(PROCEDURES.values()))
+def start(request: Request, _: Visitor = Depends(reporter)) -> Response:
+    """When to use Casework and when to go to someone first, then one question."""
+    return start_page(request, {})
+
+
+@router.post("/report")
+def choose(
+    request: Request, _: Visitor = Depends(reporter), form: FormData = Depends(posted_form)
+) -> Response:
+    """The start page's answer: on to that incident's form."""
+    try:
+        kind = IncidentType(str(form.get(WHAT_HAPPENED) or ""))
+    except ValueError:
+        return start_page(request, {WHAT_HAPPENED: NO_CHOICE}, status_code=400)
+    return RedirectResponse(f"/report/{kind.value}", status_code=303)
 
 
 @router.get("/report/{slug}")
@@ -67,56 +113,17 @@ def show_form(
     seen: Visitor = Depends(reporter),
     kind: IncidentType = Depends(incident),
     session: Session = Depends(read_only),
+    draft: str = "",
 ) -> Response:
-    return form_page(request, kind, values={}, errors={}, staff=staff_list(session, seen))
-
-
-def staff_list(session: Session, seen: Visitor) -> list[dict[str, Any]]:
-    """Staff a report can be about, for the form's list: never the person reporting."""
-    return [
-        {"id": p.id, "name": p.name, "job_title": p.job_title}
-        for p in staff_of(session, seen.school_id)
-        if p.id != seen.person.id
-    ]
-
-
-def form_page(
-    request: Request,
-    kind: IncidentType,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    staff: list[dict[str, Any]],
-    status_code: int = 200,
-) -> Response:
-    settings = get_settings()
-    return render_page(
-        request,
-        f"pages/report_{kind.value}.html",
-        status_code=status_code,
-        procedure=procedure_for(kind),
-        values=values,
-        errors=errors,
-        platforms=PLATFORMS,
-        year_groups=PHASE_YEARS.get(visitor(request).school_phase, YEAR_GROUPS),
-        max_file_mb=settings.max_file_bytes // (1024 * 1024),
-        max_files=settings.max_files,
-        staff=staff,
-        evidence_required=kind in EVIDENCE_REQUIRED,
-        contact_kinds=CONTACT_KINDS,
-        targets=TARGETS,
-        content_kinds=CONTENT_KINDS,
-        responsible=RESPONSIBLE,
-        concern_kinds=CONCERN_KINDS,
-    )
-
-
-def form_values(form: FormData, model: type[IncidentForm]) -> dict[str, Any]:
-    """The typed answers: text fields as strings, ticked boxes as lists."""
-    values: dict[str, Any] = {}
-    for key in {k for k, _ in form.multi_items()} - NOT_FIELDS:
-        texts = [v for v in form.getlist(key) if isinstance(v, str)]
-        values[key] = texts if key in model.list_fields else (texts[-1] if texts else "")
-    return values
+    """The form; with `?draft=` (a Change link), filled in from the visitor's draft."""
+    if not draft:
+        return form_page(request, kind, values={}, errors={}, staff=staff_list(session, seen))
+    held = own_draft(draft, seen, kind)
+    gone = gone_page(request, held)
+    if gone is not None:
+        return gone
+    staff = staff_list(session, seen)
+    return form_page(request, kind, draft_values(held.draft), {}, staff, held=held)
 
 
 @router.post("/report/{slug}")
@@ -126,67 +133,54 @@ def submit(
     kind: IncidentType = Depends(incident),
     form: FormData = Depends(report_form),
 ) -> Response:
-    """Validate everything, then open the case in one call. The worker starts its procedure
-    (casework/handoff.py): the web app never waits for Prefect's server, however many
-    reports arrive at once."""
+    """Check everything; a browser's report is then kept as a draft to check and send, an
+    API client's opens the case at once. The worker starts its procedure either way
+    (casework/handoff.py): the web app never waits for Prefect's server."""
     values = form_values(form, INCIDENT_FORMS[kind])
-    answers = {k: v for k, v in values.items() if k != EVIDENCE_SOURCE}
-    model, errors = validate(INCIDENT_FORMS[kind], answers)
-    files = check_files(kind, values, read_uploads(form), errors)
-    with reading() as session:
-        staff = staff_list(session, seen)
-    if model is not None:
-        check_subject(model, staff, errors)
+    held = None if wants_json(request) else changing(str(form.get(DRAFT) or ""), seen, kind)
+    if held is not None and (held.draft.case_id is not None or being_sent(held.draft)):
+        return already_sent(request, held.draft)
+    staff = staff_of_visitor(seen)
+    model, errors = check_answers(kind, values, staff)
+    kept = len(held.draft.files) if held else 0
+    files = check_files(kind, values, read_uploads(form), errors, kept)
     if model is None or errors:
-        return rejected(request, kind, values, errors, staff)
-    source = str(values.get(EVIDENCE_SOURCE) or "")[:500]
-    case_id = open_reported_case(
-        seen.person.id, seen.school_id, new_case(kind, model), files, source
-    )
+        return rejected(request, kind, values, errors, staff, held)
     if wants_json(request):
+        case_id = open_reported_case(
+            seen.person.id, seen.school_id, new_case(kind, model), files, source_in(values)
+        )
         return JSONResponse({"case_id": case_id, "url": f"/cases/{case_id}"}, status_code=201)
-    return RedirectResponse(f"/cases/{case_id}?opened=1", status_code=303)
+    earlier = (held.token, held.draft) if held else None
+    try:
+        token = save_draft(
+            (seen.person.id, seen.school_id),
+            kind,
+            answers_in(values),
+            files,
+            source_in(values),
+            earlier=earlier,
+            keep_files=bool(kept) and not files and not images_reported(values),
+        )
+    except AlreadySending:
+        assert held is not None  # only a draft being changed can have been sent meanwhile
+        return already_sent(request, held.draft)
+    return RedirectResponse(f"/report/{kind.value}/check/{token}", status_code=303)
 
 
-def new_case(kind: IncidentType, model: IncidentForm) -> NewCase:
-    """What the validated form tells intake about the incident."""
-    return NewCase(
-        incident_type=kind,
-        platform=model.platform_label,
-        occurred_at=model.occurred_at,
-        description=model.description,
-        details=model.details(),
-        subject_id=model.subject_staff_id(),
-        safeguarding=model.safeguarding,
-    )
-
-
-def check_files(
-    kind: IncidentType, values: dict[str, Any], uploads: list[UploadedFile], errors: dict[str, str]
-) -> list[UploadedFile]:
-    """The evidence to keep; problems are added to `errors`."""
-    if values.get("sexual_images") == "yes":
-        # Refused whatever the browser sent: no such image may ever be stored.
-        if any(u.filename or u.data for u in uploads):
-            errors["evidence"] = NO_FILES
-        return []
-    settings = get_settings()
-    files, problem = check_evidence(
-        uploads,
-        max_bytes=settings.max_file_bytes,
-        max_files=settings.max_files,
-        required=kind in EVIDENCE_REQUIRED,
-    )
-    if problem:
-        errors["evidence"] = problem + " Files are never kept from a failed submission."
-    return files
-
-
-def check_subject(model: IncidentForm, staff: list[dict[str, Any]], errors: dict[str, str]) -> None:
-    subject = model.subject_staff_id()
-    if subject is not None and subject not in {s["id"] for s in staff}:
-        field = "subject_id" if isinstance(model, StaffConductForm) else "responsible_staff_id"
-        errors[field] = "Choose a member of staff from the list."
+def changing(token: str, seen: Visitor, kind: IncidentType) -> Held | None:
+    """The visitor's draft this form changes, if it is theirs and not too old; an old one
+    is deleted now, and the answers just typed make a new draft."""
+    if not token:
+        return None
+    try:
+        held = own_draft(token, seen, kind)
+    except AppError:
+        return None  # not theirs, or gone: the answers typed are not lost for it
+    if expired(held.draft) and held.draft.case_id is None:
+        forget_draft(held.draft)
+        return None
+    return held
 
 
 def rejected(
@@ -195,10 +189,11 @@ def rejected(
     values: dict[str, Any],
     errors: dict[str, str],
     staff: list[dict[str, Any]],
+    held: Held | None = None,
 ) -> Response:
     if wants_json(request):
         return JSONResponse(
             {"error": {"status": 400, "message": "The report has problems.", "fields": errors}},
             status_code=400,
         )
-    return form_page(request, kind, values, errors, staff, status_code=400)
+    return form_page(request, kind, values, errors, staff, status_code=400, held=held)

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import PDF, PNG, submit_report
+from tests.support import PDF, PNG, case_path_of, submit_report
 
 STAFF = "amy.fletcher@oakfield.example"
 NAMES = [
@@ -36,7 +36,7 @@ def test_evidence_downloads_with_the_name_it_was_uploaded_with(
     body, kind = (PDF, "application/pdf") if name.endswith(".pdf") else (PNG, "image/png")
     opened = submit_report(client, [(name, body, kind)])
     assert opened.status_code == 303, opened.text
-    case_path = opened.headers["location"].split("?")[0]
+    case_path = case_path_of(opened)
     evidence = client.get(f"/api{case_path}").json()["evidence"]
     assert [e["filename"] for e in evidence] == [name]
 

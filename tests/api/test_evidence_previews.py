@@ -26,7 +26,7 @@ from services.previews import THUMB_BOX, cache_path, preview_dir
 from services.retention import dispose
 from tests.pictures import cut_short, png_claiming, sideways_photo
 from tests.retention_world import closed_case
-from tests.support import PDF, PNG, person, submit_report
+from tests.support import PDF, PNG, case_path_of, person, submit_report
 
 STAFF = "amy.fletcher@oakfield.example"
 HEAD = "head@oakfield.example"
@@ -38,7 +38,7 @@ def reported(client: TestClient, files: list[tuple[str, bytes, str]]) -> tuple[s
     """A case reported with these files: its path and its evidence ids, in order."""
     opened = submit_report(client, files)
     assert opened.status_code == 303, opened.text
-    case_path = opened.headers["location"].split("?")[0]
+    case_path = case_path_of(opened)
     evidence = client.get(f"/api{case_path}").json()["evidence"]
     return case_path, [e["id"] for e in evidence]
 

@@ -19,6 +19,8 @@ from tests.support import (
     PNG,
     SQLITE_ONLY,
     audit_kinds,
+    case_id_of,
+    case_path_of,
     case_row,
     count,
     csrf_of,
@@ -145,7 +147,7 @@ def test_a_good_report_opens_the_case_in_one_transaction(
         client, [("one.png", PNG, "image/png"), ("two.pdf", PDF, "application/pdf")]
     )
     assert answer.status_code == 303
-    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    case_id = case_id_of(answer)
     url = configured.database_url
     kinds = audit_kinds(url, case_id)
     assert kinds == [
@@ -169,7 +171,7 @@ def test_staff_cannot_see_someone_elses_case(
 ) -> None:
     client = signed_in(STAFF)
     answer = submit_report(client, [("one.png", PNG, "image/png")])
-    case_path = answer.headers["location"].split("?")[0]
+    case_path = case_path_of(answer)
     client.cookies.clear()
     other = signed_in("tom.byrne@oakfield.example")
     hidden = other.get(case_path)
@@ -219,7 +221,7 @@ def test_the_web_app_never_calls_prefect_for_a_report(
         signin(client, STAFF, smtp[0], lambda: asyncio.run(deliver_due(get_settings())))
         answer = submit_report(client, [("shot.png", PNG, "image/png")])
     assert answer.status_code == 303, answer.text
-    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    case_id = case_id_of(answer)
     assert started == [], "the web app called Prefect"
     assert case_row(configured.database_url, case_id).flow_run_id is None
     url = configured.database_url

@@ -3,7 +3,6 @@ signed in for real, reports sent through the real form, emails through a real SM
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -20,7 +19,7 @@ from db.session import transaction
 from mail.catcher import MailStore
 from services.history import HISTORY_KINDS
 from tests.search_world import build
-from tests.support import PNG, delivered, submit_report
+from tests.support import PNG, case_id_of, delivered, submit_report
 
 HEAD = "head@oakfield.example"
 DSL = "dsl@oakfield.example"
@@ -140,9 +139,7 @@ def new_case(client: TestClient, account: str, pupil: str) -> int:
         client, [("contact.png", PNG, "image/png")], pupil_account=account, pupil_name=pupil
     )
     assert sent.status_code == 303, sent.text
-    found = re.search(r"/cases/(\d+)", sent.headers["location"])
-    assert found
-    return int(found.group(1))
+    return case_id_of(sent)
 
 
 def linked_section(page: str) -> str:

@@ -34,13 +34,13 @@ def report_as(
     stack: Stack, email: str, slug: str, fields: dict[str, Any], files: list[tuple[str, bytes, str]]
 ) -> tuple[int, str]:
     """Sign in as `email` and report; returns the case id and reference."""
-    from tests.support import send_report
+    from tests.support import case_id_of, send_report
 
     with stack.client() as browser:
         signin(browser, email, stack.mail)
         answer = send_report(browser, slug, fields, files)
         assert answer.status_code == 303, answer.text
-    case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+    case_id = case_id_of(answer)
     return case_id, case_row(stack.db_url, case_id).reference
 
 

@@ -44,6 +44,7 @@ from tests.e2e.authority import CASEWORK, SMTP_CONNECTIONS, Authority
 from tests.e2e.flow_helpers import CONFIRMED
 from tests.support import (
     PNG,
+    case_id_of,
     csrf_of,
     emailed_code,
     report_fields,
@@ -232,7 +233,7 @@ def report_all(system: Authority) -> list[int]:
             files = [] if slug == "staff_conduct" else SCREENSHOT
             answer = send_report(browsers[n % 2], slug, fields, files)
             assert answer.status_code == 303, answer.text[:500]
-            return int(answer.headers["location"].split("/")[2].split("?")[0])
+            return case_id_of(answer)
 
         with ThreadPoolExecutor(8) as pool:
             return list(pool.map(report, range(CASES), kinds()))

@@ -23,6 +23,7 @@ from tests.support import (
     PDF,
     PNG,
     audit_kinds,
+    case_id_of,
     case_row,
     count,
     csrf_of,
@@ -56,9 +57,9 @@ def open_case(stack: Stack) -> tuple[int, float]:
         submitted = time.time()
         answer = submit_report(staff, UPLOADS)
         assert answer.status_code == 303, answer.text
-        case_id = int(answer.headers["location"].split("/")[2].split("?")[0])
+        case_id = case_id_of(answer)
         page = staff.get(answer.headers["location"])
-    assert "Your report is saved" in page.text
+    assert "Report sent" in page.text and "What happens next" in page.text
     return case_id, submitted
 
 
