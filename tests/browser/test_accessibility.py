@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,13 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from sqlalchemy import update
 
 from api.security import cookie_name
 from core.enums import IncidentType, Role, StepKey
 from core.procedures import PROCEDURES, StepKind
 from core.settings import Settings
-from db.models import Case
+from db.models import Case, ReportDraft, utcnow
 from db.people import serve, staff_by_email
 from db.session import transaction
 from forms.people import SchoolForm
@@ -52,11 +54,14 @@ from tests.search_world import pupil, report, who
 from tests.support import (
     PNG,
     SQLITE_ONLY,
+    case_id_of,
     delivered,
     link_in,
     make_approval,
     make_case,
     person,
+    post_report,
+    report_fields,
     signin,
     submit_report,
 )
@@ -248,9 +253,30 @@ def reported_case(client: TestClient, **answers: str) -> int:
     """A real report with a screenshot, sent by whoever `client` is signed in as."""
     sent = submit_report(client, [("first-contact.png", PNG, "image/png")], **answers)
     assert sent.status_code == 303, sent.text
-    found = re.search(r"/cases/(\d+)", sent.headers["location"])
-    assert found, sent.headers["location"]
-    return int(found.group(1))
+    return case_id_of(sent)
+
+
+def reporting(checker: Checker, client: TestClient, url: str) -> None:
+    """The start page, a report's check page, its confirmation, and a report sent twice
+    or kept too long, as the person reporting sees them."""
+    page = checker.open("/report")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose what happened")
+    checker.check("report chooser with errors")
+    screenshot = [("first-contact.png", PNG, "image/png")]
+    check = post_report(client, "pupil_contact", report_fields(), screenshot).headers["location"]
+    page = checker.visit("report check", check)
+    page.get_by_role("link", name="Change pupil's full name").click()
+    checker.check("report changed from its check page")
+    page = checker.open(check)
+    page.get_by_role("button", name="Send the report").click()
+    expect(page.locator(".govuk-panel")).to_contain_text("Report sent")
+    checker.check("report sent")
+    checker.visit("report already sent", check, 409)
+    old = post_report(client, "pupil_contact", report_fields(), screenshot).headers["location"]
+    with transaction(url) as session:
+        session.execute(update(ReportDraft).values(created_at=utcnow() - timedelta(days=2)))
+    checker.visit("report kept too long", old, 410)
 
 
 def test_staff_and_head_pages(
@@ -265,6 +291,7 @@ def test_staff_and_head_pages(
     linked = a_later_case_naming_the_same_account(configured.database_url)
     checker.visit("staff home", "/")
     checker.visit("report chooser", "/report")
+    reporting(checker, client, configured.database_url)
     for slug in REPORTS:
         page = checker.visit(f"report {slug}", f"/report/{slug}")
         page.locator("form[enctype] button[type=submit]").click()
@@ -481,7 +508,7 @@ def test_the_report_form_can_be_filled_in_with_the_keyboard(
         assert outlined, f"{name} has no visible focus outline"
         reached.append(name)
     assert reached == expected
-    assert expected[-1] == "Send the report"
+    assert expected[-1] == "Continue"
 
 
 def test_working_a_case(
