@@ -125,9 +125,11 @@ def local(link: str, base: str) -> str:
 class Checker:
     """Opens pages in one tab and keeps every accessibility problem found, to report at once."""
 
-    def __init__(self, context: BrowserContext, base: str) -> None:
+    def __init__(self, context: BrowserContext, base: str, shots: Path | None = None) -> None:
         self.context = context
         self.base = base
+        # Where a screenshot of every page checked is kept, at both widths (if anywhere).
+        self.shots = shots or (Path(SHOTS) if SHOTS else None)
         self.page = context.new_page()
         self.problems: list[str] = []
         # No page may load anything from another site (a CDN): note any request that tries.
@@ -154,9 +156,9 @@ class Checker:
         page = self.page
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
-            if SHOTS:
+            if self.shots:
                 file = re.sub(r"[^a-z0-9]+", "-", f"{name} {label}".lower()).strip("-")
-                page.screenshot(path=Path(SHOTS) / f"{file}.png", full_page=True)
+                page.screenshot(path=self.shots / f"{file}.png", full_page=True)
             for v in serious_violations(page):
                 self.problems.append(f"{name} ({label}, {page.url}): {describe(v)}")
             if label == "phone":
