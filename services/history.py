@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.enums import AuditKind, Decision
+from core.enums import AuditKind, Decision, StepKey
 from db.models import AuditEvent
+from forms.tasks import DECISIONS
 from services.chronology import who_and_role
 
 Said = Callable[["Told"], str]
@@ -60,6 +61,14 @@ def _why_not(t: Told) -> str:
 
 
 def _decided(t: Told) -> str:
+    """The decision as the option read on the person's page, where the step has options."""
+    try:
+        spec = DECISIONS.get(StepKey(t.get("step")))
+    except ValueError:  # a step no procedure has any longer
+        spec = None
+    if spec is not None:
+        chosen = spec.label(t.get("decision")).rstrip(".")
+        return f"{t.who} decided “{t.step}”: {chosen}.{_reason(t)}"
     verb = DECIDED.get(t.get("decision"), "answered")
     return f"{t.who} {verb} “{t.step}”.{_reason(t)}"
 
@@ -136,6 +145,9 @@ SENTENCES: dict[str, Said] = {
     AuditKind.REPLY_REFUSED: lambda t: "An emailed answer could not be recorded.",
     AuditKind.FLOW_STOPPED: lambda t: "The procedure stopped and needs someone to restart it.",
     AuditKind.FLOW_RESTARTED: lambda t: "The procedure was started again.",
+    AuditKind.AUDIT_MARKED_IN_ERROR: lambda t: (
+        f"{t.who} marked an earlier entry as recorded in error.{_reason(t)}"
+    ),
     AuditKind.STEP_OWNER_DISABLED: lambda t: f"The person asked for “{t.step}” left.",
 }
 # Kinds the history tells; every other event is in the full audit trail only.

@@ -19,9 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func, select, text
 
 from casework.run import Lifeline, wait_http
+from core.files import evidence_files
 from core.procedures import PROCEDURES, StepKind
 from db.approvals import open_request
 from db.cases import NewCase, mark_waiting, open_case
+from db.evidence import add_evidence
 from db.models import (
     ApprovalKind,
     AuditEvent,
@@ -33,6 +35,7 @@ from db.models import (
 )
 from db.session import reading, transaction
 from mail.catcher import MailStore, StoredMail
+from tests.report_answers import reported
 
 T = TypeVar("T")
 # For tests of what the web layer does on its own (headers, same-origin checks, form
@@ -514,3 +517,26 @@ def children_running(parent: int, marker: bytes) -> int:
             continue  # gone while we looked
         found += ppid == parent and marker in argv
     return found
+
+
+def case_with_photo(url: str, kind: IncidentType, photo: bytes) -> tuple[int, int]:
+    """A case of `kind` with every answer its form asks (tests/report_answers.py) and one
+    screenshot sent by a member of staff: (case id, evidence id)."""
+    case_id = make_case(url, kind)
+    report, staff = reported(kind), person(url, Role.STAFF)
+    with transaction(url) as session:
+        case = session.get(Case, case_id)
+        uploader = session.get(Person, staff.id)
+        assert case is not None and uploader is not None
+        case.platform, case.occurred_at = report.platform, report.occurred_at
+        case.description, case.details = report.description, report.details
+        item = add_evidence(
+            session,
+            case_id,
+            uploader,
+            evidence_files().save(photo),
+            filename="the-post.jpg",
+            content_type="image/jpeg",
+            source="",
+        )
+        return case_id, item.id

@@ -9,14 +9,12 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.enums import AuditKind, IncidentType, Role
-from core.files import evidence_files
+from core.enums import AuditKind, IncidentType
 from core.settings import Settings
-from db.evidence import add_evidence
-from db.models import AuditEvent, Person
+from db.models import AuditEvent
 from db.session import transaction
 from tests.pictures import sideways_photo
-from tests.support import make_approval, make_case, person
+from tests.support import case_with_photo, make_approval
 
 HEAD = "head@oakfield.example"
 STAFF = "tom.byrne@oakfield.example"
@@ -25,22 +23,8 @@ STAFF = "tom.byrne@oakfield.example"
 PHOTO = sideways_photo()
 
 
-def with_photo(url: str, kind: IncidentType = IncidentType.ONLINE_ABUSE) -> tuple[int, int]:
-    """A case with one screenshot reported by a member of staff: (case id, evidence id)."""
-    case_id = make_case(url, kind)
-    with transaction(url) as session:
-        uploader = session.get(Person, person(url, Role.STAFF).id)
-        assert uploader is not None
-        item = add_evidence(
-            session,
-            case_id,
-            uploader,
-            evidence_files().save(PHOTO),
-            filename="the-post.jpg",
-            content_type="image/jpeg",
-            source="",
-        )
-        return case_id, item.id
+def with_photo(url: str) -> tuple[int, int]:
+    return case_with_photo(url, IncidentType.ONLINE_ABUSE, PHOTO)
 
 
 def views_via_link(url: str, case_id: int) -> list[dict[str, object]]:

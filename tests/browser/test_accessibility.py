@@ -31,7 +31,6 @@ from playwright.sync_api import (
     Request,
     ViewportSize,
     expect,
-    sync_playwright,
 )
 from sqlalchemy import update
 
@@ -47,7 +46,7 @@ from mail.catcher import MailStore
 from services.people import create_school
 from services.requests import ask
 from services.retention import dispose
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser.chromium import needs_chromium
 from tests.dashboard_world import build as build_dashboard_world
 from tests.retention_world import PUPIL, closed_case
 from tests.search_world import pupil, report, who
@@ -85,16 +84,6 @@ ADMIN = "admin@oakfield.example"
 AXE = Axe()
 # Set to a directory to keep a screenshot of every page checked, at both widths.
 SHOTS = os.environ.get("CASEWORK_TEST_SCREENSHOTS", "")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

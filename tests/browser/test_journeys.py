@@ -16,22 +16,34 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from core.enums import AuditKind, IncidentType, Role
-from core.files import evidence_files
+from core.enums import AuditKind, IncidentType
 from core.settings import Settings
 from db.cases import get_case
-from db.evidence import add_evidence
-from db.models import Person
 from db.session import transaction
 from mail.catcher import MailStore
 from services.chronology import HAPPENED
 from services.escalation import escalate_to_hr
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
-from tests.browser.test_accessibility import DESKTOP, Checker, off_thread, sign_in
+from tests.browser.chromium import needs_chromium
+from tests.browser.test_accessibility import (
+    DESKTOP,
+    NARROWEST,
+    SCROLL_TOLERANCE,
+    Checker,
+    off_thread,
+    sign_in,
+    widest,
+)
 from tests.pictures import sideways_photo
-from tests.support import SQLITE_ONLY, delivered, link_in, make_approval, make_case, person
+from tests.support import (
+    SQLITE_ONLY,
+    case_with_photo,
+    delivered,
+    link_in,
+    make_approval,
+    make_case,
+)
 
 pytestmark = [pytest.mark.browser, needs_chromium, SQLITE_ONLY]
 
@@ -41,16 +53,6 @@ HEAD = "head@oakfield.example"
 HR = "hr@oakfield.example"
 AUDITOR = "auditor@oakfield.example"
 PHOTO = sideways_photo()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -279,23 +281,6 @@ def test_staff_report_each_kind_of_incident_and_see_every_answer(
     journey.assert_clean()
 
 
-def with_photo(url: str, kind: IncidentType) -> tuple[int, int]:
-    case_id = make_case(url, kind)
-    with transaction(url) as session:
-        uploader = session.get(Person, person(url, Role.STAFF).id)
-        assert uploader is not None
-        item = add_evidence(
-            session,
-            case_id,
-            uploader,
-            evidence_files().save(PHOTO),
-            filename="the-post.jpg",
-            content_type="image/jpeg",
-            source="",
-        )
-        return case_id, item.id
-
-
 def test_the_head_decides_the_police_question_seeing_the_evidence(
     journey: Checker,
     client: TestClient,
@@ -304,7 +289,7 @@ def test_the_head_decides_the_police_question_seeing_the_evidence(
     deliver: Callable[[], int],
 ) -> None:
     url = configured.database_url
-    case_id, _ = with_photo(url, IncidentType.ONLINE_ABUSE)
+    case_id, _ = case_with_photo(url, IncidentType.ONLINE_ABUSE, PHOTO)
     make_approval(url, case_id, step_key="police_decision")
     sign_in(journey, client, HEAD, smtp, deliver)
 
@@ -326,6 +311,15 @@ def test_the_head_decides_the_police_question_seeing_the_evidence(
         "Your answer is recorded"
     )
     journey.check("head's decision recorded")
+    page.get_by_role("link", name="Open case").click()
+    expect(page.get_by_role("list", name="History")).to_contain_text(
+        "Helen Okafor decided “Headteacher decides whether to contact the police”: "
+        "Refer to the police."
+    )
+    journey.check("head: the case page")
+    page.set_viewport_size(NARROWEST)  # the narrowest phone in use: still no sideways scroll
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= NARROWEST["width"] + SCROLL_TOLERANCE, f"{wide}px wide: {widest(page)}"
     journey.assert_clean()
 
 

@@ -144,7 +144,7 @@ def test_a_wrong_event_is_marked_in_error_and_stays_as_written(
     assert correction.kind == "audit.marked_in_error" and correction.actor.startswith("Daniel")
     assert correction.data == {"event": seq, "kind": "test.recorded", "reason": reason}
     page = signed_in("dsl@oakfield.example").get(f"/cases/{case_id}").text
-    assert "Marked in error" in page and reason in page
+    assert "marked an earlier entry as recorded in error" in page and reason in page
 
 
 def test_marking_in_error_needs_an_event_a_reason_and_a_person(

@@ -49,7 +49,7 @@ def test_what_people_did_reads_as_sentences_with_their_names() -> None:
     )
     assert lines == [
         "Amy Fletcher reported the incident.",
-        "Helen Okafor turned down “Approve the letter to all parents”. "
+        "Helen Okafor decided “Approve the letter to all parents”: Reject: do not send it. "
         "Reason given: “Too soon after the last one.”",
         "Done: Record whether the pupil persisted: The pupil was reminded of the policy.",
         "Not needed: Alert the designated safeguarding lead (no images).",
