@@ -12,6 +12,7 @@ from flows.steps.closing import close
 from flows.steps.letters import parent_letter
 from flows.steps.opening import opening_steps
 from flows.steps.waiting import wait_for_person
+from forms.online_abuse import RESPONSIBLE
 from services.requests import PersonOutcome
 
 PUPIL_STEPS = (StepKey.RECORD_DISCIPLINE,)
@@ -102,9 +103,15 @@ async def skip_other_branches(case_id: int, responsible: str) -> None:
             await skip_step(
                 case_id,
                 key,
-                f"Not needed: the person responsible is {responsible.replace('_', ' ')}.",
+                f"Not needed: the person responsible is {who_is(responsible)}.",
             )
     await skip_step(case_id, StepKey.POLICE_REFERRAL, "No referral to the police was decided.")
+
+
+def who_is(responsible: str) -> str:
+    """The person responsible as the form offered them: "a current pupil", "not known"."""
+    label = RESPONSIBLE.get(responsible, "not known")
+    return label[0].lower() + label[1:]
 
 
 def resolution_text(resolution: PersonOutcome) -> str:

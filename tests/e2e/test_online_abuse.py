@@ -289,7 +289,7 @@ def test_racist_content_the_head_refers_to_the_police_and_the_dsl_records_the_re
         "Referral pack sent to the police; their reference: CAD-4471-19NOV."
     )
     for key in ("record_discipline", "escalate_to_hr", "staff_outcome", "invite_to_meeting"):
-        assert outcome[key] == "Not needed: the person responsible is unknown.", key
+        assert outcome[key] == "Not needed: the person responsible is not known.", key
     for mail in mail_about(stack, ref):
         assert not details_in(mail, description, "racist", "CAD-4471"), mail.subject
     with stack.client() as dsl:
@@ -355,7 +355,7 @@ def test_staff_perpetrator_goes_to_hr_before_the_head_decides_the_outcome(stack:
         "Reason: HR advises guidance rather than a formal process."
     )
     for key in ("record_discipline", "invite_to_meeting", "record_meeting", "next_action"):
-        assert outcome[key] == "Not needed: the person responsible is staff member.", key
+        assert outcome[key] == "Not needed: the person responsible is a member of staff.", key
     for mail in mail_about(stack, ref):
         assert not details_in(mail, description, "Sara Novak"), mail.subject
     assert sees_case(stack, COLLEAGUE, case_id) == (404, False), "never the person reported"
