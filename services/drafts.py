@@ -153,16 +153,19 @@ def send_draft(draft: Draft, new: NewCase) -> int:
         raise AlreadySending
     try:
         uploads = read_back(draft)
+        # The draft is marked sent in the case's own transaction: a process that dies at any
+        # moment leaves either both or neither, so no later press can open a second case.
         case_id = open_reported_case(
-            draft.person_id, draft.school_id, new, uploads, draft.evidence_source
+            draft.person_id,
+            draft.school_id,
+            new,
+            uploads,
+            draft.evidence_source,
+            then=lambda session, opened: mark_sent(session, draft.id, opened),
         )
     except BaseException:
         _release(draft)
         raise
-    # The case is open: if this fails, the claim keeps a second press from opening another
-    # until CLAIM_TIMEOUT, and the purge erases the files.
-    with transaction() as session:
-        mark_sent(session, draft.id, case_id)
     quarantine_files().erase(f.stored_name for f in draft.files)
     return case_id
 

@@ -12,6 +12,8 @@ reports every report waits for the ones before it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.files import evidence_files
 from db.cases import NewCase, acting_head, acting_head_for, open_case
 from db.evidence import add_evidence
@@ -24,11 +26,17 @@ from services.safeguarding import settle_at_intake
 
 
 def open_reported_case(
-    reporter_id: int, school_id: int, new: NewCase, uploads: list[UploadedFile], source: str
+    reporter_id: int,
+    school_id: int,
+    new: NewCase,
+    uploads: list[UploadedFile],
+    source: str,
+    then: Callable[[Session, int], None] | None = None,
 ) -> int:
     """Save the case at `school_id` and all it starts with; returns the case id.
 
-    `uploads` are files `forms.common.check_evidence` passed (typed by their content).
+    `uploads` are files `forms.common.check_evidence` passed (typed by their content);
+    `then` is done in the same transaction, with the new case's id (a draft marked sent).
     """
     store = evidence_files()
     stored = [(upload, store.save(upload.data)) for upload in uploads]
@@ -58,6 +66,8 @@ def open_reported_case(
             # Someone must be there to tell: without a head the report is refused now (the
             # web app says what to set up), not left for the hand-off to fail on.
             acting_head(session, case)
+            if then is not None:
+                then(session, case.id)
             return case.id
     except BaseException:
         store.discard(kept.stored_name for _, kept in stored)

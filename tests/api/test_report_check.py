@@ -226,6 +226,28 @@ def test_pressing_send_twice_opens_one_case(
     assert revisited.status_code == 409 and "already been sent" in revisited.text
 
 
+def test_a_case_opens_only_together_with_its_draft_marked_sent(
+    signed_in: Callable[[str], TestClient],
+    configured: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the process to die between the two, a later press would open a second case."""
+    client = signed_in(STAFF)
+    check = drafted(client)
+    token = csrf_of(client.get(check).text)
+
+    def dies(*_: object) -> None:
+        raise RuntimeError("the process stopped here")
+
+    monkeypatch.setattr("services.drafts.mark_sent", dies)
+    with pytest.raises(RuntimeError):
+        client.post(check, data={"csrf_token": token}, follow_redirects=False)
+    assert count(configured.database_url, Case) == 0, "no case without the draft's mark"
+    monkeypatch.undo()
+    sent = client.post(check, data={"csrf_token": token}, follow_redirects=False)
+    assert sent.status_code == 303 and count(configured.database_url, Case) == 1
+
+
 def test_going_back_to_the_form_after_sending_does_not_send_it_again(
     signed_in: Callable[[str], TestClient], configured: Settings
 ) -> None:
