@@ -16,4 +16,6 @@ async def parent_contact(case_id: int) -> str:
     await opening_steps(case_id)
     await send_stock_response(case_id)
     outcome = await parent_letter(case_id, "The headteacher decided not to send the letter")
-    return await close(case_id, f"Procedure complete. {outcome}")
+    return await close(
+        case_id, f"The member of staff had the school's advice and its standard reply. {outcome}"
+    )
