@@ -158,7 +158,7 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     print(
         f"Audit chain intact: {report.checked:,} events on {report.chains} chains verified; "
         f"checkpoint signed ({settings.audit_checkpoint_path}); every evidence file matches "
-        "its recorded SHA-256."
+        "its recorded SHA-256, and so does every case pack as it was produced."
     )
     return 0
 

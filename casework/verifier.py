@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from core.files import evidence_files
+from core.files import FileStore, evidence_files, pack_files
 from db.audit import (
     ChainReport,
     Stretch,
@@ -22,6 +22,7 @@ from db.audit import (
     verify_stretch,
 )
 from db.evidence import kept_evidence
+from db.packs import kept_pack_files
 from db.session import dispose_engine, reading
 
 # Below this many events a second process costs more to start than it saves.
@@ -59,20 +60,26 @@ def verify_everything(url: str, parallel_from: int = PARALLEL_FROM) -> ChainRepo
 
 
 def check_evidence() -> list[str]:
-    """Each evidence file still held, re-hashed and compared with what was recorded when it
-    was saved: a file changed or removed on disk is named."""
-    store = evidence_files()
+    """Each evidence file and each frozen case pack still held, re-hashed and compared with
+    what was recorded when it was saved: a file changed or removed on disk is named."""
     with reading() as session:
-        kept = kept_evidence(session)
+        evidence = [
+            (reference, f"evidence file {item}", name, digest)
+            for reference, item, name, digest in kept_evidence(session)
+        ]
+        packs = kept_pack_files(session)
+    return changed_files(evidence_files(), evidence) + changed_files(pack_files(), packs)
+
+
+def changed_files(store: FileStore, kept: list[tuple[str, str, str, str]]) -> list[str]:
+    """(case reference, what the file is, stored name, recorded SHA-256) -> what is wrong."""
     problems = []
-    for reference, item, stored_name, recorded in kept:
+    for reference, what, stored_name, recorded in kept:
         try:
             now = store.sha256(stored_name)
         except (OSError, ValueError):
-            problems.append(f"evidence file {item} of case {reference} is missing")
+            problems.append(f"{what} of case {reference} is missing")
             continue
         if now != recorded:
-            problems.append(
-                f"evidence file {item} of case {reference} has changed since it was saved"
-            )
+            problems.append(f"{what} of case {reference} has changed since it was saved")
     return problems

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.enums import AuditKind
 from core.files import StoredFile
 from db.audit import record_event
-from db.models import CasePack
+from db.models import Case, CasePack
 
 log = logging.getLogger("casework.packs")
 UNDO = "casework_undo_on_rollback"
@@ -68,6 +68,23 @@ def packs_of(session: Session, case_id: int, kind: str | None = None) -> list[Ca
 def pack_file_names(session: Session, case_id: int) -> list[str]:
     """The stored names of every file of the case's packs, HTML and PDF."""
     return [name for row in packs_of(session, case_id) for name in (row.html_name, row.pdf_name)]
+
+
+def kept_pack_files(session: Session) -> list[tuple[str, str, str, str]]:
+    """Every pack file that should still be on disk (its case not disposed of): the case's
+    reference, what the file is ("HR pack 3, PDF"), its stored name and its SHA-256."""
+    rows = session.execute(
+        select(Case.reference, CasePack)
+        .join(Case, Case.id == CasePack.case_id)
+        .where(Case.disposed_at.is_(None))
+        .order_by(CasePack.id)
+    )
+    kept = []
+    for reference, pack in rows:
+        what = f"{pack.kind.upper() if pack.kind == 'hr' else pack.kind} pack {pack.id}"
+        kept.append((reference, f"{what}, HTML", pack.html_name, pack.html_sha256))
+        kept.append((reference, f"{what}, PDF", pack.pdf_name, pack.pdf_sha256))
+    return kept
 
 
 def erase_packs(session: Session, case_id: int) -> list[str]:

@@ -194,3 +194,34 @@ def test_an_evidence_file_changed_on_disk_is_found(
     path.unlink()
     code, said = verify(capsys)
     assert code == 1 and f"evidence file {item.id} of case" in said and "is missing" in said
+
+
+def test_a_case_pack_changed_on_disk_is_found(
+    configured: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A frozen pack is evidence of what was sent: its files are checked like evidence."""
+    from core.enums import IncidentType
+    from core.files import pack_files
+    from db.cases import get_case
+    from db.models import CasePack
+    from services.escalation import escalate_to_hr
+    from tests.support import make_case
+
+    url = configured.database_url
+    case_id = make_case(url, IncidentType.STAFF_CONDUCT)
+    with transaction(url) as session:
+        escalate_to_hr(session, get_case(session, case_id))
+    assert verify(capsys)[0] == 0
+    with transaction(url) as session:
+        pack = session.scalars(select(CasePack)).one()
+    path = pack_files().path(pack.pdf_name)
+    path.chmod(0o640)
+    path.write_bytes(path.read_bytes() + b"%% added later")
+
+    code, said = verify(capsys)
+
+    assert code == 1 and f"HR pack {pack.id}, PDF of case" in said
+    assert "has changed since it was saved" in said
+    path.unlink()
+    code, said = verify(capsys)
+    assert code == 1 and f"HR pack {pack.id}, PDF of case" in said and "is missing" in said
