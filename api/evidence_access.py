@@ -40,19 +40,27 @@ def openable_evidence(
     return case, item
 
 
+def opened(
+    session: Session, actor: Actor, case_id: int, evidence_id: int, **logged: Any
+) -> Evidence:
+    """The file, if `actor` may open it, with its opening logged (and `logged` with it)."""
+    case, item = openable_evidence(session, actor, case_id, evidence_id)
+    log_access(
+        session,
+        case,
+        actor,
+        AuditKind.EVIDENCE_VIEWED,
+        evidence_id=item.id,
+        sha256=item.sha256,
+        **logged,
+    )
+    return item
+
+
 def download(actor: Actor, case_id: int, evidence_id: int, **logged: Any) -> Response:
     """The original bytes, as an attachment; the access is logged with `logged`."""
     with transaction() as session:
-        case, item = openable_evidence(session, actor, case_id, evidence_id)
-        log_access(
-            session,
-            case,
-            actor,
-            AuditKind.EVIDENCE_VIEWED,
-            evidence_id=item.id,
-            sha256=item.sha256,
-            **logged,
-        )
+        item = opened(session, actor, case_id, evidence_id, **logged)
         name, kind, digest = item.original_filename, item.content_type, item.sha256
         data = evidence_files().path(item.stored_name).read_bytes()
     return attachment(data, kind, name, ("X-Evidence-SHA256", digest))
@@ -70,17 +78,7 @@ def preview(actor: Actor, case_id: int, evidence_id: int, size: str, **logged: A
     except NoPreview as exc:
         raise AppError(404, str(exc), title="No preview of this file") from None
     with transaction() as session:
-        case, item = openable_evidence(session, actor, case_id, evidence_id)
-        log_access(
-            session,
-            case,
-            actor,
-            AuditKind.EVIDENCE_VIEWED,
-            evidence_id=item.id,
-            sha256=item.sha256,
-            preview=size,
-            **logged,
-        )
+        opened(session, actor, case_id, evidence_id, preview=size, **logged)
     # Never kept by the browser: a school computer is often shared.
     return Response(
         data,

@@ -46,7 +46,7 @@ from db.cases import (
     waiting_steps,
 )
 from db.evidence import evidence_of
-from db.letters import LetterReport, letter_report
+from db.letters import PrintFileView, print_files_of
 from db.linked import Linked, linked_cases
 from db.models import (
     Approval,
@@ -193,7 +193,7 @@ class CaseView:
     documents: list[Document]
     rights: frozenset[str] = frozenset()  # the names of the case actions the viewer has
     disabled_owners: frozenset[int] = frozenset()  # owners of waiting steps who left
-    letters: LetterReport | None = None
+    print_files: list[PrintFileView] = field(default_factory=list)  # letters to post
     undelivered: list[Undelivered] = field(default_factory=list)
     stopped: AuditEvent | None = None  # the procedure stopped and needs a person
     notes: list[Note] = field(default_factory=list)
@@ -246,7 +246,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
         approvals=approvals,
         documents=documents_of(session, case) if full else [],
         rights=rights,
-        letters=letter_report(session, case.id) if full else None,
+        print_files=print_files_of(session, case.id) if full else [],
         undelivered=(
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),

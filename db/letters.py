@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case as when
@@ -95,33 +95,8 @@ class PrintFileView:
     printed_by: str
 
 
-@dataclass(frozen=True)
-class LetterReport:
-    """Where the letter to parents stands: emails sent, waiting, failed; letters printed."""
-
-    sent: int = 0
-    waiting: int = 0
-    failed: int = 0
-    by_post: int = 0
-    printed: int = 0
-    files: list[PrintFileView] = field(default_factory=list)
-
-    @property
-    def to_print(self) -> int:
-        return self.by_post - self.printed
-
-    @property
-    def started(self) -> bool:
-        return bool(self.sent or self.waiting or self.failed or self.files)
-
-
-def letter_report(session: Session, case_id: int) -> LetterReport:
-    rows = session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.case_id == case_id, OutboxMessage.kind == EmailKind.PARENT_LETTER)
-        .group_by(OutboxMessage.status)
-    ).all()
-    emails = {status: n for status, n in rows}
+def print_files_of(session: Session, case_id: int) -> list[PrintFileView]:
+    """The case's files of letters to print, oldest first, with who printed each."""
     files = []
     for row in session.scalars(
         select(PrintFile).where(PrintFile.case_id == case_id).order_by(PrintFile.id)
@@ -132,14 +107,7 @@ def letter_report(session: Session, case_id: int) -> LetterReport:
                 row.id, row.letters, row.created_at, row.printed_at, printer.name if printer else ""
             )
         )
-    return LetterReport(
-        sent=emails.get(OutboxStatus.SENT, 0),
-        waiting=emails.get(OutboxStatus.PENDING, 0) + emails.get(OutboxStatus.SENDING, 0),
-        failed=emails.get(OutboxStatus.FAILED, 0),
-        by_post=sum(f.letters for f in files),
-        printed=sum(f.letters for f in files if f.printed_at is not None),
-        files=files,
-    )
+    return files
 
 
 def erase_print_files(session: Session, case_id: int) -> tuple[list[str], int]:

@@ -192,9 +192,8 @@ def check_evidence(
     checked: list[UploadedFile] = []
     problems: list[str] = []
     for f in files:
-        problem = file_problem(f, max_bytes)
-        real = sniff(f.data)
-        if problem or real is None:
+        real, problem = typed(f, max_bytes)
+        if problem:
             problems.append(problem)
         else:
             checked.append(UploadedFile(f.filename[-255:], real, f.data))
@@ -203,15 +202,16 @@ def check_evidence(
     return checked, None
 
 
-def file_problem(f: UploadedFile, max_bytes: int) -> str:
-    """What is wrong with one uploaded file, naming it, or ""."""
+def typed(f: UploadedFile, max_bytes: int) -> tuple[str, str]:
+    """The file's type read from its content, and "" ; or "" and what is wrong, naming it."""
     if not f.data:
-        return f"{f.filename} is empty: attach it again."
+        return "", f"{f.filename} is empty: attach it again."
     if len(f.data) > max_bytes:
-        return f"{f.filename} is larger than {max_bytes // (1024 * 1024)} MB."
-    if sniff(f.data) is None:
-        return f"{f.filename} is not a file type we accept: attach {ACCEPTED}."
-    return ""
+        return "", f"{f.filename} is larger than {max_bytes // (1024 * 1024)} MB."
+    real = sniff(f.data)
+    if real is None:
+        return "", f"{f.filename} is not a file type we accept: attach {ACCEPTED}."
+    return real, ""
 
 
 MIN_REASON = 5

@@ -380,39 +380,19 @@ def matrix(w: World) -> dict[tuple[str, str], list[Ask]]:
             Ask("POST", f"/approvals/{first.token}", link_of(first.holder), link=True)
         ],
         # The case's files, through the request's own link, for the person it was sent to.
-        ("GET", "/approvals/{raw}/evidence/{evidence_id}"): [
-            Ask(
-                "GET", f"/approvals/{first.token}/evidence/{item}", link_of(first.holder), link=True
-            )
-            for item, _ in first.files
-        ],
-        ("GET", "/approvals/{raw}/evidence/{evidence_id}/preview"): [
-            Ask(
-                "GET",
-                f"/approvals/{first.token}/evidence/{item}/preview",
-                link_of(first.holder),
-                link=True,
-            )
-            for item, _ in first.files
-        ],
-        ("GET", "/tasks/{raw}/evidence/{evidence_id}"): [
-            Ask(
-                "GET",
-                f"/tasks/{escalated.token}/evidence/{item}",
-                link_of(escalated.holder),
-                link=True,
-            )
-            for item, _ in escalated.files
-        ],
-        ("GET", "/tasks/{raw}/evidence/{evidence_id}/preview"): [
-            Ask(
-                "GET",
-                f"/tasks/{escalated.token}/evidence/{item}/preview",
-                link_of(escalated.holder),
-                link=True,
-            )
-            for item, _ in escalated.files
-        ],
+        **{
+            ("GET", f"/{kind}/{{raw}}/evidence/{{evidence_id}}{end}"): [
+                Ask(
+                    "GET",
+                    f"/{kind}/{c.token}/evidence/{item}{end}",
+                    link_of(c.holder),
+                    link=True,
+                )
+                for item, _ in c.files
+            ]
+            for kind, c in (("approvals", first), ("tasks", escalated))
+            for end in ("", "/preview")
+        },
         ("GET", "/tasks/{raw}"): [
             Ask("GET", f"/tasks/{escalated.token}", link_of(escalated.holder), link=True)
         ],

@@ -75,40 +75,46 @@ def settled(session: Session, approval: Approval, what: str) -> AppError | None:
 
 
 def load_link(raw: str, kind: ApprovalKind, viewer: Person | None) -> LinkView:
-    """The live request behind a link, or an AppError saying plainly why not."""
+    """The live request behind a link and its page, or an AppError saying plainly why not."""
     with transaction() as session:
-        approval = by_token(session, raw)
-        if approval is None and by_passed_token(session, raw) is not None:
-            raise AppError(
-                410,
-                "This request has been passed to someone else, so this link no longer "
-                "works. Nothing more is needed from you; the case page shows who has it now.",
-            )
-        if approval is None or approval.kind != kind:
-            raise AppError(
-                404,
-                "This link is not recognised. Use the newest email Casework "
-                "sent you, or open the case from the Cases page.",
-            )
-        if viewer is not None and viewer.id != approval.approver_id:
-            # Whom it was sent to is not said: a forwarded link tells its reader nothing more.
-            raise AppError(
-                403,
-                "This link was sent to someone else, not to you, so it cannot be used while "
-                "you are signed in. Nothing has been recorded. If the request should be yours, "
-                "ask whoever runs the case to pass it to you.",
-            )
-        problem = settled(session, approval, "This link")
-        if problem is not None:
-            raise problem
-        if approval.expires_at <= utcnow():
-            raise AppError(
-                410,
-                f"This link expired on {local_time(approval.expires_at)}. Open it from "
-                "My work once signed in, or ask the designated safeguarding lead to send "
-                "a new one from the case page.",
-            )
-        return link_view(session, approval)
+        return link_view(session, live_request(session, raw, kind, viewer))
+
+
+def live_request(session: Session, raw: str, kind: ApprovalKind, viewer: Person | None) -> Approval:
+    """The request a link is for, while it may still be answered by `viewer` (signed out,
+    or its own person); otherwise an AppError saying plainly why not."""
+    approval = by_token(session, raw)
+    if approval is None and by_passed_token(session, raw) is not None:
+        raise AppError(
+            410,
+            "This request has been passed to someone else, so this link no longer "
+            "works. Nothing more is needed from you; the case page shows who has it now.",
+        )
+    if approval is None or approval.kind != kind:
+        raise AppError(
+            404,
+            "This link is not recognised. Use the newest email Casework "
+            "sent you, or open the case from the Cases page.",
+        )
+    if viewer is not None and viewer.id != approval.approver_id:
+        # Whom it was sent to is not said: a forwarded link tells its reader nothing more.
+        raise AppError(
+            403,
+            "This link was sent to someone else, not to you, so it cannot be used while "
+            "you are signed in. Nothing has been recorded. If the request should be yours, "
+            "ask whoever runs the case to pass it to you.",
+        )
+    problem = settled(session, approval, "This link")
+    if problem is not None:
+        raise problem
+    if approval.expires_at <= utcnow():
+        raise AppError(
+            410,
+            f"This link expired on {local_time(approval.expires_at)}. Open it from "
+            "My work once signed in, or ask the designated safeguarding lead to send "
+            "a new one from the case page.",
+        )
+    return approval
 
 
 def load_own(approval_id: int, person: Person) -> LinkView:
@@ -284,13 +290,16 @@ def link_evidence(
 ) -> Response:
     """The file or its preview as the person asked would see it on the case page: the link
     stands in for signing in, so it opens only what the access policy lets them open."""
-    view = load_link(raw, kind, current_user(request))
+    # Only the link is checked here, not the request's whole page: a page of pictures asks
+    # once for each.
     with reading() as session:
-        actor = actor_of(session, view.approver)
+        approval = live_request(session, raw, kind, current_user(request))
+        actor = actor_of(session, get_person(session, approval.approver_id))
+        case_id = approval.case_id
     if preview:
         size = request.query_params.get("size", "thumb")
-        return evidence_access.preview(actor, view.case.id, evidence_id, size, via="link")
-    return evidence_access.download(actor, view.case.id, evidence_id, via="link")
+        return evidence_access.preview(actor, case_id, evidence_id, size, via="link")
+    return evidence_access.download(actor, case_id, evidence_id, via="link")
 
 
 @router.get("/work")

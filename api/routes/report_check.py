@@ -52,6 +52,19 @@ def check(
     kind: IncidentType = Depends(incident),
 ) -> Response:
     """Every answer of the draft with its label, each with a link back to change it."""
+    found = checked_draft(request, token, seen, kind)
+    if isinstance(found, Response):
+        return found
+    held, model, staff = found
+    return check_page(request, kind, held, model, staff)
+
+
+def checked_draft(
+    request: Request, token: str, seen: Visitor, kind: IncidentType
+) -> tuple[Held, IncidentForm, list[dict[str, Any]]] | Response:
+    """The visitor's draft with its answers checked again, or the page to show instead: the
+    draft is gone, or something changed since (a colleague named has left), to put right on
+    the form."""
     held = own_draft(token, seen, kind)
     gone = gone_page(request, held)
     if gone is not None:
@@ -59,9 +72,8 @@ def check(
     staff = staff_of_visitor(seen)
     model, errors = check_answers(kind, held.draft.answers, staff)
     if model is None or errors:
-        # Something changed since (a colleague named has left): put it right on the form.
         return form_page(request, kind, draft_values(held.draft), errors, staff, 400, held)
-    return check_page(request, kind, held, model, staff)
+    return held, model, staff
 
 
 def check_page(
@@ -95,14 +107,10 @@ def send(
     _: FormData = Depends(posted_form),
 ) -> Response:
     """Open the case from the draft, then show the confirmation."""
-    held = own_draft(token, seen, kind)
-    gone = gone_page(request, held)
-    if gone is not None:
-        return gone
-    staff = staff_of_visitor(seen)
-    model, errors = check_answers(kind, held.draft.answers, staff)
-    if model is None or errors:
-        return form_page(request, kind, draft_values(held.draft), errors, staff, 400, held)
+    found = checked_draft(request, token, seen, kind)
+    if isinstance(found, Response):
+        return found
+    held, model, staff = found
     try:
         case_id = send_draft(held.draft, new_case(kind, model))
     except AlreadySending:

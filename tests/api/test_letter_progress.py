@@ -18,7 +18,7 @@ from api.letter_progress import LetterProgress, progress_after_answer, progress_
 from core.enums import StepKey
 from core.settings import Settings
 from core.templating import render
-from db.letters import LetterCounts, LetterReport
+from db.letters import LetterCounts
 from db.models import OutboxStatus
 from tests.db.test_letter_progress import approve_letter, mark
 from tests.flows.test_letters import DEMO_PARENTS, send
@@ -182,7 +182,7 @@ def delivery_section(**view: Any) -> str:
     """The case page's letter section, rendered from a view with only what it reads."""
     case = SimpleNamespace(
         case=SimpleNamespace(id=7),
-        letters=LetterReport(sent=31, waiting=19),
+        print_files=[],
         letter_change=None,
         rights=frozenset(),
         **view,
