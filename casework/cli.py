@@ -131,13 +131,10 @@ def cmd_replies(_: argparse.Namespace) -> int:
 def cmd_audit_verify(_: argparse.Namespace) -> int:
     """Re-hash every chain, compare them with the last signed checkpoint, then sign one."""
     from casework.verifier import check_evidence, verify_everything
-    from db.audit import chain_heads
-    from db.session import reading, transaction
+    from db.session import transaction
     from services.audit_checkpoints import compare_with_checkpoint, write_checkpoint
 
     settings = get_settings()
-    with reading() as session:
-        heads = chain_heads(session)  # what is verified, and then signed
     report = verify_everything(settings.database_url)
     if not report.ok:
         print(
@@ -146,11 +143,13 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
         )
         return 1
     with transaction() as session:
-        problem = compare_with_checkpoint(session, settings)
+        # The chains' heads as verified are compared with the last checkpoint, then signed:
+        # reading them again would cost a scan of the whole trail each time.
+        problem = compare_with_checkpoint(session, settings, heads=report.heads)
         if problem:
             print(f"Audit chain BROKEN: {problem}.")
             return 1
-        write_checkpoint(session, settings, heads)
+        write_checkpoint(session, settings, report.heads)
     files = check_evidence()
     if files:
         print(f"Evidence BROKEN: {'; '.join(files)}.")

@@ -130,20 +130,22 @@ def read_checkpoints(settings: Settings) -> Checkpoints:
 
 
 def compare_with_checkpoint(
-    session: Session, settings: Settings, chains: set[str] | None = None
+    session: Session, settings: Settings, chains: set[str] | None = None, heads: Heads | None = None
 ) -> str:
     """What is wrong with the chains (or `chains`) against the last checkpoint; empty if
-    nothing."""
+    nothing. `heads` are the chains as just verified, if they were (else read as they are)."""
     found = read_checkpoints(settings)
     if found.problem or found.last is None:
         return found.problem
-    return compare_heads(session, found.last, chains)
+    return compare_heads(session, found.last, chains, heads)
 
 
-def compare_heads(session: Session, point: Checkpoint, chains: set[str] | None = None) -> str:
+def compare_heads(
+    session: Session, point: Checkpoint, chains: set[str] | None = None, heads: Heads | None = None
+) -> str:
     """The first chain that is shorter than `point` saw, or whose event there is not the one
     it signed; empty if every chain still holds what it signed."""
-    heads = chain_heads(session)
+    heads = chain_heads(session) if heads is None else heads
     signed = {c: head for c, head in point.chains.items() if chains is None or c in chains}
     names = chain_names(session, signed)
     for chain, (signed_length, signed_head) in sorted(signed.items()):
