@@ -60,7 +60,7 @@ from db.models import (
 )
 from db.outbox import delivery_counts, undelivered
 from db.people import find_person, get_person, inactive_among, names_of
-from db.search import search_cases
+from db.search import RANKED, search_cases
 from db.session import Session
 from forms.answers import answers_of, people_in
 from services.history import HISTORY_KINDS, Line, history
@@ -347,19 +347,32 @@ class SearchResult:
     snippet: Snippet | None
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    """The results shown, how many cases matched (counted up to `ranked`), and whether more
+    matched than that, so that the results are the newest rather than the best."""
+
+    results: list[SearchResult]
+    matched: int
+    newest: bool
+    ranked: int
+
+
 SEARCH_RESULTS = 20
+# Up to this many matches are ranked; when more match, the newest are shown.
+SEARCH_RANKED = RANKED
 
 
-def search_results(
-    session: Session, actor: Actor, school_id: int, terms: Terms
-) -> list[SearchResult]:
-    """The best matches among the cases this person may see, each with a snippet of the
-    words they may read (the entry they were found by)."""
-    return [
+def search_results(session: Session, actor: Actor, school_id: int, terms: Terms) -> SearchPage:
+    """The best matches among the cases this person may see (the newest, when very many
+    match), each with a snippet of the words they may read (the entry they were found by)."""
+    hits = search_cases(session, actor, school_id, terms, SEARCH_RESULTS, SEARCH_RANKED)
+    results = [
         SearchResult(
             case=found.case,
             label=procedure_for(found.case.incident_type).label,
             snippet=snippet(found.entry.fields(), terms),
         )
-        for found in search_cases(session, actor, school_id, terms, SEARCH_RESULTS)
+        for found in hits.found
     ]
+    return SearchPage(results, hits.matched, hits.newest, SEARCH_RANKED)

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
-    Select,
     Text,
     bindparam,
     column,
@@ -37,6 +36,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    tuple_,
 )
 from sqlalchemy import case as when
 from sqlalchemy.orm import Session
@@ -323,62 +323,146 @@ class Found:
     entry: Entry
 
 
-def _postgresql_matches(terms: Terms, full: ColumnElement[bool]) -> tuple[Select[Any], Any]:
-    """Entries matching `terms` (case id, which entry) and their score, lower is better."""
-    query = func.to_tsquery(SIMPLE, tsquery(terms))
-    matching = (
-        select(_PG.c.case_id.label("case_id"), _PG.c.full_record.label("full"))
-        .select_from(_PG)
-        .join(Case, Case.id == _PG.c.case_id)
-        .where(_PG.c.document.op("@@")(query))
-        .where(_PG.c.full_record == when((full, True), else_=False))
-    )
-    return matching, -func.ts_rank(_PG.c.document, query)
+@dataclass(frozen=True)
+class Hits:
+    """A search's first page and what is known of the rest.
+
+    `matched` counts the matches up to `RANKED`. When no more than that match, every one was
+    ranked and `found` holds the best, best first. When more match, `newest` is set and
+    `found` holds the newest of them, newest first: ranking tens of thousands of reports that
+    share a common word costs a full pass over them and orders them by little more than
+    their length, so the newest are what a search engine shows, with "more than" a count.
+    """
+
+    found: list[Found]
+    matched: int
+    newest: bool
 
 
-def _sqlite_matches(terms: Terms, full: ColumnElement[bool]) -> tuple[Select[Any], Any]:
-    """The same from the FTS5 table, whose row id is the case id × 2 (+ 1: full report)."""
+# A search ranks up to this many matches; beyond it the page shows the newest.
+RANKED = 500
+
+Chosen = tuple[int, bool]  # a case id, and whether the entry is its full report
+
+
+def _sqlite_newest(
+    session: Session, actor: Actor, school_id: int, terms: Terms, most: int
+) -> list[tuple[Chosen, datetime]]:
+    """The newest `most` entries that match and this person may read, read from the FTS5
+    table (row id = case id × 2, + 1 for the full report) from the highest row id down, so
+    FTS5 stops once it has enough. No score here: bm25 counts every match of each word."""
     case_id, tier = _FTS.c.rowid.op(">>")(1), _FTS.c.rowid.op("&")(1)
-    matching = (
-        select(case_id.label("case_id"), (tier == 1).label("full"))
+    full = may_clause(actor, Action.VIEW_RECORD)
+    rows = session.execute(
+        select(case_id, tier, Case.opened_at)
         .select_from(_FTS)
         .join(Case, Case.id == case_id)
         .where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_query(terms)))
         .where(tier == when((full, 1), else_=0))
+        .where(Case.school_id == school_id, may_clause(actor))
+        .order_by(_FTS.c.rowid.desc())
+        .limit(most)
     )
-    return matching, func.bm25(literal_column(SEARCH_TABLE), *BM25_WEIGHTS)
+    return [((row[0], bool(row[1])), row[2]) for row in rows]
+
+
+def _sqlite_scores(session: Session, terms: Terms, chosen: list[Chosen]) -> dict[Chosen, float]:
+    """bm25 of these entries (lower is better). The row ids are tested as each match goes
+    by (`rowid + 0`), not handed to FTS5, which would run the search again for each one."""
+    rowids = [case_id * 2 + full for case_id, full in chosen]
+    rows = session.execute(
+        select(_FTS.c.rowid, func.bm25(literal_column(SEARCH_TABLE), *BM25_WEIGHTS))
+        .where(literal_column(SEARCH_TABLE).op("MATCH")(fts5_query(terms)))
+        .where((_FTS.c.rowid + 0).in_(rowids))
+    )
+    return {(rowid >> 1, bool(rowid & 1)): float(score) for rowid, score in rows}
+
+
+def _postgresql_newest(
+    session: Session, actor: Actor, school_id: int, terms: Terms, most: int
+) -> list[tuple[Chosen, datetime]]:
+    """The same from the tsvector table, newest first: the planner walks the primary key
+    down for a common word and reads the GIN index for a rare one (it knows which from the
+    words' statistics)."""
+    full = may_clause(actor, Action.VIEW_RECORD)
+    rows = session.execute(
+        select(_PG.c.case_id, _PG.c.full_record, Case.opened_at)
+        .select_from(_PG)
+        .join(Case, Case.id == _PG.c.case_id)
+        .where(_PG.c.document.op("@@")(func.to_tsquery(SIMPLE, tsquery(terms))))
+        .where(_PG.c.full_record == when((full, True), else_=False))
+        .where(Case.school_id == school_id, may_clause(actor))
+        .order_by(_PG.c.case_id.desc())
+        .limit(most)
+    )
+    return [((row[0], bool(row[1])), row[2]) for row in rows]
+
+
+def _postgresql_scores(session: Session, terms: Terms, chosen: list[Chosen]) -> dict[Chosen, float]:
+    """ts_rank of these entries, negated so that lower is better as with bm25. Asked by case
+    id alone (hundreds of (id, entry) pairs take PostgreSQL longer to plan than to run), so
+    the other entry of each case is scored too and left out here."""
+    query = func.to_tsquery(SIMPLE, tsquery(terms))
+    rows = session.execute(
+        select(_PG.c.case_id, _PG.c.full_record, -func.ts_rank(_PG.c.document, query)).where(
+            _PG.c.case_id.in_([case_id for case_id, _ in chosen])
+        )
+    )
+    wanted = set(chosen)
+    return {
+        (case_id, bool(full)): float(score)
+        for case_id, full, score in rows
+        if (case_id, bool(full)) in wanted
+    }
 
 
 def search_cases(
-    session: Session, actor: Actor, school_id: int, terms: Terms, limit: int = 20
-) -> list[Found]:
-    """The cases at the school `actor` may see that match, best first (bm25 or ts_rank).
+    session: Session,
+    actor: Actor,
+    school_id: int,
+    terms: Terms,
+    limit: int = 20,
+    ranked: int = RANKED,
+) -> Hits:
+    """The cases at the school `actor` may see that match: the best `limit` (bm25 or
+    ts_rank, the newer first on a tie) when no more than `ranked` match, else the newest.
 
-    The best `limit` are chosen from narrow rows (which entry, its score) and only they are
-    read whole: carrying every match's text through the sort made a common word spill to
-    disk on PostgreSQL (150 ms with 100,000 cases, against 110 ms).
+    The newest `ranked` + 1 matches are read as narrow rows (which case and entry, when it
+    was opened), newest first, so a common word reads a few hundred entries of the index
+    rather than all of them; only when no more than `ranked` match are they scored; only the
+    `limit` shown are read whole.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    matches = _postgresql_matches if postgres else _sqlite_matches
-    matching, score = matches(terms, may_clause(actor, Action.VIEW_RECORD))
-    best = (
-        matching.add_columns(score.label("score"), Case.opened_at)
-        .where(Case.school_id == school_id, may_clause(actor))
-        .order_by(score, Case.opened_at.desc())
-        .limit(limit)
-        .subquery()
+    newest = (_postgresql_newest if postgres else _sqlite_newest)(
+        session, actor, school_id, terms, ranked + 1
     )
-    entries = _PG if postgres else _FTS
-    entry: ColumnElement[bool] = (
-        (_PG.c.case_id == best.c.case_id) & (_PG.c.full_record == best.c.full)
-        if postgres
-        else _FTS.c.rowid == best.c.case_id * 2 + when((best.c.full, 1), else_=0)
-    )
-    rows = session.execute(
-        select(Case, best.c.full, *(entries.c[name] for name in ENTRY_COLUMNS))
-        .select_from(best)
-        .join(entries, entry)
-        .join(Case, Case.id == best.c.case_id)
-        .order_by(best.c.score, best.c.opened_at.desc())
-    )
-    return [Found(row[0], Entry(bool(row[1]), *row[2:6])) for row in rows]
+    chosen = [entry for entry, _ in newest]
+    more = len(chosen) > ranked
+    if not more and len(chosen) > 1:
+        scores = (_postgresql_scores if postgres else _sqlite_scores)(session, terms, chosen)
+        opened = dict(newest)
+        chosen.sort(key=lambda entry: opened[entry], reverse=True)
+        # Stable: the newer first on a tie. (0 is the worst score either engine gives.)
+        chosen.sort(key=lambda entry: scores.get(entry, 0.0))
+    return Hits(_read_whole(session, chosen[:limit], postgres), min(len(chosen), ranked), more)
+
+
+def _read_whole(session: Session, chosen: list[Chosen], postgres: bool) -> list[Found]:
+    """The cases and entries chosen, in the order chosen."""
+    if not chosen:
+        return []
+    ids = [case_id for case_id, _ in chosen]
+    cases = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    if postgres:
+        which: Any = (_PG.c.case_id, _PG.c.full_record)
+        where = tuple_(*which).in_(chosen)
+        columns = [_PG.c[name] for name in ENTRY_COLUMNS]
+    else:
+        which = (_FTS.c.rowid.op(">>")(1), _FTS.c.rowid.op("&")(1))
+        where = _FTS.c.rowid.in_([case_id * 2 + full for case_id, full in chosen])
+        columns = [_FTS.c[name] for name in ENTRY_COLUMNS]
+    texts = {
+        (row[0], bool(row[1])): Entry(bool(row[1]), *row[2:6])
+        for row in session.execute(select(*which, *columns).where(where))
+    }
+    return [Found(cases[case_id], texts[case_id, full]) for case_id, full in chosen]

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from api.deps import allowed, read_only
 from api.pages import render_page
 from api.security import Visitor
-from api.views import SEARCH_RESULTS, search_results
+from api.views import search_results
 from core.access import Action
 from core.search import MAX_QUERY, QueryProblem, parse_query
 from db.session import Session
@@ -25,10 +25,11 @@ def search(
     seen: Visitor = Depends(lister),
     session: Session = Depends(read_only),
 ) -> Response:
-    """The search page: the box, then the best matches, or why the search cannot run."""
+    """The search page: the box, then the best matches (the newest, when very many match),
+    or why the search cannot run."""
     typed = q.strip()
     if not typed:
-        return render_page(request, "pages/search.html", query="", results=None, problem="")
+        return render_page(request, "pages/search.html", query="", found=None, problem="")
     try:
         terms = parse_query(typed)
     except QueryProblem as problem:
@@ -37,14 +38,13 @@ def search(
             "pages/search.html",
             status_code=400,
             query=typed[:MAX_QUERY],
-            results=None,
+            found=None,
             problem=str(problem),
         )
     return render_page(
         request,
         "pages/search.html",
         query=typed,
-        results=search_results(session, seen.actor, seen.school_id, terms),
+        found=search_results(session, seen.actor, seen.school_id, terms),
         problem="",
-        most=SEARCH_RESULTS,
     )

@@ -252,7 +252,8 @@ def test_disposal_leaves_a_tombstone_and_the_chain_still_verifies(
         # Search no longer finds it; the other case naming the pupil is still found.
         dsl_actor = actor_of(session, staff_by_email(session, DSL))  # type: ignore[arg-type]
         found = {
-            f.case.id for f in search_cases(session, dsl_actor, case.school_id, parse_query(PUPIL))
+            f.case.id
+            for f in search_cases(session, dsl_actor, case.school_id, parse_query(PUPIL)).found
         }
         assert case_id not in found and other in found
         event = session.scalars(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api import views
 from api.views import HISTORY_SHOWN
 from casework.handoff import announce_new_cases
 from core.enums import AuditKind
@@ -132,6 +134,27 @@ def test_search_and_the_case_list_show_only_cases_the_person_may_open(
     governor = as_person(signed_in, client, "governor@oakfield.example")
     assert governor.get("/search", params={"q": "Jordan"}).status_code == 403
     assert 'action="/search"' not in governor.get("/").text
+
+
+def test_a_search_many_cases_match_shows_the_newest_and_says_so(
+    configured: Settings,
+    signed_in: Callable[[str], TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = build(configured.database_url)
+    ref = references(configured.database_url, world.cases)
+    head = signed_in(HEAD)
+    # Four of the head's cases name @jay_k; pages of two, to see what is left off.
+    monkeypatch.setattr(views, "SEARCH_RESULTS", 2)
+    page = head.get("/search", params={"q": "@jay_k"}).text
+    assert "4 cases found. The 2 best matches are shown, best first" in page
+    assert ref["words only"] not in page, "the case naming it only in words ranks last"
+
+    monkeypatch.setattr(views, "SEARCH_RANKED", 3)
+    page = head.get("/search", params={"q": "@jay_k"}).text
+    assert "More than 3 cases match. The 2 newest are shown, newest first" in page
+    assert page.index(ref["words only"]) < page.index(ref["dsl's on x"])
+    assert ref["tom's pupil"] not in page and ref["sara's abuse"] not in page
 
 
 def new_case(client: TestClient, account: str, pupil: str) -> int:

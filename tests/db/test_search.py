@@ -14,7 +14,7 @@ from db.linked import earlier_linked_count, linked_cases
 from db.migrate import alembic_config, upgrade
 from db.models import Case
 from db.people import actor_of, get_person
-from db.search import index_case, search_cases
+from db.search import Hits, index_case, search_cases
 from db.session import Session, make_engine, transaction
 from tests.search_world import World, actor, ask, build
 
@@ -24,7 +24,7 @@ def found(session: Session, name: str, query: str, world: World) -> list[str]:
     person = actor(session, name)
     ids = {case_id: label for label, case_id in world.cases.items()}
     hits = search_cases(session, person, person.school_id, parse_query(query))
-    return [ids[hit.case.id] for hit in hits]
+    return [ids[hit.case.id] for hit in hits.found]
 
 
 def test_each_person_finds_only_what_they_may_see_best_match_first(configured: Settings) -> None:
@@ -54,7 +54,7 @@ def test_each_person_finds_only_what_they_may_see_best_match_first(configured: S
             "tom's conduct",
         ]
         assert found(session, "sara.novak", "Casey", world) == []
-        [hit] = search_cases(session, actor(session, "tom.byrne"), 1, parse_query("photos"))
+        [hit] = search_cases(session, actor(session, "tom.byrne"), 1, parse_query("photos")).found
         assert "Amy" not in " ".join(hit.entry.fields()[i][1] for i in range(4))
 
         # The best match comes first: an account named as one outranks the same words in a
@@ -68,6 +68,30 @@ def test_each_person_finds_only_what_they_may_see_best_match_first(configured: S
         assert found(session, "head", reference, world)[0] == "words only"
         assert found(session, "head", "Rile", world) == ["words only"], "a prefix finds words"
         assert found(session, "head", "messages late night", world) == ["tom's pupil"]
+
+
+def test_when_more_match_than_are_ranked_the_newest_come_first(configured: Settings) -> None:
+    world = build(configured.database_url)
+    names = {case_id: name for name, case_id in world.cases.items()}
+    terms = parse_query("@jay_k")
+
+    def shown(hits: Hits) -> list[str]:
+        return [names[hit.case.id] for hit in hits.found]
+
+    with transaction(configured.database_url) as session:
+        head = actor(session, "head")
+        # No more match than are ranked: every one is ranked, best first, and counted.
+        best = search_cases(session, head, head.school_id, terms, limit=3, ranked=4)
+        assert (best.matched, best.newest) == (4, False)
+        assert set(shown(best)) == {"tom's pupil", "sara's abuse", "dsl's on x"}
+        # More match: the newest are shown, newest first, and "more than 3" are counted.
+        newest = search_cases(session, head, head.school_id, terms, limit=3, ranked=3)
+        assert (newest.matched, newest.newest) == (3, True)
+        assert shown(newest) == ["words only", "dsl's on x", "sara's abuse"]
+        # Only the cases a person may see are counted: Tom may see one of the four.
+        tom = actor(session, "tom.byrne")
+        mine = search_cases(session, tom, tom.school_id, terms, ranked=1)
+        assert (shown(mine), mine.matched, mine.newest) == (["tom's pupil"], 1, False)
 
 
 def test_linked_cases_are_the_ones_the_viewer_may_see_and_read_and_follow_corrections(
@@ -149,6 +173,6 @@ def test_the_migration_indexes_cases_that_already_exist(db_url: str) -> None:
     with transaction(db_url) as session:
         head = actor_of(session, get_person(session, 1))
         hits = search_cases(session, head, 1, parse_query("Kim Oakes"))
-        assert [hit.case.reference for hit in hits] == ["CW-2026-00002"]
+        assert [hit.case.reference for hit in hits.found] == ["CW-2026-00002"]
         second = get_case(session, 2)
         assert [c.reference for c in linked_cases(session, head, second)] == ["CW-2026-00001"]
