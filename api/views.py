@@ -251,7 +251,7 @@ def case_view(session: Session, actor: Actor, case_id: int) -> CaseView:
             undelivered_of(session, case.id, Action.SEE_ADDRESSES.name in rights) if full else []
         ),
         stopped=procedure_stopped(session, case.id) if case.status == CaseStatus.OPEN else None,
-        linked=link_groups(case, linked_cases(session, actor, case)),
+        linked=link_groups(case, linked_cases(session, actor, case, facts=facts)),
         notes=notes_with_authors(session, case.id) if full else [],
         corrected=frozenset(
             str(d.get("field")) for d in data_of(session, case.id, AuditKind.CASE_CORRECTED)

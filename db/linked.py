@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.access import Action, Actor, may
+from core.access import Action, Actor, CaseFacts, may
 from core.enums import IncidentType
 from core.rules import Mention
 from db.cases import facts_of
@@ -29,11 +29,13 @@ class Linked:
     incident_type: IncidentType
 
 
-def _linked(session: Session, actor: Actor, case: Case) -> Any:
+def _linked(session: Session, actor: Actor, case: Case, facts: CaseFacts | None = None) -> Any:
     """Other cases `actor` may see naming an account of `case` that `actor` may read of
-    either case (an account only in the full report links only for those who see it)."""
+    either case (an account only in the full report links only for those who see it).
+    `facts` are the case's, when the caller has them already."""
     mine, theirs = aliased(CaseMention), aliased(CaseMention)
-    sees_all_of_this = may(actor, Action.VIEW_RECORD, facts_of(session, case))
+    facts = facts if facts is not None else facts_of(session, case)
+    sees_all_of_this = may(actor, Action.VIEW_RECORD, facts)
     query = (
         select(theirs.platform, theirs.handle, Case.id, Case.reference, Case.opened_at)
         .add_columns(Case.incident_type)
@@ -45,14 +47,17 @@ def _linked(session: Session, actor: Actor, case: Case) -> Any:
     return query if sees_all_of_this else query.where(mine.shown_to_all)
 
 
-def linked_cases(session: Session, actor: Actor, case: Case, limit: int = 50) -> list[Linked]:
-    """The newest `limit` cases linked to `case` by a named account, that `actor` may see.
+def linked_cases(
+    session: Session, actor: Actor, case: Case, limit: int = 50, facts: CaseFacts | None = None
+) -> list[Linked]:
+    """The newest `limit` cases linked to `case` by a named account, that `actor` may see
+    (`facts`: the case's, if the caller has read them, as the case page has).
 
     Sorted here, not in SQL: with ORDER BY opened_at, SQLite walks the school's cases newest
     first and probes each for the account, instead of the account's few cases (measured:
     250 ms against 0.3 ms with 100,000 cases).
     """
-    rows = session.execute(_linked(session, actor, case)).all()
+    rows = session.execute(_linked(session, actor, case, facts)).all()
     found = [Linked(Mention(p, h), *rest) for p, h, *rest in rows]
     return sorted(found, key=lambda f: (f.opened_at, f.case_id), reverse=True)[:limit]
 

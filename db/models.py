@@ -526,9 +526,11 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    # A case's events in order: its page reads the newest, its export all of them.
+    # A case's events in order: its page reads the newest, its export all of them. And a
+    # case's events of some kinds, which the page counts and reads (migration 0021).
     __table_args__ = (
         Index("ix_audit_events_case_seq", "case_id", "seq"),
+        Index("ix_audit_events_case_kind_seq", "case_id", "kind", "seq"),
         UniqueConstraint("chain", "chain_seq", name="uq_audit_events_chain_seq"),
     )
 
