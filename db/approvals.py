@@ -70,11 +70,21 @@ LIVE = Approval.superseded_at.is_(None)
 
 
 def _waiting(*columns: Any) -> Select[Any]:
-    """Live requests still waiting for an answer on open cases (joined to their case)."""
+    """Live requests still waiting for an answer on open cases (joined to their case).
+
+    An answer sets `decision` and `decided_at` together (`claim_decision`); both are asked
+    for so that `ix_approvals_approver_waiting` (approver, decided_at) finds a person's
+    waiting requests without reading every request they ever answered (the head answers
+    one on nearly every case: 90,000 read for My work with 100,000 cases, on SQLite)."""
     return (
         select(*(columns or (Approval,)))
         .join(Case, Case.id == Approval.case_id)
-        .where(Case.status == CaseStatus.OPEN, Approval.decision.is_(None), LIVE)
+        .where(
+            Case.status == CaseStatus.OPEN,
+            Approval.decision.is_(None),
+            Approval.decided_at.is_(None),
+            LIVE,
+        )
     )
 
 
