@@ -518,12 +518,16 @@ _LINKS = (
 _PG_AT = "CAST(at AT TIME ZONE 'UTC' AS TEXT)"
 
 
-# What a pass over many events reads: as `_LINKS`, but the event's number and its case as
-# the text they are hashed as ('' for no case), so no number is made an int and back again.
-# The time is `{at}`: the column on SQLite, `_PG_AT` on PostgreSQL.
+# What a pass over many events reads: as `_LINKS`, but no case is '' (as it is hashed).
+# PostgreSQL gives the event's number and its case as text, so no int is made of them to be
+# written back (SQLite's CAST costs more than that: it gives ints), and the time as `_PG_AT`.
 _STRETCH = (
-    "SELECT CAST(seq AS TEXT), chain, chain_seq, COALESCE(CAST(case_id AS TEXT), ''), kind, "
-    "actor, {at}, CAST(data AS TEXT), prev_hash, hash FROM audit_events"
+    "SELECT {seq}, chain, chain_seq, {case}, kind, actor, {at}, CAST(data AS TEXT), prev_hash, "
+    "hash FROM audit_events"
+)
+_SQLITE_STRETCH = _STRETCH.format(seq="seq", case="IFNULL(case_id, '')", at="at")
+_PG_STRETCH = _STRETCH.format(
+    seq="CAST(seq AS TEXT)", case="COALESCE(CAST(case_id AS TEXT), '')", at=_PG_AT
 )
 
 
@@ -607,7 +611,7 @@ def stretch_rows(
     assert raw is not None
     sqlite = session.get_bind().dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    links = _STRETCH.format(at="at" if sqlite else _PG_AT)
+    links = _SQLITE_STRETCH if sqlite else _PG_STRETCH
     which = f"chain = {mark} AND " if chain is not None else ""
     params = (chain, low, high) if chain is not None else (low, high)
     statement = f"{links} WHERE {which}id >= {mark} AND id < {mark} ORDER BY id"
@@ -657,7 +661,7 @@ def verify_stretch(
     problem = None
     with contextlib.closing(stretch_rows(session, low, high, chain, batch)) as rows:
         for row in rows:
-            # The number and the case come as text (`_STRETCH`), as they are hashed.
+            # The number and the case come as they are written in the hash (`_STRETCH`).
             seq, chain_of, position, case, kind, actor, at, data, prev_hash, digest = row
             last = lasts.get(chain_of)
             if last is None:
