@@ -605,7 +605,8 @@ def stretch_rows(
     time by its index costs twice as much, and SQLAlchemy's rows half as much again. On
     PostgreSQL the rows come in chunks of `batch` as the server finds them (libpq 17 and
     later), so the server reads on while the rows before are hashed, and no process holds
-    its whole range in memory.
+    its whole range in memory. A reader that stops early (closes this) has the driver cancel
+    the statement, which aborts the transaction: to go on using it, read the rest first.
     """
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
@@ -624,20 +625,10 @@ def stretch_rows(
             return
         cursor.execute("SET LOCAL datestyle TO 'ISO'")  # the times' shape `_PG_AT` relies on
         if _streams_in_chunks():
-            found = cursor.stream(statement, params, size=batch)
+            yield from cursor.stream(statement, params, size=batch)
         else:
             cursor.execute(statement, params)
-            found = iter(cursor)
-        try:
-            # Not `yield from`: that would close `found` when the reader stops early, and
-            # the driver would cancel the statement, aborting the transaction.
-            for row in found:  # noqa: UP028
-                yield row
-        finally:
-            # A reader that stops early (it found a problem) leaves the connection usable
-            # for naming it: the rest is read instead.
-            for _ in found:
-                pass
+            yield from cursor
 
 
 def _streams_in_chunks() -> bool:
@@ -695,6 +686,9 @@ def verify_stretch(
                 break
             lasts[chain_of] = (position, digest)
             checked += 1
+        if problem is not None:  # the rest is read, so the transaction can name the problem
+            for _ in rows:
+                pass
     found.checked, found.problem = checked, problem
     return found
 
