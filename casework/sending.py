@@ -14,14 +14,26 @@ from mail.sender import deliver_due
 log = logging.getLogger("casework.worker")
 
 
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep, waking early when `stop` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+async def pause(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Sleep, waking early when `stop` is set, or `wake` (which is then cleared)."""
+    if wake is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        return
+    waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    wake.clear()
 
 
-async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
-    """Deliver mail until `stop`; a pass ends when nothing is due."""
+async def run_sender(
+    stop: asyncio.Event, idle_seconds: float = 0.5, wake: asyncio.Event | None = None
+) -> None:
+    """Deliver mail until `stop`; a pass ends when nothing is due. `wake` is set when mail
+    is queued (db/wake.py), so it leaves at once rather than at the next look."""
     settings = get_settings()
     while not stop.is_set():
         sent = 0
@@ -30,7 +42,7 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         except Exception:  # a bad pass must not stop the mail: log it and go round again
             log.exception("sender pass failed")
         if not sent:
-            await wait_for_mail(stop, idle_seconds)
+            await wait_for_mail(stop, idle_seconds, wake)
 
 
 # How often an idle sender looks for new mail (a read without a lock), so the next
@@ -38,12 +50,12 @@ async def run_sender(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
 PEEK_SECONDS = 0.1
 
 
-async def wait_for_mail(stop: asyncio.Event, most: float) -> None:
+async def wait_for_mail(stop: asyncio.Event, most: float, wake: asyncio.Event | None) -> None:
     """Return as soon as mail is due, or after `most` seconds (a full pass then also takes
     rows whose sender died)."""
     deadline = asyncio.get_running_loop().time() + most
     while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
-        await pause(stop, PEEK_SECONDS)
+        await pause(stop, PEEK_SECONDS, wake)
         try:
             if await asyncio.to_thread(mail_due):
                 return

@@ -22,6 +22,7 @@ from db.models import (
     utcnow,
 )
 from db.visibility import may_clause
+from db.wake import wake_worker
 
 
 def open_request(
@@ -220,7 +221,10 @@ def claim_decision(
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    won = bool(getattr(result, "rowcount", 0) == 1)
+    if won:
+        wake_worker(session)  # to hand the decision to its waiting run
+    return won
 
 
 def overdue(session: Session, step_key: str, now: datetime) -> list[Approval]:

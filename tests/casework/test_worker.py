@@ -229,3 +229,41 @@ async def test_a_decision_whose_run_takes_seconds_to_suspend_goes_in_moments_onc
     finally:
         stop.set()
         await worker
+
+
+async def test_a_new_case_wakes_the_worker_however_long_its_polls(
+    configured: Settings, smtp: tuple[MailStore, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every poll of the worker set to a minute, a case opened while it waits is still
+    told to its head and its flow started within moments: opening it wakes the worker."""
+    import casework.sending as sending
+    from casework.worker import run_worker
+    from flows import trigger
+    from tests.support import make_case
+
+    started: list[int] = []
+
+    def start(case_id: int, kind: object) -> str:
+        started.append(case_id)
+        return f"run-{case_id}"
+
+    monkeypatch.setattr(trigger, "start_case_flow", start)
+    monkeypatch.setattr(reconciler, "reconcile_once", lambda: None)
+    monkeypatch.setattr(configured, "handoff_seconds", 60.0)
+    monkeypatch.setattr(sending, "PEEK_SECONDS", 60.0)
+
+    def told(case_id: int) -> bool:
+        links = [link for m in smtp[0].all() for link in m.links]
+        return links.count(f"http://testserver/cases/{case_id}") == 2 and case_id in started
+
+    first = make_case(configured.database_url)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(stop, idle_seconds=60.0))
+    try:
+        # The first case is taken by the worker's first passes; it then waits a minute.
+        await asyncio.to_thread(wait_until, lambda: told(first), 20, 0.05, "the first case")
+        second = make_case(configured.database_url)
+        await asyncio.to_thread(wait_until, lambda: told(second), 10, 0.05, "the second case")
+    finally:
+        stop.set()
+        await worker
