@@ -125,17 +125,40 @@ def deployment_name(incident_type: IncidentType | str) -> str:
     return f"{slug}/{slug}"
 
 
+# Each deployment's id, read once a process: a new case is then one call to Prefect's server,
+# not two. A runner serving again keeps its deployments' ids; one deleted and made again
+# under the same name is read afresh when creating a run from the old id fails.
+_deployment_ids: dict[str, UUID] = {}
+
+
 def start_case_flow(case_id: int, incident_type: IncidentType | str) -> str:
     """Create the case's flow run (idempotent per case) and return its id."""
+    name = deployment_name(incident_type)
     with prefect_client() as client:
-        deployment = client.read_deployment_by_name(deployment_name(incident_type))
-        run = client.create_flow_run_from_deployment(
-            deployment.id,
-            parameters={"case_id": case_id},
-            idempotency_key=f"case-{case_id}",
-            name=f"case-{case_id}",
-        )
+        try:
+            run = _create_run(client, _deployment_id(client, name), case_id)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != httpx.codes.NOT_FOUND:
+                raise
+            _deployment_ids.pop(name, None)
+            run = _create_run(client, _deployment_id(client, name), case_id)
     return str(run.id)
+
+
+def _deployment_id(client: SyncPrefectClient, name: str) -> UUID:
+    found = _deployment_ids.get(name)
+    if found is None:
+        found = _deployment_ids[name] = client.read_deployment_by_name(name).id
+    return found
+
+
+def _create_run(client: SyncPrefectClient, deployment_id: UUID, case_id: int) -> FlowRun:
+    return client.create_flow_run_from_deployment(
+        deployment_id,
+        parameters={"case_id": case_id},
+        idempotency_key=f"case-{case_id}",
+        name=f"case-{case_id}",
+    )
 
 
 def resume_case_flow(flow_run_id: str, step_key: str, run_input: dict[str, Any]) -> Delivery:
