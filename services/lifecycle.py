@@ -2,57 +2,97 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.enums import AuditKind, EmailKind, StepKey
 from core.procedures import procedure_for
+from core.templating import RenderedEmail
 from db.audit import data_of
 from db.cases import acting_head, claim_step, close_case, finish_step, get_case
 from db.linked import earlier_linked_count
 from db.models import Case, CaseStatus, Person
-from db.outbox import dedup_key
+from db.outbox import dedup_key, queue_email
 from db.people import actor_of, get_person
-from db.session import Session, transaction
-from services.notices import email_about_case
+from db.session import Session, reading, transaction
+from services.notices import email_about_case, render_about_case
 
 
 def announce(case_id: int) -> bool:
     """Tell the head (and lead) of a new case, in a transaction of its own, unless that is
     done; returns whether it was done now. The worker's hand-off calls it moments after
     intake, so the report's request does not render and queue these emails itself.
+
+    The emails are rendered first, in a read that takes no lock: on SQLite every report's
+    request waits for the one write lock, and under a burst the worker used to hold it while
+    it rendered each case's emails. The write that follows only claims the step and queues.
     """
+    with reading() as session:
+        case = get_case(session, case_id)
+        if case.status != CaseStatus.OPEN:
+            return False
+        notices = new_case_notices(session, case, get_person(session, case.reporter_id))
     with transaction() as session:
         case = get_case(session, case_id)
         if case.status != CaseStatus.OPEN:
             return False
         if not claim_step(session, case_id, StepKey.NOTIFY_HEADTEACHER):
             return False
-        notify_headteacher(session, case, get_person(session, case.reporter_id))
+        queue_notices(session, case, notices)
         return True
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One 'new case' email, rendered and waiting to be queued."""
+
+    person: Person
+    dedup_key: str
+    email: RenderedEmail
 
 
 def notify_headteacher(session: Session, case: Case, reporter: Person) -> None:
     """Queue the content-free 'new case' email to whoever acts as head, and to the case lead
-    (the DSL) when that is someone else; then settle the step.
+    (the DSL) when that is someone else; then settle the step."""
+    queue_notices(session, case, new_case_notices(session, case, reporter))
 
-    If an account the report names was named in earlier cases the reader may see, their
-    email says how many, and nothing else about them (the case page lists them).
-    """
+
+def new_case_notices(session: Session, case: Case, reporter: Person) -> list[Notice]:
+    """The 'new case' emails, rendered: to whoever acts as head, and to the lead when that
+    is someone else. If an account the report names was named in earlier cases the reader
+    may see, their email says how many, and nothing else about them (the case page lists
+    them)."""
     head = acting_head(session, case)
     lead = get_person(session, case.lead_id)
-    told = [head] if lead.id == head.id else [head, lead]
-    for person in told:
+    notices = []
+    for person in [head] if lead.id == head.id else [head, lead]:
         # The head's key is the case's alone (as before the lead was told as well).
         extra = () if person.id == head.id else (person.id,)
-        email_about_case(
+        email = render_about_case(
             session,
             case,
             person,
             EmailKind.CASE_OPENED,
-            dedup_key=dedup_key(EmailKind.CASE_OPENED, case.id, *extra),
             reporter=reporter,
             label=procedure_for(case.incident_type).label,
             reported_before=earlier_linked_count(session, actor_of(session, person), case),
         )
-    names = " and ".join(p.name for p in told)
+        key = dedup_key(EmailKind.CASE_OPENED, case.id, *extra)
+        notices.append(Notice(person, key, email))
+    return notices
+
+
+def queue_notices(session: Session, case: Case, notices: list[Notice]) -> None:
+    """Queue the rendered 'new case' emails (once each) and settle the step."""
+    for notice in notices:
+        queue_email(
+            session,
+            dedup_key=notice.dedup_key,
+            to=notice.person,
+            email=notice.email,
+            kind=EmailKind.CASE_OPENED,
+            case_id=case.id,
+        )
+    names = " and ".join(n.person.name for n in notices)
     finish_step(session, case.id, StepKey.NOTIFY_HEADTEACHER, outcome=f"{names} told by email")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.enums import ApprovalKind
 from core.settings import get_settings
-from core.templating import render_email
+from core.templating import RenderedEmail, render_email
 from db.models import Case, Person
 from db.outbox import queue_email
 from db.schools import get_school
@@ -31,6 +31,19 @@ def base_context(session: Session, case: Case) -> dict[str, Any]:
     return {"school": get_school(session, case.school_id), "case": case}
 
 
+def render_about_case(
+    session: Session, case: Case, person: Person, template: str, **extra: Any
+) -> RenderedEmail:
+    """The email to `person` about `case`, linking to its page, rendered but not queued."""
+    return render_email(
+        f"emails/{template}",
+        **base_context(session, case),
+        person=person,
+        link=case_link(case.id),
+        **extra,
+    )
+
+
 def email_about_case(
     session: Session,
     case: Case,
@@ -43,13 +56,7 @@ def email_about_case(
     **extra: Any,
 ) -> None:
     """Queue one email to `person` about `case` (once per `dedup_key`), linking to its page."""
-    email = render_email(
-        f"emails/{template}",
-        **base_context(session, case),
-        person=person,
-        link=case_link(case.id),
-        **extra,
-    )
+    email = render_about_case(session, case, person, template, **extra)
     queue_email(
         session,
         dedup_key=dedup_key,
