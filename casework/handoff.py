@@ -16,6 +16,7 @@ decision is never held up by one that is stuck.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -62,10 +63,9 @@ def handoff_pass() -> Pass:
     with reading() as session:
         new_cases = open_without_run(session)
         decided = [(a.id, a.decided_at) for a in awaiting_resume(session)]
-        # Asked after the new cases, so each of them is told before its flow starts (a case
-        # committed in between is told now and started next time round).
-        untold = unannounced(session)
-    announce_all(untold)
+    # Asked after the new cases, so each of them is told before its flow starts (a case
+    # committed in between is told now and started next time round).
+    announce_new_cases()
     left = {case_key(c) for c, kind in new_cases if not start_flow_safely(c, kind)}
     fresh_since = utcnow() - timedelta(seconds=FRESH_SECONDS)
     soon = False
@@ -95,13 +95,20 @@ def waiting_work() -> frozenset[str]:
     return frozenset(cases + decisions)
 
 
+# The announcer and the hand-off are woken together by a new case; whichever comes second
+# waits here and then finds the case told, rather than rendering its emails a second time
+# only to lose the claim on the step.
+_telling = threading.Lock()
+
+
 def announce_new_cases() -> None:
     """Tell the head of every new case not yet told: one pass of the worker's announcer
     loop, which runs beside the hand-off so a burst's calls to Prefect never delay a notice
     (`handoff_pass` also tells them, just before it starts their flows)."""
-    with reading() as session:
-        untold = unannounced(session)
-    announce_all(untold)
+    with _telling:
+        with reading() as session:
+            untold = unannounced(session)
+        announce_all(untold)
 
 
 def announce_all(case_ids: list[int]) -> None:

@@ -4,16 +4,22 @@ end-to-end tests go through the real server."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from casework.handoff import handoff_once, next_wait
+from casework import handoff
+from casework.handoff import announce_new_cases, handoff_once, handoff_pass, next_wait
+from core.enums import EmailKind
 from core.settings import Settings
-from db.models import Approval, Case, Decision, utcnow
+from db.models import Approval, Case, Decision, OutboxMessage, utcnow
 from db.session import transaction
 from flows import trigger
+from services import lifecycle
 from tests.support import make_approval, make_case
 
 
@@ -50,3 +56,35 @@ def test_while_nothing_moves_the_loop_asks_less_and_less_often() -> None:
     assert waits == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
     assert next_wait(0.2, 10.0, 10.0, handed=1, waiting=2) == 0.2, "progress: quick again"
     assert next_wait(0.2, 10.0, 10.0, handed=0, waiting=0) == 0.2, "nothing waiting"
+
+
+def test_a_new_case_woken_for_twice_at_once_is_rendered_once(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The announcer and the hand-off wake together for a new case: the head gets one email,
+    and the second of them finds the case told instead of rendering its emails again."""
+    url = configured.database_url
+    case_id = make_case(url)
+    renders: list[int] = []
+    real_render = lifecycle.new_case_notices
+
+    def slow_render(session: Any, case: Case, reporter: Any) -> Any:
+        renders.append(case.id)
+        time.sleep(0.3)  # long enough for the other loop to reach the same case meanwhile
+        return real_render(session, case, reporter)
+
+    monkeypatch.setattr(lifecycle, "new_case_notices", slow_render)
+    monkeypatch.setattr(handoff, "start_flow_safely", lambda case_id, kind: True)
+    loops = [threading.Thread(target=handoff_pass), threading.Thread(target=announce_new_cases)]
+    for loop in loops:
+        loop.start()
+    for loop in loops:
+        loop.join()
+    assert renders == [case_id]
+    with transaction(url) as session:
+        told = session.scalars(
+            select(OutboxMessage.to_addr).where(
+                OutboxMessage.case_id == case_id, OutboxMessage.kind == EmailKind.CASE_OPENED
+            )
+        ).all()
+    assert len(told) == len(set(told)) >= 1
