@@ -23,6 +23,7 @@ from datetime import timedelta
 from core.logs import about_case
 from db.approvals import awaiting_resume
 from db.cases import open_without_run, unannounced
+from db.election import Office, elected
 from db.models import utcnow
 from db.session import reading
 from flows.trigger import Handed, deliver_decision, start_flow_safely
@@ -59,7 +60,17 @@ class Pass:
 
 
 def handoff_pass() -> Pass:
-    """`handoff_once`, saying what was left and whether it should be tried again soon."""
+    """`handoff_once`, saying what was left and whether it should be tried again soon.
+
+    One worker at a time hands on: every worker is woken by the same new case or decision,
+    and two going down the same list would ask Prefect for everything twice (the second
+    resume of a run fails at Prefect's server). A worker whose turn it is not does nothing.
+    """
+    with elected(Office.HANDOFF) as ours:
+        return _hand_on() if ours else Pass(0, frozenset(), soon=False)
+
+
+def _hand_on() -> Pass:
     with reading() as session:
         new_cases = open_without_run(session)
         decided = [(a.id, a.decided_at) for a in awaiting_resume(session)]
@@ -97,7 +108,8 @@ def waiting_work() -> frozenset[str]:
 
 # The announcer and the hand-off are woken together by a new case; whichever comes second
 # waits here and then finds the case told, rather than rendering its emails a second time
-# only to lose the claim on the step.
+# only to lose the claim on the step. Another worker's announcer, woken by the same case,
+# stands aside while this one tells (Office.TELLING).
 _telling = threading.Lock()
 
 
@@ -105,7 +117,9 @@ def announce_new_cases() -> None:
     """Tell the head of every new case not yet told: one pass of the worker's announcer
     loop, which runs beside the hand-off so a burst's calls to Prefect never delay a notice
     (`handoff_pass` also tells them, just before it starts their flows)."""
-    with _telling:
+    with _telling, elected(Office.TELLING) as ours:
+        if not ours:
+            return  # another worker is telling them now
         with reading() as session:
             untold = unannounced(session)
         announce_all(untold)

@@ -1,8 +1,8 @@
 """One of several processes elected to do a piece of work, through the database.
 
 Casework may run a worker on several machines against one PostgreSQL database. Work that
-must not run in two places at once (the reconciler's pass) is done by whichever process
-holds a PostgreSQL advisory lock for it: a session-level lock taken with
+must not run in two places at once (the reconciler's pass, the hand-off's) is done by
+whichever process holds a PostgreSQL advisory lock for it: a session-level lock taken with
 `pg_try_advisory_lock` on a connection of its own, held for the work and given back after.
 Nobody waits for it: a process that does not get it skips its turn. If the holder dies, its
 connection closes and PostgreSQL frees the lock at once, so no one has to notice the death.
@@ -33,6 +33,10 @@ class Office(IntEnum):
     """The work only one process may do at a time."""
 
     RECONCILER = 1
+    # The worker's hand-off and its announcer: every worker is woken by the same new case or
+    # decision, and two doing the same list at once only race each other for it at Prefect.
+    HANDOFF = 2
+    TELLING = 3
 
 
 @contextmanager

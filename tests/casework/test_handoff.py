@@ -49,6 +49,41 @@ def test_a_stored_decision_reaches_its_waiting_run_once(
     assert [(run, step) for run, step, _ in handed] == [("run-of-the-case", "record_persistence")]
 
 
+def test_two_workers_woken_for_one_decision_deliver_it_once(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker on PostgreSQL is woken by the same decision: one hands it to Prefect
+    while the other stands aside, instead of both resuming the run (the second fails)."""
+    url = configured.database_url
+    if url.startswith("sqlite"):
+        pytest.skip("one machine's database has one worker")
+    case_id = make_case(url)
+    with transaction(url) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.flow_run_id = "run-of-the-case"
+    make_approval(url, case_id, step_key="record_persistence", ttl=timedelta(days=1))
+    with transaction(url) as session:
+        approval = session.query(Approval).filter_by(case_id=case_id).one()
+        approval.decision, approval.decided_at = Decision.COMPLETED, utcnow()
+    handed: list[str] = []
+
+    def slow_resume(run_id: str, step: str, run_input: dict[str, Any]) -> trigger.Delivery:
+        handed.append(run_id)
+        time.sleep(0.3)  # Prefect's answer takes a while: the other worker is woken meanwhile
+        return trigger.Delivery.RESUMED
+
+    monkeypatch.setattr(trigger, "resume_case_flow", slow_resume)
+    monkeypatch.setattr(handoff, "start_flow_safely", lambda case_id, kind: True)
+    workers = [threading.Thread(target=handoff_pass) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert handed == ["run-of-the-case"]
+    assert handoff_once() == (0, 0), "nothing left for either worker"
+
+
 def test_while_nothing_moves_the_loop_asks_less_and_less_often() -> None:
     waits = [0.2]
     for _ in range(8):
