@@ -11,16 +11,15 @@ those functions really send, as tests/db/test_cases_awaiting_run.py does for the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from core.enums import ACCESS_KINDS, AuditKind
 from core.settings import Settings
 from db.audit import data_of, events_of_kinds, marked_in_error, next_seq
-from db.session import Session, engine_for, reading
+from db.session import Session
 from services.history import HISTORY_KINDS
+from tests.query_plans import plan, statements_sent
 from tests.support import make_case
 
 # The plan is SQLite's; PostgreSQL's planner weighs its statistics, which a test's few rows
@@ -28,36 +27,12 @@ from tests.support import make_case
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-def statements_of(url: str, ask: Callable[[Session], object]) -> list[tuple[str, Any]]:
-    """The SQL and parameters of each statement `ask` sends that reads the events."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        sent.append((sql, params))
-
-    engine = engine_for(url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with reading(url) as session:
-            ask(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-    return [(sql, params) for sql, params in sent if "FROM audit_events" in sql]
-
-
-def plan(url: str, sql: str, params: Any) -> list[str]:
-    """SQLite's plan for the statement, a line a step (e.g. "SCAN audit_events")."""
-    with engine_for(url).connect() as conn:
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
-    return [str(row[-1]) for row in rows]
-
-
 def test_numbering_an_event_reads_the_last_numbers_off_their_indexes(
     configured: Settings,
 ) -> None:
     url = configured.database_url
     make_case(url)
-    [(sql, params)] = statements_of(url, next_seq)
+    [(sql, params)] = statements_sent(url, next_seq, "audit_events")
 
     steps = plan(url, sql, params)
 
@@ -79,7 +54,7 @@ def test_a_case_s_events_of_some_kinds_are_found_by_case_and_kind(
 ) -> None:
     url = configured.database_url
     case_id = make_case(url)
-    sent = statements_of(url, lambda session: ask(session, case_id))
+    sent = statements_sent(url, lambda session: ask(session, case_id), "audit_events")
 
     # Every statement but the newest few in order (which reads the case's events newest
     # first, by `ix_audit_events_case_seq`, and stops at the limit) goes by kind.

@@ -11,44 +11,18 @@ to the index that parts the two fails here rather than at a local authority.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from core.settings import Settings
 from db.cases import open_without_run, unannounced
-from db.session import Session, engine_for, reading
+from db.session import Session
+from tests.query_plans import plan, statements_sent
 from tests.support import make_case
 
 # The plan is SQLite's; PostgreSQL's planner weighs its statistics, which a test's few rows
 # do not resemble.
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-def statement_of(url: str, ask: Callable[[Session], object]) -> tuple[str, Any]:
-    """The SQL and parameters `ask` sends to the database."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        sent.append((sql, params))
-
-    engine = engine_for(url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with reading(url) as session:
-            ask(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-    [found] = [(sql, params) for sql, params in sent if "FROM cases" in sql]
-    return found
-
-
-def plan(url: str, sql: str, params: Any) -> list[str]:
-    """SQLite's plan for the statement, a line a step (e.g. "SCAN cases")."""
-    with engine_for(url).connect() as conn:
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
-    return [str(row[-1]) for row in rows]
 
 
 @pytest.fixture
@@ -61,7 +35,7 @@ def url(configured: Settings) -> Iterator[str]:
 def test_new_cases_are_found_through_the_index_of_cases_awaiting_a_run(
     url: str, ask: Callable[[Session], object]
 ) -> None:
-    sql, params = statement_of(url, ask)
+    [(sql, params)] = statements_sent(url, ask, "cases")
 
     steps = plan(url, sql, params)
 
