@@ -1,6 +1,7 @@
 """The worker process: the outbox sender (casework/sending.py), new-case notices, the
 hand-off, the periodic reconciler and the purge of unsent report drafts, side by side; the
-first three are woken the moment new work is signalled (db/wake.py) as well as polling."""
+first three are woken the moment new work of their kinds is signalled (db/wake.py) as well
+as polling."""
 
 from __future__ import annotations
 
@@ -13,26 +14,28 @@ from casework.health import Heartbeats, serve_health
 from casework.reconciler import reconcile_if_elected
 from casework.sending import pause, run_sender
 from core.settings import get_settings
-from db.wake import WorkSignal
+from db.wake import Work, WorkSignal
 from services.drafts import purge_expired
 
 log = logging.getLogger("casework.worker")
 
 
 class Wakes:
-    """One event for each loop that waits for new work, all set when work is signalled."""
+    """An event for each loop that waits for new work, set when work of its kinds is signalled."""
 
     def __init__(self) -> None:
-        self.events: list[asyncio.Event] = []
+        self.events: list[tuple[frozenset[Work], asyncio.Event]] = []
 
-    def event(self) -> asyncio.Event:
+    def event(self, *works: Work) -> asyncio.Event:
+        """An event set whenever any of `works` is signalled."""
         made = asyncio.Event()
-        self.events.append(made)
+        self.events.append((frozenset(works), made))
         return made
 
-    def set(self) -> None:
-        for waiting in self.events:
-            waiting.set()
+    def set(self, woken: frozenset[Work]) -> None:
+        for works, waiting in self.events:
+            if works & woken:
+                waiting.set()
 
 
 # How long one wait for a signal lasts before the watcher looks at `stop` again.
@@ -50,8 +53,9 @@ async def watch_for_work(stop: asyncio.Event, wakes: Wakes) -> None:
     try:
         while not stop.is_set():
             try:
-                if await asyncio.to_thread(signal.wait, WATCH_SECONDS):
-                    wakes.set()
+                woken = await asyncio.to_thread(signal.wait, WATCH_SECONDS)
+                if woken:
+                    wakes.set(woken)
             except Exception:
                 log.exception("listening for new work failed: the worker polls for it instead")
                 return
@@ -164,9 +168,9 @@ async def run_worker(stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
     wakes = Wakes()
     await asyncio.gather(
         watch_for_work(stop, wakes),
-        run_sender(stop, idle_seconds, wakes.event()),
-        run_announcer(stop, wakes.event()),
-        run_handoff(stop, wakes.event()),
+        run_sender(stop, idle_seconds, wakes.event(Work.MAIL)),
+        run_announcer(stop, wakes.event(Work.CASE)),
+        run_handoff(stop, wakes.event(Work.CASE, Work.DECISION)),
         run_reconciler(stop, beats),
         run_draft_purge(stop),
         serve_health(settings, beats, stop),

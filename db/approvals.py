@@ -22,7 +22,7 @@ from db.models import (
     utcnow,
 )
 from db.visibility import may_clause
-from db.wake import wake_worker
+from db.wake import Work, wake_worker
 
 
 def open_request(
@@ -223,7 +223,7 @@ def claim_decision(
     )
     won = bool(getattr(result, "rowcount", 0) == 1)
     if won:
-        wake_worker(session)  # to hand the decision to its waiting run
+        wake_worker(session, Work.DECISION)  # to hand the decision to its waiting run
     return won
 
 

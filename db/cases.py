@@ -30,7 +30,7 @@ from db.models import (
 from db.people import NobodyInRole, headteacher, holder_of
 from db.retention import date_review
 from db.visibility import may_clause
-from db.wake import wake_worker
+from db.wake import Work, wake_worker
 
 
 class CaseNotFound(LookupError):
@@ -88,7 +88,7 @@ def open_case(
             "lead": lead.name,
         },
     )
-    wake_worker(session)  # to tell its head and start its flow
+    wake_worker(session, Work.CASE)  # to tell its head and start its flow
     return case
 
 

@@ -17,7 +17,7 @@ from core.settings import get_settings
 from core.templating import RenderedEmail
 from db.audit import record_event
 from db.models import OutboxBody, OutboxMessage, OutboxStatus, Person, utcnow
-from db.wake import wake_worker
+from db.wake import Work, wake_worker
 
 T = TypeVar("T")
 # Rows per statement: well inside SQLite's limit on bound parameters.
@@ -71,7 +71,7 @@ def queue_email(
     )
     session.add(row)
     session.flush()
-    wake_worker(session)  # the sender takes it the moment it commits
+    wake_worker(session, Work.MAIL)  # the sender takes it the moment it commits
     if audit and case_id is not None:
         recipient = address if isinstance(to, str) else f"{to.name} ({to.role.value})"
         record_event(

@@ -1,15 +1,18 @@
 """Waking the worker when there is new work for it, so a case need not wait for its poll.
 
 A unit of work that opens a case, stores a decision or queues an email asks for the worker
-to be woken (`wake_worker`); the signal goes out only if it commits. On PostgreSQL it is a
-NOTIFY, which the server delivers at commit to every worker listening, on any machine. On
-SQLite (one machine) it is the modification time of a small file beside the database,
-written after the commit, which the worker looks at every few milliseconds: a stat, not a
-query. The worker's own polls stay as they were, as the safety net for a signal missed.
+to be woken for that kind of work (`wake_worker`); the signal goes out only if it commits.
+On PostgreSQL it is a NOTIFY naming the kind, which the server delivers at commit to every
+worker listening, on any machine. On SQLite (one machine) it is the modification time of a
+small file per kind beside the database, written after the commit, which the worker looks
+at every few milliseconds: a stat, not a query. Each of the worker's loops wakes only for
+its own kinds (every step of every flow queues mail, and the hand-off has nothing to do
+with mail). The worker's own polls stay as they were, as the safety net for a signal missed.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import select
 import time
@@ -27,20 +30,31 @@ _PENDING = "casework_wake_pending"
 SQLITE_LOOK_SECONDS = 0.01
 
 
-def wake_worker(session: Session) -> None:
-    """Wake the worker once this unit of work commits (nothing if it rolls back)."""
+class Work(enum.StrEnum):
+    """The kinds of new work a worker is woken for."""
+
+    MAIL = "mail"  # an email queued: the sender
+    CASE = "case"  # a case opened: the announcer and the hand-off
+    DECISION = "decision"  # a decision stored: the hand-off
+
+
+def wake_worker(session: Session, work: Work) -> None:
+    """Wake the worker for `work` once this unit of work commits (nothing if it rolls back)."""
     if session.get_bind().dialect.name == "postgresql":
-        # Transactional: the server sends it at commit and drops it on a rollback.
-        session.execute(text(f"NOTIFY {CHANNEL}"))
+        # Transactional: the server sends it at commit and drops it on a rollback; the same
+        # payload twice in one transaction is sent once.
+        session.execute(
+            text("SELECT pg_notify(:channel, :work)"), {"channel": CHANNEL, "work": work}
+        )
     else:
-        session.info[_PENDING] = str(session.get_bind().engine.url)
+        pending = session.info.setdefault(_PENDING, set())
+        pending.add((str(session.get_bind().engine.url), work))
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    url = session.info.pop(_PENDING, None)
-    if url is not None:
-        path = wake_file(url)
+    for url, work in session.info.pop(_PENDING, set()):
+        path = wake_file(url, work)
         if path is not None:
             _touch(path)
 
@@ -50,12 +64,12 @@ def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
-def wake_file(url: str) -> Path | None:
-    """The file whose modification time wakes the worker of this SQLite database."""
+def wake_file(url: str, work: Work) -> Path | None:
+    """The file whose modification time wakes the workers of this SQLite database for `work`."""
     database = make_url(url).database
     if not database or database == ":memory:":
         return None
-    return Path(database).with_name(Path(database).name + "-wake")
+    return Path(database).with_name(f"{Path(database).name}-wake-{work}")
 
 
 def _touch(path: Path) -> None:
@@ -79,13 +93,13 @@ def _create_and_stamp(path: Path, now: int) -> None:
 
 
 class WorkSignal:
-    """What a worker waits on between passes: True as soon as new work is signalled."""
+    """What a worker waits on between passes: the kinds of new work signalled since."""
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
         self._pg: psycopg.Connection[Any] | None = None
-        self._file: Path | None = None
-        self._seen = 0
+        self._files: dict[Work, Path] = {}
+        self._seen: dict[Work, int] = {}
         if parsed.get_backend_name() == "postgresql":
             self._pg = psycopg.connect(
                 parsed.set(drivername="postgresql").render_as_string(hide_password=False),
@@ -93,39 +107,55 @@ class WorkSignal:
             )
             self._pg.execute(f"LISTEN {CHANNEL}")
         else:
-            self._file = wake_file(url)
-            self._seen = self._stamp()
+            for work in Work:
+                path = wake_file(url, work)
+                if path is not None:
+                    self._files[work] = path
+            self._seen = self._stamps()
 
-    def wait(self, seconds: float) -> bool:
-        """Block up to `seconds` for a signal; True if one came (all pending ones taken)."""
+    def wait(self, seconds: float) -> frozenset[Work]:
+        """Block up to `seconds` for a signal; the kinds of work signalled (all pending ones
+        taken), or none."""
         if self._pg is not None:
             return self._wait_pg(self._pg, seconds)
         deadline = time.monotonic() + seconds
         while True:
-            stamp = self._stamp()
-            if stamp != self._seen:
-                self._seen = stamp
-                return True
+            stamps = self._stamps()
+            woken = frozenset(work for work, stamp in stamps.items() if stamp != self._seen[work])
+            if woken:
+                self._seen = stamps
+                return woken
             left = deadline - time.monotonic()
             if left <= 0:
-                return False
+                return frozenset()
             time.sleep(min(SQLITE_LOOK_SECONDS, left))
 
-    def _wait_pg(self, conn: psycopg.Connection[Any], seconds: float) -> bool:
+    def _wait_pg(self, conn: psycopg.Connection[Any], seconds: float) -> frozenset[Work]:
         ready, _, _ = select.select([conn.fileno()], [], [], seconds)
         if not ready:
-            return False
+            return frozenset()
         # Read every notification already here, without waiting for more.
-        return bool(list(conn.notifies(timeout=0)))
+        return frozenset().union(*(_kinds(note.payload) for note in conn.notifies(timeout=0)))
 
-    def _stamp(self) -> int:
-        if self._file is None:
-            return 0
-        try:
-            return self._file.stat().st_mtime_ns
-        except OSError:
-            return 0
+    def _stamps(self) -> dict[Work, int]:
+        return {work: _stamp(path) for work, path in self._files.items()}
 
     def close(self) -> None:
         if self._pg is not None:
             self._pg.close()
+
+
+def _kinds(payload: str) -> frozenset[Work]:
+    """The work a notification names; one that names none (sent by an older version during
+    an upgrade) may be anything, and wakes every loop."""
+    try:
+        return frozenset({Work(payload)})
+    except ValueError:
+        return frozenset(Work)
+
+
+def _stamp(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

@@ -4,6 +4,7 @@ pass (several workers on one PostgreSQL database take turns at that)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,51 @@ async def test_a_new_case_wakes_the_worker_however_long_its_polls(
     finally:
         stop.set()
         await worker
+
+
+async def test_mail_wakes_the_sender_and_not_the_hand_off(
+    configured: Settings, smtp: tuple[MailStore, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step of every flow queues mail: the hand-off and the announcer, which have
+    nothing to do with it, are not woken by it (each pass of theirs asks the database and,
+    on several machines, for an office), while the sender sends it at once."""
+    import casework.sending as sending
+    import casework.worker as worker_module
+
+    passes: list[str] = []
+
+    def counted(name: str, real: Any) -> Any:
+        def run() -> Any:
+            passes.append(name)
+            return real()
+
+        return run
+
+    monkeypatch.setattr(
+        worker_module, "handoff_pass", counted("hand-off", worker_module.handoff_pass)
+    )
+    monkeypatch.setattr(
+        worker_module, "announce_new_cases", counted("announcer", worker_module.announce_new_cases)
+    )
+    monkeypatch.setattr(reconciler, "reconcile_once", lambda: None)
+    monkeypatch.setattr(configured, "handoff_seconds", 60.0)
+    monkeypatch.setattr(sending, "PEEK_SECONDS", 60.0)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(worker_module.run_worker(stop, idle_seconds=60.0))
+    try:
+        await asyncio.to_thread(wait_until, lambda: len(passes) >= 2, 20, 0.05, "first passes")
+        await asyncio.sleep(0.5)
+        before = len(passes)
+        for n in range(5):
+            with transaction() as session:
+                queue_email(
+                    session, dedup_key=f"note:{n}", to="a@b.example", email=NOTE, kind="note"
+                )
+            await asyncio.to_thread(
+                wait_until, lambda n=n: len(smtp[0].all()) > n, 10, 0.05, "mail"
+            )
+    finally:
+        stop.set()
+        await worker
+    assert len(smtp[0].all()) == 5, "the sender was woken for each"
+    assert passes[before:] == [], "neither the hand-off nor the announcer was woken by mail"
