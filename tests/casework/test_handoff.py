@@ -23,16 +23,22 @@ from services import lifecycle
 from tests.support import make_approval, make_case
 
 
-def test_a_stored_decision_reaches_its_waiting_run_once(
-    configured: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = configured.database_url
+def waiting_case(url: str) -> int:
+    """A case whose run ("run-of-the-case") waits for the DSL's answer on persistence."""
     case_id = make_case(url)
     with transaction(url) as session:
         case = session.get(Case, case_id)
         assert case is not None
         case.flow_run_id = "run-of-the-case"
     make_approval(url, case_id, step_key="record_persistence", ttl=timedelta(days=1))
+    return case_id
+
+
+def test_a_stored_decision_reaches_its_waiting_run_once(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = configured.database_url
+    case_id = waiting_case(url)
     handed: list[tuple[str, str, dict[str, Any]]] = []
 
     def resume(run_id: str, step: str, run_input: dict[str, Any]) -> trigger.Delivery:
@@ -57,12 +63,7 @@ def test_two_workers_woken_for_one_decision_deliver_it_once(
     url = configured.database_url
     if url.startswith("sqlite"):
         pytest.skip("one machine's database has one worker")
-    case_id = make_case(url)
-    with transaction(url) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        case.flow_run_id = "run-of-the-case"
-    make_approval(url, case_id, step_key="record_persistence", ttl=timedelta(days=1))
+    case_id = waiting_case(url)
     with transaction(url) as session:
         approval = session.query(Approval).filter_by(case_id=case_id).one()
         approval.decision, approval.decided_at = Decision.COMPLETED, utcnow()
