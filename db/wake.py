@@ -76,20 +76,13 @@ def _touch(path: Path) -> None:
     # An explicit nanosecond time: two wakes within one clock tick still differ.
     now = time.time_ns()
     try:
-        os.utime(path, ns=(now, now))
-    except FileNotFoundError:
-        _create_and_stamp(path, now)
+        try:
+            os.utime(path, ns=(now, now))
+        except FileNotFoundError:  # the database's first wake: make the file, then stamp it
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.utime(path, ns=(now, now))
     except OSError:
         pass  # the worker's poll finds the work a moment later
-
-
-def _create_and_stamp(path: Path, now: int) -> None:
-    """The first wake of a database: make its wake file, then set the time as usual."""
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        os.utime(path, ns=(now, now))
-    except OSError:
-        pass  # as above: the poll is the safety net
 
 
 class WorkSignal:
