@@ -101,6 +101,14 @@ def _part_text(part: MIMEPart | None) -> str:
     return _printable(content) if isinstance(content, str) else ""
 
 
+def _parse(raw: str, headers_only: bool) -> EmailMessage:
+    parsed = BytesParser(policy=default_policy).parsebytes(
+        _encode_raw(raw), headersonly=headers_only
+    )
+    assert isinstance(parsed, EmailMessage)  # guaranteed by policy.default
+    return parsed
+
+
 @dataclass(frozen=True)
 class StoredMail:
     """One caught message: its SMTP envelope, the raw RFC 5322 text, and parsed views of it."""
@@ -113,12 +121,16 @@ class StoredMail:
 
     @cached_property
     def message(self) -> EmailMessage:
-        parsed = BytesParser(policy=default_policy).parsebytes(_encode_raw(self.raw))
-        assert isinstance(parsed, EmailMessage)  # guaranteed by policy.default
-        return parsed
+        return _parse(self.raw, headers_only=False)
+
+    @cached_property
+    def headers(self) -> EmailMessage:
+        """The header block alone: what the subject, addresses and ids are read from, without
+        parsing the body (a letter's PDF) each time a mailbox is searched by subject."""
+        return _parse(self.raw, headers_only=True)
 
     def _header(self, name: str) -> str:
-        value = self.message.get(name)
+        value = self.headers.get(name)
         return "" if value is None else _printable(str(value)).strip()
 
     @property
@@ -165,6 +177,10 @@ class MailStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._last_ns = 0
+        # Messages already read by `all`, by id. A stored message never changes (each file is
+        # written once, whole), and a search polls the same mailbox many times a second: each
+        # message is read and parsed once, not on every look.
+        self._seen: dict[str, StoredMail] = {}
 
     def _next_ns(self) -> int:
         """A strictly increasing timestamp, so two saves in one tick still sort by arrival."""
@@ -215,10 +231,17 @@ class MailStore:
     def all(self) -> list[StoredMail]:
         """Every stored message, oldest first."""
         # A message cleared between listing and reading is simply skipped.
-        return [mail for mail_id in self.ids() if (mail := self.get(mail_id)) is not None]
+        found: list[StoredMail] = []
+        for mail_id in self.ids():
+            mail = self._seen.get(mail_id) or self.get(mail_id)
+            if mail is not None:
+                self._seen[mail_id] = mail
+                found.append(mail)
+        return found
 
     def clear(self) -> None:
         """Delete every stored message."""
+        self._seen.clear()
         for path in [*self.directory.glob("*.json"), *self.directory.glob(".*.json.tmp")]:
             path.unlink(missing_ok=True)
 

@@ -138,6 +138,27 @@ def test_clear_removes_everything(store: MailStore) -> None:
     assert store.all() == []
 
 
+def test_a_mailbox_read_again_shows_what_another_process_stored_and_cleared(
+    store: MailStore,
+) -> None:
+    """The test stacks' mail catcher writes from its own process while a test reads the
+    same directory through another store, many times a second."""
+    catcher = MailStore(store.directory)
+    catcher.save("a@example.org", ["b@example.org"], b"Subject: one\r\n\r\n1\r\n")
+    assert [mail.subject for mail in store.all()] == ["one"]
+
+    catcher.save("a@example.org", ["c@example.org"], b"Subject: two\r\n\r\n2\r\n")
+    assert [(mail.subject, mail.rcpt_tos) for mail in store.all()] == [
+        ("one", ["b@example.org"]),
+        ("two", ["c@example.org"]),
+    ]
+
+    catcher.clear()
+    assert store.all() == []
+    catcher.save("a@example.org", ["b@example.org"], b"Subject: three\r\n\r\n3\r\n")
+    assert [mail.text.strip() for mail in store.all()] == ["3"]
+
+
 def test_wait_for_times_out_naming_what_arrived(store: MailStore) -> None:
     store.save("a@example.org", ["b@example.org"], b"Subject: Case closed\r\n\r\nbye\r\n")
 
