@@ -13,9 +13,9 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from casework.admin_cli import add_commands
+from casework.lazy_commands import add_admin_commands, add_retention_commands
 from casework.run import cmd_run, prefect_env, prefect_server_command, prefect_server_env
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     parents.add_argument("file", help="the CSV file exported from the school's MIS")
     parents.add_argument("--school", help="the school's number or exact name (if several)")
     parents.set_defaults(func=cmd_import_parents)
-    add_commands(sub)
+    add_admin_commands(sub)
     add_retention_commands(sub)
     idp = sub.add_parser("idp", help="identity providers (OpenID Connect) for sign-in")
     idp_sub = idp.add_subparsers(dest="idp_command", required=True)
@@ -348,38 +348,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.set_defaults(func=cmd_audit_verify_bundle)
     return parser
-
-
-def add_retention_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `casework retention ...`; its module (and the retention services) is only
-    imported when one of its commands runs, so other commands start quicker."""
-    retention = sub.add_parser("retention", help="closed cases due for review, holds, disposal")
-    commands = retention.add_subparsers(dest="retention_command", required=True)
-    due = commands.add_parser("due", help="list closed cases due for review, oldest first")
-    due.add_argument("--school", help="only this school (its number or exact name)")
-    due.set_defaults(func=_retention("cmd_due"))
-    for name, text in (
-        ("dispose", "remove a due case's personal content, leaving its tombstone"),
-        ("hold", "place a legal hold: the case cannot be disposed of"),
-        ("release", "release a case's legal hold"),
-    ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("case", help="the case's reference (CW-2026-00012) or number")
-        command.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-        command.add_argument(
-            "--by", required=True, help="email address of the headteacher or DSL doing it"
-        )
-        command.set_defaults(func=_retention(f"cmd_{name}"))
-
-
-def _retention(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from casework import retention_cli
-
-        command: Callable[[argparse.Namespace], int] = getattr(retention_cli, name)
-        return command(args)
-
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

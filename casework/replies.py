@@ -2,9 +2,10 @@
 
 In production the reply domain's MX (the school's or trust's mail server, or a relay in
 front of Casework) hands every message for `reply-...@<reply domain>` to this server;
-`make run` starts it. Each message is read (`mail.inbound`), handled in one transaction
-(`services.replies`), and a decision it stored is handed to the waiting flow run
-(`flows.trigger.deliver_decision`; the reconciler retries if Prefect cannot be reached).
+`make run` starts it. Each message is read (`mail.inbound`) and handled in one transaction
+(`services.replies`). A decision it stores wakes the worker, whose hand-off gives it to the
+waiting flow run, exactly as for a decision made on the web: this process never calls
+Prefect (nor imports it).
 
 SMTP itself says what happened: a recipient that is not a reply address is refused at
 RCPT (550), and a database that cannot answer is a temporary failure (451), so the sending
@@ -25,7 +26,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.settings import Settings, get_settings
 from db.session import DatabaseUnavailable, transaction
-from flows.trigger import deliver_decision
 from mail.inbound import Received, read
 from mail.message import loop_marker
 from services.replies import Handled, IncomingReply, handle_reply
@@ -50,7 +50,7 @@ def incoming(received: Received, recipient: str) -> IncomingReply:
 
 
 def receive(return_path: str, recipients: list[str], data: bytes) -> None:
-    """Handle one message for each reply address it was sent to, then resume what it decided."""
+    """Handle one message for each reply address it was sent to."""
     settings = get_settings()
     received = read(data, return_path, loop_marker(settings.mail_from), settings.reply_authserv_id)
     if received.automatic:
@@ -60,16 +60,6 @@ def receive(return_path: str, recipients: list[str], data: bytes) -> None:
         with transaction() as session:
             handled: Handled = handle_reply(session, incoming(received, recipient))
         log.info("reply to %s: %s", recipient.split("@")[0][:14], handled.note)
-        if handled.decided is not None:
-            resume(handled.decided)
-
-
-def resume(approval_id: int) -> None:
-    """Hand the stored decision to its flow run; the reconciler repeats this if it fails."""
-    try:
-        deliver_decision(approval_id)
-    except Exception:  # stored already: answering 451 now would only repeat the reply
-        log.warning("approval %s: not resumed yet; the reconciler will", approval_id, exc_info=True)
 
 
 class ReplyHandler:

@@ -61,10 +61,9 @@ class IncomingReply:
 
 @dataclass(frozen=True)
 class Handled:
-    """What became of a reply: the request whose decision was stored, if any, and why."""
+    """What became of a reply, in words for the log."""
 
     note: str
-    decided: int | None = None
 
 
 def trusted_sender(reply: IncomingReply) -> bool:
@@ -132,7 +131,7 @@ def answer(session: Session, approval: Approval, approver: Person, reply: Incomi
     if not decide(session, approval, given, approver):  # answered or withdrawn meanwhile
         return tell(session, approval, approver, "settled", reply, once="settled")
     tell(session, approval, approver, "recorded", reply, once="recorded", summary=given.summary)
-    return Handled(f"recorded {given.decision.value}", decided=approval.id)
+    return Handled(f"recorded {given.decision.value}")
 
 
 def answer_of(model: DecisionForm, reply: IncomingReply) -> Answer:

@@ -29,7 +29,6 @@ from db.cases import add_note
 from db.models import Case, CaseStatus
 from db.people import get_person
 from db.session import reading, transaction
-from flows.trigger import cancel_case_flow, restart_case_flow
 from forms.common import check_evidence, reason_problem
 from forms.corrections import as_typed, check_corrections, correctable
 from services.case_work import (
@@ -43,6 +42,8 @@ from services.case_work import (
     withdraw,
 )
 
+# flows.trigger is imported by the routes that call Prefect, when one runs: importing
+# Prefect is a second of every web process's start-up, and no other page needs it.
 router = APIRouter()
 log = logging.getLogger("casework.case_work")
 MAX_NOTE = 5000
@@ -255,6 +256,8 @@ def post_withdraw(
 
 def stop_run(case_id: int, run_id: str) -> None:
     """Cancel the run; if Prefect cannot be reached, the run stops at its next step anyway."""
+    from flows.trigger import cancel_case_flow  # Prefect: see the imports above
+
     try:
         cancel_case_flow(run_id)
     except Exception as exc:
@@ -310,6 +313,8 @@ def post_reopen(
 def run_again(case_id: int, run_id: str | None, actor: Actor) -> None:
     """Start the reopened case's run again; if Prefect refuses, the case page offers it.
     A case that never had a run gets one from the worker, as a new case does."""
+    from flows.trigger import restart_case_flow  # Prefect: see the imports above
+
     if run_id is None:
         return
     try:

@@ -35,10 +35,11 @@ from db.models import CaseStatus
 from db.people import get_person
 from db.session import Session, reading, transaction
 from db.sessions import choose_school
-from flows.trigger import record_restart, restart_case_flow
 from forms.dashboard import read_date
 from services.requests import reissue, waiting_request
 
+# flows.trigger is imported by the routes that call Prefect, when one runs: importing
+# Prefect is a second of every web process's start-up, and no other page needs it.
 router = APIRouter()
 log = logging.getLogger("casework.cases")
 
@@ -280,6 +281,8 @@ def stopped_run_of(actor: Actor, case_id: int) -> str:
 @router.post("/cases/{case_id}/procedure/restart", dependencies=[Depends(posted_form)])
 def restart_procedure(case_id: int, actor: Actor = Depends(acting)) -> Response:
     """Run a stopped procedure again from the top; steps already done are not repeated."""
+    from flows.trigger import record_restart, restart_case_flow  # Prefect: see the imports above
+
     flow_run_id = stopped_run_of(actor, case_id)
     try:
         accepted = restart_case_flow(flow_run_id)
