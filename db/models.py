@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column, relationship
 
 from core.enums import (
     ApprovalKind,
@@ -649,3 +649,9 @@ class IdentityProvider(Base):
     # send the claim (Microsoft Entra ID). An `email_verified` of false is refused anyway.
     trust_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def configure_models() -> None:
+    """Set up every model's mapping now rather than at this process's first query (the fork
+    server that flow runs start from does it once for all of them)."""
+    configure_mappers()

@@ -1,7 +1,16 @@
 """Made once in the fork server that flow runs start from (flows/warm_start.py), not per run.
 
 Importing this module is what the fork server does with it: it is in warm_start's preload
-list, and nothing else imports it.
+list, and nothing else imports it. Three things every run did for itself before its first
+step are done here once, and each run forked afterwards finds them done:
+
+- the TLS context Prefect's clients check the server with (below);
+- SQLAlchemy's mappers configured (`db.models.configure_models`), which it does at a
+  process's first query: a tenth of a second of every run on a busy machine;
+- Prefect's own pydantic models built: Prefect defers building most of them until first
+  used, and every run used a handful (updating its own state, reading its deployment,
+  watching for its suspension) and built them again.
+
 
 Prefect's client makes a new TLS context for every client it makes, loading the whole
 certificate bundle each time, and a run's engine makes three clients before the flow's
@@ -17,12 +26,16 @@ is read when the runner restarts.
 from __future__ import annotations
 
 import ssl
+import sys
 from functools import cache
 from types import ModuleType
 from typing import Any
 
 import certifi
 import prefect.client.orchestration as orchestration
+from pydantic import BaseModel
+
+from db.models import configure_models
 
 
 @cache
@@ -57,4 +70,26 @@ def share_tls_contexts() -> None:
     verifying_context(certifi.where())
 
 
+def build_prefect_models() -> int:
+    """Build every pydantic model of Prefect's whose build it deferred; returns how many.
+
+    A model that cannot be built yet (a reference still unresolved) is left to be built
+    when first used, as before."""
+    built = 0
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("prefect.")]:
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and not value.__pydantic_complete__
+            ):
+                try:
+                    built += bool(value.model_rebuild())
+                except Exception:  # Prefect builds it at first use, as before
+                    continue
+    return built
+
+
 share_tls_contexts()
+configure_models()
+build_prefect_models()

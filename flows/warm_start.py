@@ -23,13 +23,20 @@ import prefect.flow_engine
 # flows and Prefect's flow engine, the modules Prefect imports only once a run is under
 # way, which every run would otherwise import again for itself (found by profiling a run's
 # process): the task engine (with the concurrency and graph modules it pulls in), anyio's
-# asyncio backend and the IDNA codec httpx encodes the server's name with. Last,
-# flows.fork_server, which makes the TLS context every run's Prefect clients share.
+# asyncio backend and the IDNA codec httpx encodes the server's name with. Then what a
+# whole test session's runs were found importing for themselves (profiled again): Prefect's
+# graph helpers, which its engine imports on a run's first task; WeasyPrint, which every run
+# that prints a pack or letters imported on its own (a second of CPU each); the date parser.
+# Last, flows.fork_server, which makes the TLS context every run's Prefect clients share and
+# does the rest of the work every run would otherwise repeat.
 PRELOAD = [
     "prefect.flow_engine",
     "prefect.task_engine",
+    "prefect.utilities.visualization",
     "anyio._backends._asyncio",
     "encodings.idna",
+    "_strptime",
+    "weasyprint",
     "flows.deployments",
     "flows.fork_server",
 ]
