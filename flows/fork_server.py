@@ -1,12 +1,13 @@
 """Made once in the fork server that flow runs start from (flows/warm_start.py), not per run.
 
 Importing this module is what the fork server does with it: it is in warm_start's preload
-list, and nothing else imports it. Three things every run did for itself before its first
+list, and nothing else imports it. Four things every run did for itself before its first
 step are done here once, and each run forked afterwards finds them done:
 
 - the TLS context Prefect's clients check the server with (below);
 - SQLAlchemy's mappers configured (`db.models.configure_models`), which it does at a
   process's first query: a tenth of a second of every run on a busy machine;
+- the emails' and letters' templates compiled (`core.templating.compile_templates`);
 - Prefect's own pydantic models built: Prefect defers building most of them until first
   used, and every run used a handful (updating its own state, reading its deployment,
   watching for its suspension) and built them again.
@@ -35,6 +36,7 @@ import certifi
 import prefect.client.orchestration as orchestration
 from pydantic import BaseModel
 
+from core.templating import compile_templates
 from db.models import configure_models
 
 
@@ -92,4 +94,5 @@ def build_prefect_models() -> int:
 
 share_tls_contexts()
 configure_models()
+compile_templates("emails", "letters", "reports")
 build_prefect_models()

@@ -75,3 +75,32 @@ def test_every_run_shares_one_verifying_tls_context() -> None:
         [sys.executable, "-c", SHARED], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
     assert found == ["True"] * 5
+
+
+# What the fork server has done by the time it forks a run (it imports flows.fork_server).
+DONE_ONCE = """
+import sys
+sys.modules["__main__"].__spec__ = type("Spec", (), {"name": "casework.cli"})()
+from flows.warm_start import preloads
+import importlib
+for name in preloads():
+    importlib.import_module(name)
+from sqlalchemy.orm import class_mapper
+from prefect.client.schemas.actions import FlowRunUpdate
+from prefect.client.schemas.responses import DeploymentResponse
+from core.templating import environment
+from db.models import Case
+cached = {key[1] for key in environment().cache._mapping}
+print(class_mapper(Case, configure=False).configured, FlowRunUpdate.__pydantic_complete__,
+      DeploymentResponse.__pydantic_complete__, "emails/case_opened.html.j2" in cached,
+      "letters/case_pack.html.j2" in cached, "weasyprint" in sys.modules)
+"""
+
+
+def test_the_warm_process_does_once_what_every_run_did_for_itself() -> None:
+    """Mappers configured, Prefect's deferred models built, the emails' and letters'
+    templates compiled and WeasyPrint imported, before any run is forked."""
+    found = subprocess.run(
+        [sys.executable, "-c", DONE_ONCE], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert found == ["True"] * 6
