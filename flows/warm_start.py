@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -68,6 +69,40 @@ class _SpawnFromForkServer:
         return getattr(self._real, name)
 
 
+class _SettingsOnce:
+    """Stands in for Prefect's current settings inside its flow engine, in the runner: the
+    environment variables a run's process is given are worked out once per settings object
+    (Prefect turned every setting into a variable again for each run it started, 30 ms on a
+    quiet machine, inside the runner's one event loop). Anything else passes through."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self._variables: dict[tuple[tuple[str, Any], ...], dict[str, str]] = {}
+
+    def to_environment_variables(self, **options: Any) -> dict[str, str]:
+        key = tuple(sorted(options.items()))
+        if key not in self._variables:
+            self._variables[key] = self.real.to_environment_variables(**options)
+        return dict(self._variables[key])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _settings_once(current: Callable[[], Any]) -> Callable[[], Any]:
+    """`current` (Prefect's get_current_settings), answering with a stand-in that keeps its
+    variables for as long as the settings it stands for are the current ones."""
+    held: list[_SettingsOnce] = []
+
+    def settings() -> Any:
+        real = current()
+        if not held or held[0].real is not real:
+            held[:] = [_SettingsOnce(real)]
+        return held[0]
+
+    return settings
+
+
 def start_runs_from_a_warm_process() -> None:
     """Make this process's flow runs fork from a preloaded server instead of spawning cold."""
     engine: Any = prefect.flow_engine
@@ -76,3 +111,4 @@ def start_runs_from_a_warm_process() -> None:
     server = multiprocessing.get_context("forkserver")
     server.set_forkserver_preload(preloads())
     engine.multiprocessing = _SpawnFromForkServer(multiprocessing, server)
+    engine.get_current_settings = _settings_once(engine.get_current_settings)

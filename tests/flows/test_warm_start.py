@@ -104,3 +104,38 @@ def test_the_warm_process_does_once_what_every_run_did_for_itself() -> None:
         [sys.executable, "-c", DONE_ONCE], capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
     assert found == ["True"] * 6
+
+
+# The runner's engine after start_runs_from_a_warm_process: the variables a run is given.
+VARIABLES = """
+import prefect.flow_engine as engine
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings.context import get_current_settings
+from flows.warm_start import start_runs_from_a_warm_process
+start_runs_from_a_warm_process()
+made = []
+real = type(get_current_settings()).to_environment_variables
+def counted(self, **options):
+    made.append(options)
+    return real(self, **options)
+type(get_current_settings()).to_environment_variables = counted
+first = engine.get_current_settings().to_environment_variables(exclude_unset=True)
+first["CHANGED_BY_A_CALLER"] = "1"
+again = engine.get_current_settings().to_environment_variables(exclude_unset=True)
+same = again == real(get_current_settings(), exclude_unset=True)
+with temporary_settings(updates={PREFECT_API_URL: "http://elsewhere.example/api"}):
+    moved = engine.get_current_settings().to_environment_variables(exclude_unset=True)
+print(len(made), same, "CHANGED_BY_A_CALLER" not in again,
+      moved["PREFECT_API_URL"] == "http://elsewhere.example/api",
+      engine.get_current_settings().flows.heartbeat_frequency
+      == get_current_settings().flows.heartbeat_frequency)
+"""
+
+
+def test_the_runner_works_out_a_runs_variables_once_per_settings() -> None:
+    """The same variables as Prefect's own, made once however many runs start, and made
+    afresh when the settings change."""
+    found = subprocess.run(
+        [sys.executable, "-c", VARIABLES], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert found == ["2", "True", "True", "True", "True"]
