@@ -621,6 +621,12 @@ def report(hops: list[Hop], floors: list[Hop]) -> list[Figure]:
         print(f"\nWhere the time goes ({name}, medians; 'took' is the time since the mark above):")
         for mark, at, took in breakdown(rows):
             print(f"  {mark:32}{at:>7.2f} s   took {took:>5.2f} s")
+    # The p99 is the slowest hop of 20: where its time went, beside the slowest floor's.
+    for name, rows in (("hop", hops), ("floor", floors)):
+        slowest = max(rows, key=lambda h: h.seconds)
+        print(f"\nThe slowest {name} ({slowest.seconds:.2f} s), mark by mark:")
+        for mark, at, took in breakdown([slowest]):
+            print(f"  {mark:32}{at:>7.2f} s   took {took:>5.2f} s")
     if counted:
         print("\nTask runs of a hop (median seconds each, as Prefect's server recorded them):")
         for name, took in task_medians(hops):
