@@ -144,6 +144,7 @@ class Sent:
 
     asked: float
     case_id: int
+    answered: float = 0.0
 
 
 def send_report(base_url: str, cookies: Any, n: int, image: bytes) -> Sent:
@@ -174,7 +175,7 @@ def send_report(base_url: str, cookies: Any, n: int, image: bytes) -> Sent:
     if answer.status_code != 303:
         raise RuntimeError(f"report {n}: {answer.status_code} {answer.text[:300]}")
     # The confirmation's address ends with the case id: /report/sent/<id>.
-    return Sent(asked, int(answer.headers["location"].rsplit("/", 1)[1]))
+    return Sent(asked, int(answer.headers["location"].rsplit("/", 1)[1]), time.time())
 
 
 class Watch:
@@ -214,6 +215,32 @@ class Watch:
         step = self.step(case_id, StepKey.SAVE_EVIDENCE)
         done = step.completed_at if step is not None else None
         return done.timestamp() if done is not None else None
+
+    def marks(self, sent: Sent) -> dict[str, float]:
+        """Seconds from the POST to each thing the install did toward the case's first
+        email, read from the timestamps our database and the mail catcher keep."""
+        from sqlalchemy import select
+
+        from db.models import Case, OutboxMessage
+        from db.session import reading
+
+        with reading(self.install.database_url) as session:
+            opened = session.get(Case, sent.case_id)
+            notices = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.case_id == sent.case_id)
+            ).all()
+        first = min(notices, key=lambda m: m.sent_at or m.created_at) if notices else None
+        found = {"POST answered": sent.answered}
+        if opened is not None:
+            found["case saved"] = opened.opened_at.timestamp()
+        if first is not None:
+            found["first email queued"] = first.created_at.timestamp()
+            if first.sent_at is not None:
+                found["first email recorded sent"] = first.sent_at.timestamp()
+        at = self.first_email(sent.case_id)
+        if at is not None:
+            found["first email at the SMTP server"] = at
+        return {name: when - sent.asked for name, when in found.items()}
 
     def at_rest(self, case_id: int) -> bool | None:
         """True once the case's flow waits for a person (its run has suspended)."""
@@ -277,6 +304,18 @@ def singles(install: Any, watch: Watch, floor: Floor, cookies: Any, count: int) 
     return times
 
 
+def where_the_time_goes(marks: list[dict[str, float]]) -> None:
+    """Print each mark's median and slowest seconds from the POST, in the order reached."""
+    names = {name for found in marks for name in found}
+    rows = sorted(
+        (statistics.median(m[n] for m in marks if n in m), max(m[n] for m in marks if n in m), n)
+        for n in names
+    )
+    print("  Where a burst's first email's time goes (seconds from each POST: median, slowest):")
+    for median, slowest, name in rows:
+        print(f"    {name:34}{median:>7.2f}{slowest:>8.2f}")
+
+
 def burst(install: Any, watch: Watch, floor: Floor, all_cookies: list[Any]) -> Times:
     """Every reporter at once, then as many floor runs at once."""
     from install import evidence_image
@@ -291,6 +330,7 @@ def burst(install: Any, watch: Watch, floor: Floor, all_cookies: list[Any]) -> T
             )
         )
     emails = [after(partial(watch.first_email, s.case_id), "first email") - s.asked for s in sent]
+    where_the_time_goes([watch.marks(s) for s in sent])
     steps = [after(partial(watch.first_step, s.case_id), "first step") - s.asked for s in sent]
     for s in sent:
         after(partial(watch.at_rest, s.case_id), "the flow at a human step")
