@@ -183,18 +183,12 @@ class Watch:
 
     def __init__(self, install: Any) -> None:
         self.install = install
-        self.seen: dict[str, tuple[float, list[str]]] = {}
 
     def first_email(self, case_id: int) -> float | None:
-        """When the first email linking to the case reached the mail catcher."""
-        store = self.install.mail
-        for mail_id in store.ids():
-            if mail_id not in self.seen:
-                mail = store.get(mail_id)
-                if mail is not None:
-                    self.seen[mail_id] = (mail.received_at.timestamp(), mail.links)
+        """When the first email linking to the case reached the mail catcher (the store
+        reads and parses each message once, however often this looks)."""
         link = f"{self.install.base_url}/cases/{case_id}"
-        times = [at for at, links in self.seen.values() if link in links]
+        times = [m.received_at.timestamp() for m in self.install.mail.all() if link in m.links]
         return min(times) if times else None
 
     def step(self, case_id: int, key: str) -> Any:

@@ -92,13 +92,14 @@ class _SettingsOnce:
 def _settings_once(current: Callable[[], Any]) -> Callable[[], Any]:
     """`current` (Prefect's get_current_settings), answering with a stand-in that keeps its
     variables for as long as the settings it stands for are the current ones."""
-    held: list[_SettingsOnce] = []
+    held: _SettingsOnce | None = None
 
     def settings() -> Any:
+        nonlocal held
         real = current()
-        if not held or held[0].real is not real:
-            held[:] = [_SettingsOnce(real)]
-        return held[0]
+        if held is None or held.real is not real:
+            held = _SettingsOnce(real)
+        return held
 
     return settings
 
