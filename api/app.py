@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -34,10 +38,19 @@ from core.settings import PROJECT_ROOT, get_settings
 from db.migrate import schema_behind
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Size the thread pool the app's routes run in (CASEWORK_WEB_THREADS)."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens = get_settings().web_threads_at_once
+    yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
         title="Casework",
+        lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # Web processes behind the one port (uvicorn's workers); each has its own connection
     # pool and its own rate-limit counters.
     web_workers: int = 1
+    # Requests each web process works on at once (its thread pool; the rest wait their turn
+    # without using the CPU); 0 means two per core. Measured on SQLite (DECISIONS.md): forty
+    # threads, the framework's default, made a burst of uploads slower, not faster, as they
+    # took the interpreter from the one holding the database's write lock.
+    web_threads: int = Field(default=0, ge=0)
     base_url: str = "http://127.0.0.1:8000"
     # Where "Hide this page" (on pages about a case) goes at once: a site nobody glancing at
     # a screen in a shared room would think twice about.
@@ -220,6 +225,11 @@ class Settings(BaseSettings):
     def flow_runs_at_once(self) -> int:
         """The runner's limit: as set, or one flow run per core."""
         return self.runner_limit if self.runner_limit > 0 else (os.cpu_count() or 1)
+
+    @property
+    def web_threads_at_once(self) -> int:
+        """The web process's thread pool: as set, or two threads per core."""
+        return self.web_threads if self.web_threads > 0 else 2 * (os.cpu_count() or 1)
 
     @property
     def audit_key_path(self) -> Path:
