@@ -27,7 +27,7 @@ from db.election import Office, elected
 from db.models import utcnow
 from db.session import reading
 from flows.trigger import Handed, deliver_decision, start_flow_safely
-from services.lifecycle import announce
+from services.lifecycle import announce, announce_many
 
 log = logging.getLogger("casework.handoff")
 
@@ -125,14 +125,30 @@ def announce_new_cases() -> None:
         announce_all(untold)
 
 
+# Cases told in one transaction: enough for a burst of reports, short enough that the
+# reports' own writes, waiting behind it for SQLite's lock, wait only a moment.
+ANNOUNCE_BATCH = 20
+
+
 def announce_all(case_ids: list[int]) -> None:
-    """Tell the heads of these new cases; one that fails is told by its flow's first step."""
-    for case_id in case_ids:
-        with about_case(case_id):
-            try:
-                announce(case_id)
-            except Exception:
-                log.exception("case %s: the head could not be told yet", case_id)
+    """Tell the heads of these new cases, a batch at a time; a batch that fails is told again
+    case by case, so one case that cannot be told holds up no other (its flow's first step
+    tells it)."""
+    for start in range(0, len(case_ids), ANNOUNCE_BATCH):
+        batch = case_ids[start : start + ANNOUNCE_BATCH]
+        try:
+            announce_many(batch)
+        except Exception:
+            if len(batch) == 1:
+                with about_case(batch[0]):
+                    log.exception("case %s: the head could not be told yet", batch[0])
+                continue
+            for case_id in batch:
+                with about_case(case_id):
+                    try:
+                        announce(case_id)
+                    except Exception:
+                        log.exception("case %s: the head could not be told yet", case_id)
 
 
 def next_wait(

@@ -66,3 +66,17 @@ def earlier_linked_count(session: Session, actor: Actor, case: Case) -> int:
     """How many cases opened before `case` that `actor` may see name one of its accounts."""
     linked = _linked(session, actor, case).where(Case.id < case.id).subquery()
     return int(session.scalar(select(func.count(linked.c.id.distinct()))) or 0)
+
+
+def named_before(session: Session, case: Case) -> bool:
+    """Whether any case opened before `case` names one of its accounts, whoever may see it:
+    one quick look that spares the reader-by-reader count for the usual new case, whose
+    accounts no earlier report named."""
+    mine, theirs = aliased(CaseMention), aliased(CaseMention)
+    earlier = (
+        select(theirs.case_id)
+        .join(mine, (mine.platform == theirs.platform) & (mine.handle == theirs.handle))
+        .where(mine.case_id == case.id, theirs.case_id < case.id)
+        .limit(1)
+    )
+    return session.scalar(earlier) is not None

@@ -9,7 +9,7 @@ from core.procedures import procedure_for
 from core.templating import RenderedEmail
 from db.audit import data_of
 from db.cases import acting_head, claim_step, close_case, finish_step, get_case
-from db.linked import earlier_linked_count
+from db.linked import earlier_linked_count, named_before
 from db.models import Case, CaseStatus, Person
 from db.outbox import dedup_key, queue_email
 from db.people import actor_of, get_person
@@ -20,25 +20,39 @@ from services.notices import email_about_case, render_about_case
 def announce(case_id: int) -> bool:
     """Tell the head (and lead) of a new case, in a transaction of its own, unless that is
     done; returns whether it was done now. The worker's hand-off calls it moments after
-    intake, so the report's request does not render and queue these emails itself.
+    intake, so the report's request does not render and queue these emails itself."""
+    return announce_many([case_id]) == [case_id]
+
+
+def announce_many(case_ids: list[int]) -> list[int]:
+    """`announce` for several new cases at once; returns those told now.
 
     The emails are rendered first, in a read that takes no lock: on SQLite every report's
     request waits for the one write lock, and under a burst the worker used to hold it while
-    it rendered each case's emails. The write that follows only claims the step and queues.
+    it rendered each case's emails. One write then claims each case's step and queues its
+    emails: after a burst of reports that is one wait for the lock and one commit for all of
+    them, not one each (each was three times the write itself while the reports came in).
     """
     with reading() as session:
-        case = get_case(session, case_id)
-        if case.status != CaseStatus.OPEN:
-            return False
-        notices = new_case_notices(session, case, get_person(session, case.reporter_id))
+        rendered: list[tuple[int, list[Notice]]] = []
+        for case_id in case_ids:
+            case = get_case(session, case_id)
+            if case.status == CaseStatus.OPEN:
+                reporter = get_person(session, case.reporter_id)
+                rendered.append((case_id, new_case_notices(session, case, reporter)))
+    if not rendered:
+        return []
+    told = []
     with transaction() as session:
-        case = get_case(session, case_id)
-        if case.status != CaseStatus.OPEN:
-            return False
-        if not claim_step(session, case_id, StepKey.NOTIFY_HEADTEACHER):
-            return False
-        queue_notices(session, case, notices)
-        return True
+        for case_id, notices in rendered:
+            case = get_case(session, case_id)
+            if case.status != CaseStatus.OPEN:
+                continue
+            if not claim_step(session, case_id, StepKey.NOTIFY_HEADTEACHER):
+                continue
+            queue_notices(session, case, notices)
+            told.append(case_id)
+    return told
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ def new_case_notices(session: Session, case: Case, reporter: Person) -> list[Not
     them)."""
     head = acting_head(session, case)
     lead = get_person(session, case.lead_id)
+    counted = named_before(session, case)
     notices = []
     for person in [head] if lead.id == head.id else [head, lead]:
         # The head's key is the case's alone (as before the lead was told as well).
@@ -74,7 +89,9 @@ def new_case_notices(session: Session, case: Case, reporter: Person) -> list[Not
             EmailKind.CASE_OPENED,
             reporter=reporter,
             label=procedure_for(case.incident_type).label,
-            reported_before=earlier_linked_count(session, actor_of(session, person), case),
+            reported_before=(
+                earlier_linked_count(session, actor_of(session, person), case) if counted else 0
+            ),
         )
         key = dedup_key(EmailKind.CASE_OPENED, case.id, *extra)
         notices.append(Notice(person, key, email))

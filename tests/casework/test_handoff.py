@@ -124,3 +124,56 @@ def test_a_new_case_woken_for_twice_at_once_is_rendered_once(
             )
         ).all()
     assert len(told) == len(set(told)) >= 1
+
+
+def told_cases(url: str) -> set[int]:
+    """Cases whose 'new case' email is queued."""
+    with transaction(url) as session:
+        found = session.scalars(
+            select(OutboxMessage.case_id).where(OutboxMessage.kind == EmailKind.CASE_OPENED)
+        ).all()
+    return {case_id for case_id in found if case_id is not None}
+
+
+def test_a_burst_of_new_cases_is_told_in_one_write(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a burst of reports every head is told, and the worker takes the database's
+    write lock once for all of them rather than once a case."""
+    url = configured.database_url
+    cases = [make_case(url) for _ in range(5)]
+    writes: list[int] = []
+    real_transaction = lifecycle.transaction
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        writes.append(1)
+        return real_transaction(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "transaction", counted)
+    announce_new_cases()
+    assert told_cases(url) >= set(cases)
+    assert len(writes) == 1
+    announce_new_cases()
+    assert len(writes) == 1, "nothing left to tell, so nothing written"
+
+
+def test_a_case_that_cannot_be_told_holds_up_no_other(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = configured.database_url
+    cases = [make_case(url) for _ in range(3)]
+    real_render = lifecycle.new_case_notices
+
+    def failing_for_one(session: Any, case: Case, reporter: Any) -> Any:
+        if case.id == cases[1]:
+            raise RuntimeError("the head's address cannot be read")
+        return real_render(session, case, reporter)
+
+    monkeypatch.setattr(lifecycle, "new_case_notices", failing_for_one)
+    announce_new_cases()
+    told = told_cases(url)
+    assert cases[0] in told and cases[2] in told
+    assert cases[1] not in told
+    monkeypatch.setattr(lifecycle, "new_case_notices", real_render)
+    announce_new_cases()
+    assert cases[1] in told_cases(url), "told at the next pass once it can be"

@@ -10,7 +10,7 @@ from alembic import command
 from core.search import parse_query
 from core.settings import Settings
 from db.cases import get_case
-from db.linked import earlier_linked_count, linked_cases
+from db.linked import earlier_linked_count, linked_cases, named_before
 from db.migrate import alembic_config, upgrade
 from db.models import Case
 from db.people import actor_of, get_person
@@ -113,6 +113,8 @@ def test_linked_cases_are_the_ones_the_viewer_may_see_and_read_and_follow_correc
         assert linked("head", second) == [first.id]
         assert earlier_linked_count(session, actor(session, "head"), second) == 1
         assert earlier_linked_count(session, actor(session, "head"), first) == 0
+        # Whoever may see them: the quick look before any reader's count.
+        assert named_before(session, second) and not named_before(session, first)
         # Tom cannot see Sara's case; Sara may see Tom's (she was asked on it) but the account
         # is only in the full report of her own case, which the case page does not show her.
         assert linked("tom.byrne", first) == []
