@@ -113,7 +113,7 @@ class Roles:
             return [p for p in ours if command in p.argv]
 
         roots = {
-            "Prefect server": started("prefect server start"),
+            "Prefect server": started("flows.prefect_server server start"),
             "worker": started("casework.cli worker"),
             "web app": started("casework.cli web"),
         }

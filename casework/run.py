@@ -97,12 +97,13 @@ def prefect_database_url(url: str) -> str:
 
 
 def prefect_server_command(settings: Settings) -> list[str]:
-    """Prefect's server on `prefect_host`, at the port of Casework's Prefect API URL."""
+    """Prefect's server on `prefect_host`, at the port of Casework's Prefect API URL (through
+    flows/prefect_server.py: Prefect's own command, its SQLite writers made to queue)."""
     port = settings.prefect_api_url.rsplit(":", 1)[-1].split("/")[0]
     return [
         sys.executable,
         "-m",
-        "prefect",
+        "flows.prefect_server",
         "server",
         "start",
         "--host",

@@ -38,7 +38,7 @@ def become_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -
     assert seen["path"] == sys.executable
     argv = seen["argv"]
     assert isinstance(argv, list)
-    assert argv[1:5] == ["-m", "prefect", "server", "start"]
+    assert argv[1:5] == ["-m", "flows.prefect_server", "server", "start"]
     env_seen = seen["env"]
     assert isinstance(env_seen, dict)
     return {**env_seen, "argv": " ".join(argv), "lowered by": ",".join(map(str, niceness))}

@@ -140,7 +140,7 @@ def test_a_killed_test_run_leaves_no_part_of_its_stack_running(mark: str, tmp_pa
     inner = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     inner += ["--basetemp", str(tmp_path / "inner"), "tests/e2e", "-k", "pupil_contact"]
     run = start(inner, mark, log)
-    parts = ["prefect server start", "casework.cli runner", "casework.cli web"]
+    parts = ["flows.prefect_server server start", "casework.cli runner", "casework.cli web"]
     # A flow run is forked from the runner's warm process and keeps its command line: the
     # fork server and at least one run.
     parts += ["casework.cli worker", *["multiprocessing.forkserver"] * 2]
@@ -167,7 +167,7 @@ def test_a_killed_casework_run_leaves_nothing_running(mark: str, tmp_path: Path)
     prepare_prefect_home(tmp_path / "var" / "prefect")
     run = start([sys.executable, "-m", "casework.cli", "run"], mark, log, **settings)
     wait_until(lambda: "Casework is running" in log.read_text(), 300, 0.5, "the banner")
-    parts = ["casework.cli devmail", "prefect server start", "casework.cli runner"]
+    parts = ["casework.cli devmail", "flows.prefect_server server start", "casework.cli runner"]
     assert has_all(mark, [*parts, "casework.cli web", "casework.cli worker"])
 
     left = kill_and_count_survivors(run, mark)
