@@ -139,10 +139,6 @@ def announce_all(case_ids: list[int]) -> None:
         try:
             announce_many(batch)
         except Exception:
-            if len(batch) == 1:
-                with about_case(batch[0]):
-                    log.exception("case %s: the head could not be told yet", batch[0])
-                continue
             for case_id in batch:
                 with about_case(case_id):
                     try:

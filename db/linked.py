@@ -29,17 +29,24 @@ class Linked:
     incident_type: IncidentType
 
 
+def _accounts_in_common() -> tuple[Any, Any, Any]:
+    """Two views of `case_mentions` ("mine": this case's, "theirs": another's) and the
+    condition that they name the same account."""
+    mine, theirs = aliased(CaseMention), aliased(CaseMention)
+    return mine, theirs, (mine.platform == theirs.platform) & (mine.handle == theirs.handle)
+
+
 def _linked(session: Session, actor: Actor, case: Case, facts: CaseFacts | None = None) -> Any:
     """Other cases `actor` may see naming an account of `case` that `actor` may read of
     either case (an account only in the full report links only for those who see it).
     `facts` are the case's, when the caller has them already."""
-    mine, theirs = aliased(CaseMention), aliased(CaseMention)
+    mine, theirs, same_account = _accounts_in_common()
     facts = facts if facts is not None else facts_of(session, case)
     sees_all_of_this = may(actor, Action.VIEW_RECORD, facts)
     query = (
         select(theirs.platform, theirs.handle, Case.id, Case.reference, Case.opened_at)
         .add_columns(Case.incident_type)
-        .join(mine, (mine.platform == theirs.platform) & (mine.handle == theirs.handle))
+        .join(mine, same_account)
         .join(Case, Case.id == theirs.case_id)
         .where(mine.case_id == case.id, theirs.case_id != case.id, may_clause(actor))
         .where(theirs.shown_to_all | may_clause(actor, Action.VIEW_RECORD))
@@ -72,10 +79,10 @@ def named_before(session: Session, case: Case) -> bool:
     """Whether any case opened before `case` names one of its accounts, whoever may see it:
     one quick look that spares the reader-by-reader count for the usual new case, whose
     accounts no earlier report named."""
-    mine, theirs = aliased(CaseMention), aliased(CaseMention)
+    mine, theirs, same_account = _accounts_in_common()
     earlier = (
         select(theirs.case_id)
-        .join(mine, (mine.platform == theirs.platform) & (mine.handle == theirs.handle))
+        .join(mine, same_account)
         .where(mine.case_id == case.id, theirs.case_id < case.id)
         .limit(1)
     )
